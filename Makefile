@@ -1,0 +1,47 @@
+# EditBench Studio — the two set-up commands are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+# The CPU build of torch lies in /opt/wheels on our machines; pip looks there first.
+FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_ENV := DEBUG=1
+
+.PHONY: demo test install lint typecheck pytest fixtures serve clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(FIND_LINKS) -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+## The demo: embedded SQLite, in-process tasks, served on http://$(HOST):$(PORT)/
+demo: install
+	$(DEMO_ENV) $(PY) manage.py migrate --noinput
+	$(DEMO_ENV) $(PY) manage.py import_benchmark fixtures/editbench-mini
+	@$(DEMO_ENV) $(PY) manage.py demo_admin
+	@echo "Admin: http://$(HOST):$(PORT)/admin/   (Ctrl-C stops the server)"
+	$(DEMO_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
+
+## The whole suite: lint, types, tests (DATABASE_URL selects PostgreSQL; SQLite otherwise).
+test: install lint typecheck pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+pytest: install
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## Rebuild the shipped benchmark from the world generator.
+fixtures: install
+	$(PY) -m inference.build_benchmark --out fixtures/editbench-mini --items 240 --seed 2023
+
+clean:
+	rm -rf var/ staticfiles/ .pytest_cache .mypy_cache .ruff_cache

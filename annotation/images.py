@@ -1,0 +1,115 @@
+"""Validation of every image that enters the system (imports, uploads).
+
+An image is read from bytes, never trusted by its file name: the format must be
+one we accept, the header's pixel count must be under the limit *before* the
+pixels are decoded (the decompression-bomb guard), and the data must decode.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP")
+# Masks must be lossless: JPEG artefacts would turn a binary mask grey.
+MASK_FORMATS = ("PNG", "WEBP")
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+
+
+class ImageRejected(ValueError):
+    """An image failed validation; the message says why, for the user."""
+
+
+@dataclass(frozen=True)
+class CheckedImage:
+    format: str
+    width: int
+    height: int
+    mode: str
+    image: Image.Image
+
+
+def open_checked(
+    data: bytes, *, what: str, max_pixels: int, formats: tuple[str, ...] = ALLOWED_FORMATS
+) -> CheckedImage:
+    """Decode ``data`` as an image, or raise :class:`ImageRejected` naming ``what``.
+
+    The returned image is fully loaded, so later use cannot fail lazily.
+    """
+    if len(data) == 0:
+        raise ImageRejected(f"{what} is an empty file")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ImageRejected(
+            f"{what} is {len(data) / 1e6:.1f} MB; the limit is {MAX_IMAGE_BYTES / 1e6:.0f} MB"
+        )
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that; treat the
+            # warning as the error it is for us.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageRejected(
+                    f"{what} is {width}×{height} = {width * height} pixels; "
+                    f"the limit is {max_pixels} pixels"
+                )
+            if image.format not in formats:
+                raise ImageRejected(
+                    f"{what} is in format {image.format or 'unknown'}; "
+                    f"accepted formats: {', '.join(formats)}"
+                )
+            image.load()
+    except ImageRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageRejected(f"{what} declares too many pixels (decompression bomb guard)") from None
+    except UnidentifiedImageError:
+        raise ImageRejected(f"{what} is not a readable image") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageRejected(f"{what} is damaged and cannot be decoded ({exc})") from None
+    return CheckedImage(
+        format=str(image.format), width=width, height=height, mode=image.mode, image=image
+    )
+
+
+def mask_array(checked: CheckedImage, *, what: str) -> np.ndarray:
+    """Return the mask as a boolean array (True = region to edit).
+
+    Accepts a single-channel mask ("1", "L", or "P" whose palette is grey)
+    whose pixels are exactly two values, 0 and one non-zero level; anything
+    else is rejected rather than thresholded, because a silently binarised
+    soft mask changes what the raters are asked to judge.
+    """
+    image = checked.image
+    if image.mode == "1":
+        return np.asarray(image, dtype=bool)
+    if image.mode == "P":
+        image = image.convert("RGB")
+    if image.mode in ("RGB", "RGBA"):
+        rgb = np.asarray(image.convert("RGB"))
+        if not (
+            np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])
+        ):
+            raise ImageRejected(f"{what} must be a grey-scale mask, not a colour image")
+        values = rgb[..., 0]
+    elif image.mode in ("L", "I", "I;16"):
+        values = np.asarray(image)
+    else:
+        raise ImageRejected(f"{what} has mode {image.mode}; use a single-channel (L) mask")
+    levels = np.unique(values)
+    if levels.size > 2 or (levels.size == 2 and levels[0] != 0):
+        shown = ", ".join(str(int(v)) for v in levels[:6])
+        more = "…" if levels.size > 6 else ""
+        raise ImageRejected(
+            f"{what} is not binary: it has {levels.size} grey levels ({shown}{more}); "
+            "use 0 for keep and 255 for edit"
+        )
+    result: np.ndarray = values > 0
+    if not result.any():
+        raise ImageRejected(f"{what} is empty: no pixel is marked for editing")
+    return result

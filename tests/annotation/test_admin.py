@@ -1,0 +1,85 @@
+"""The admin lists every model, and items show image, mask-overlay and reference thumbnails."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+from PIL import Image
+
+from annotation import models
+from tests.annotation import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client_() -> Client:
+    client = Client()
+    client.force_login(User.objects.create_superuser("boss", "boss@example.org", "pw"))
+    return client
+
+
+def test_every_model_has_an_admin_page(admin_client_: Client) -> None:
+    for model in (
+        models.Benchmark,
+        models.BenchmarkItem,
+        models.EditModel,
+        models.GenerationJob,
+        models.Edit,
+        models.Study,
+        models.StudyUnit,
+        models.Rater,
+        models.Assignment,
+        models.Judgment,
+    ):
+        url = reverse(f"admin:annotation_{model._meta.model_name}_changelist")
+        assert admin_client_.get(url).status_code == 200, url
+
+
+def test_the_item_list_shows_image_overlay_and_reference_thumbnails(admin_client_: Client) -> None:
+    item = f.BenchmarkItemFactory(external_id="eb-0042")
+    page = admin_client_.get(reverse("admin:annotation_benchmarkitem_changelist")).content.decode()
+    assert "eb-0042" in page
+    assert item.image.url in page
+    assert reverse("item-overlay", args=[item.pk]) in page
+
+
+def test_the_edit_list_shows_edit_thumbnails(admin_client_: Client) -> None:
+    edit = f.EditFactory()
+    page = admin_client_.get(reverse("admin:annotation_edit_changelist")).content.decode()
+    assert edit.image.url in page
+
+
+def test_the_mask_overlay_tints_the_masked_region_only(admin_client_: Client) -> None:
+    item = f.BenchmarkItemFactory()
+    response = admin_client_.get(reverse("item-overlay", args=[item.pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    overlay = Image.open(io.BytesIO(response.content)).convert("RGB")
+    assert overlay.getpixel((0, 0)) == (90, 140, 200)  # outside: untouched
+    inside = overlay.getpixel((8, 8))
+    assert inside[0] > 90 and inside[2] < 200  # inside: tinted towards red
+
+
+def test_the_overlay_is_hidden_from_anyone_but_staff() -> None:
+    item = f.BenchmarkItemFactory()
+    url = reverse("item-overlay", args=[item.pk])
+    assert Client().get(url).status_code == 404
+    rater = Client()
+    rater.force_login(f.UserFactory())
+    assert rater.get(url).status_code == 404
+
+
+def test_benchmark_items_cannot_be_added_or_edited_in_the_admin(admin_client_: Client) -> None:
+    item = f.BenchmarkItemFactory()
+    assert admin_client_.get(reverse("admin:annotation_benchmarkitem_add")).status_code == 403
+    response = admin_client_.post(
+        reverse("admin:annotation_benchmarkitem_change", args=[item.pk]), {"scene": "outdoor"}
+    )
+    assert response.status_code == 403
+    item.refresh_from_db()
+    assert item.scene == "indoor"
