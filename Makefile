@@ -13,8 +13,7 @@ DEMO_ENV := DEBUG=1
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet $(FIND_LINKS) -r requirements.txt
+	$(PY) -m pip install -qq $(FIND_LINKS) -r requirements.txt
 	touch $@
 
 install: $(VENV)/.installed

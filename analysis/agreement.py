@@ -1,0 +1,267 @@
+"""Inter-rater agreement on nominal answers.
+
+Input is a long table with one row per rating: ``unit``, ``rater`` and an answer column
+(``answer`` by default; pass ``answer="correct"`` for single-image judgments or
+``answer="choice"`` for side-by-side ones). A rater rates a unit at most once.
+
+Three statistics are offered:
+
+* Krippendorff's alpha, nominal level, from the ``krippendorff`` package. Units with a single
+  rating cannot be paired and are left out (the package does this itself).
+* Fleiss' kappa from :func:`statsmodels.stats.inter_rater.fleiss_kappa`, which needs the same
+  number of ratings on every unit: units whose rating count differs from the most common
+  count (of at least two) are left out, and the note says how many.
+* Raw pairwise agreement: over all units with two or more ratings, the share of rater pairs
+  of the same unit who gave the same answer (pairs pooled, so a unit with more raters weighs
+  more).
+
+Degenerate cases return NaN with a note instead of raising:
+
+* no unit has two ratings: alpha is undefined (the package raises ``ValueError``), Fleiss'
+  kappa is NaN (statsmodels divides by zero), raw agreement has no pairs;
+* every answer identical: expected disagreement is zero, so alpha and kappa are 0/0 (the
+  package and statsmodels return NaN with a warning; the package raises when the value
+  domain has one value). Raw agreement is then 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import krippendorff
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from statsmodels.stats.inter_rater import fleiss_kappa as _statsmodels_fleiss_kappa
+
+__all__ = [
+    "ALL_IDENTICAL",
+    "NO_PAIRS",
+    "Agreement",
+    "agreement_table",
+    "fleiss_kappa",
+    "krippendorff_alpha",
+    "raw_agreement",
+]
+
+#: Note when no unit has two or more ratings.
+NO_PAIRS = "no unit has two or more ratings: agreement is undefined"
+#: Note when every rating gives the same answer.
+ALL_IDENTICAL = "all answers identical: chance agreement is 1, so the statistic is 0/0"
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """One agreement statistic.
+
+    Attributes
+    ----------
+    statistic : str
+        ``"krippendorff_alpha_nominal"``, ``"fleiss_kappa"`` or ``"raw_pairwise"``.
+    value : float
+        The statistic; NaN when undefined (see ``note``).
+    n_units : int
+        Units that entered the statistic.
+    n_ratings : int
+        Ratings on those units.
+    note : str
+        Empty, or why the value is NaN or rests on fewer units than given.
+    """
+
+    statistic: str
+    value: float
+    n_units: int
+    n_ratings: int
+    note: str = ""
+
+
+def _counts(
+    df: pd.DataFrame, answer: str, categories: Sequence[Any] | None
+) -> npt.NDArray[np.float64]:
+    """Units x categories matrix of rating counts, after validating the long table."""
+    missing = [c for c in ("unit", "rater", answer) if c not in df.columns]
+    if missing:
+        raise ValueError(f"missing required column(s): {', '.join(missing)}")
+    for column in ("unit", "rater", answer):
+        if df[column].isna().any():
+            raise ValueError(f"column {column!r} has missing values")
+    duplicated = df.duplicated(["unit", "rater"])
+    if duplicated.any():
+        first = df.loc[duplicated, ["unit", "rater"]].iloc[0].tolist()
+        raise ValueError(f"a rater rated a unit more than once (unit, rater) = {first}")
+    observed = list(pd.unique(df[answer]))
+    if categories is None:
+        categories = sorted(observed, key=str)
+    unknown = sorted(map(str, set(observed) - set(categories)))
+    if unknown:
+        raise ValueError(f"column {answer!r} has value(s) {unknown} not in categories")
+    table = pd.crosstab(df["unit"], df[answer]).reindex(columns=list(categories), fill_value=0)
+    counts: npt.NDArray[np.float64] = table.to_numpy(dtype=float)
+    return counts
+
+
+def _pairable(counts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    kept: npt.NDArray[np.float64] = counts[counts.sum(axis=1) >= 2]
+    return kept
+
+
+def _undefined(statistic: str, counts: npt.NDArray[np.float64]) -> Agreement | None:
+    """The NaN result for the degenerate cases, or None when the statistic is defined."""
+    if len(counts) == 0:
+        return Agreement(statistic, np.nan, 0, 0, NO_PAIRS)
+    if (counts.sum(axis=0) > 0).sum() < 2:
+        return Agreement(statistic, np.nan, len(counts), int(counts.sum()), ALL_IDENTICAL)
+    return None
+
+
+def krippendorff_alpha(
+    df: pd.DataFrame, *, answer: str = "answer", categories: Sequence[Any] | None = None
+) -> Agreement:
+    """Krippendorff's alpha for nominal answers.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Long table with ``unit``, ``rater`` and the answer column.
+    answer : str
+        Name of the answer column.
+    categories : sequence, optional
+        All possible answers; by default the observed ones. Answers outside it raise.
+
+    Returns
+    -------
+    Agreement
+        ``statistic == "krippendorff_alpha_nominal"``; NaN with a note when undefined.
+    """
+    counts = _pairable(_counts(df, answer, categories))
+    statistic = "krippendorff_alpha_nominal"
+    undefined = _undefined(statistic, counts)
+    if undefined is not None:
+        return undefined
+    value = krippendorff.alpha(value_counts=counts, level_of_measurement="nominal")
+    return Agreement(statistic, float(value), len(counts), int(counts.sum()))
+
+
+def fleiss_kappa(
+    df: pd.DataFrame, *, answer: str = "answer", categories: Sequence[Any] | None = None
+) -> Agreement:
+    """Fleiss' kappa on the units that share the most common number of ratings.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Long table with ``unit``, ``rater`` and the answer column.
+    answer : str
+        Name of the answer column.
+    categories : sequence, optional
+        All possible answers; by default the observed ones.
+
+    Returns
+    -------
+    Agreement
+        ``statistic == "fleiss_kappa"``. Only units with the most common rating count (of at
+        least two; the larger count on a tie) enter; the note counts the units left out.
+    """
+    counts = _pairable(_counts(df, answer, categories))
+    statistic = "fleiss_kappa"
+    note = ""
+    if len(counts):
+        per_unit = counts.sum(axis=1).astype(int)
+        sizes, frequency = np.unique(per_unit, return_counts=True)
+        modal = int(sizes[frequency == frequency.max()].max())
+        left_out = int((per_unit != modal).sum())
+        counts = counts[per_unit == modal]
+        if left_out:
+            note = (
+                f"{left_out} unit(s) without exactly {modal} ratings left out "
+                "(Fleiss' kappa needs equal counts)"
+            )
+    undefined = _undefined(statistic, counts)
+    if undefined is not None:
+        return undefined
+    value = _statsmodels_fleiss_kappa(counts, method="fleiss")
+    return Agreement(statistic, float(value), len(counts), int(counts.sum()), note)
+
+
+def raw_agreement(
+    df: pd.DataFrame, *, answer: str = "answer", categories: Sequence[Any] | None = None
+) -> Agreement:
+    """Share of agreeing rater pairs, pooled over all pairs of all units.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Long table with ``unit``, ``rater`` and the answer column.
+    answer : str
+        Name of the answer column.
+    categories : sequence, optional
+        All possible answers; by default the observed ones.
+
+    Returns
+    -------
+    Agreement
+        ``statistic == "raw_pairwise"``; 1.0 when all answers are identical, NaN (note
+        :data:`NO_PAIRS`) when no unit has two ratings.
+    """
+    counts = _pairable(_counts(df, answer, categories))
+    if len(counts) == 0:
+        return Agreement("raw_pairwise", np.nan, 0, 0, NO_PAIRS)
+    per_unit = counts.sum(axis=1)
+    agreeing = (counts * (counts - 1)).sum() / 2
+    pairs = (per_unit * (per_unit - 1)).sum() / 2
+    return Agreement("raw_pairwise", float(agreeing / pairs), len(counts), int(per_unit.sum()))
+
+
+def agreement_table(
+    df: pd.DataFrame,
+    by: Sequence[str] = ("question",),
+    *,
+    answer: str = "answer",
+    categories: Sequence[Any] | None = None,
+) -> pd.DataFrame:
+    """All three statistics per group (e.g. per question type).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Long table with ``unit``, ``rater``, the answer column and the ``by`` columns.
+    by : sequence of str
+        Grouping columns; empty for one overall row.
+    answer : str
+        Name of the answer column.
+    categories : sequence, optional
+        All possible answers, shared by all groups.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: the ``by`` columns, ``n_units``, ``n_ratings`` (all rows of the
+        group), ``krippendorff_alpha``, ``fleiss_kappa``, ``raw_agreement``, and a
+        ``note`` joining the statistics' notes.
+    """
+    by = list(by)
+    missing = [c for c in by if c not in df.columns]
+    if missing:
+        raise ValueError(f"cannot group by missing column(s): {', '.join(missing)}")
+    groups = df.groupby(by, sort=True) if by else [((), df)]
+    rows = []
+    for key, group in groups:
+        results = [
+            f(group, answer=answer, categories=categories)
+            for f in (krippendorff_alpha, fleiss_kappa, raw_agreement)
+        ]
+        row: dict[str, Any] = dict(zip(by, key, strict=True))
+        row.update(
+            n_units=int(group["unit"].nunique()),
+            n_ratings=len(group),
+            krippendorff_alpha=results[0].value,
+            fleiss_kappa=results[1].value,
+            raw_agreement=results[2].value,
+            note="; ".join(dict.fromkeys(r.note for r in results if r.note)),
+        )
+        rows.append(row)
+    columns = [*by, "n_units", "n_ratings", "krippendorff_alpha", "fleiss_kappa",
+               "raw_agreement", "note"]
+    return pd.DataFrame(rows, columns=columns)

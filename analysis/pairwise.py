@@ -1,0 +1,477 @@
+"""Side-by-side comparisons: win rates, tests, Bradley-Terry strengths, position bias.
+
+All functions read the side-by-side judgment table described in :mod:`analysis.tables`
+(validated by :func:`analysis.tables.validate_pairwise`) with exclusions already applied.
+A ``choice`` of ``"none"`` (no preference) is a tie. Win rates are reported from
+``model_a``'s side; ``model_b``'s is one minus it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy.sparse.csgraph import connected_components
+from scipy.stats import binomtest
+from statsmodels.stats.multitest import multipletests
+
+from analysis.intervals import Estimate, clustered_bootstrap, no_data, wilson
+from analysis.tables import validate_pairwise
+
+__all__ = [
+    "BradleyTerryResult",
+    "PairwiseComparison",
+    "PositionBias",
+    "bradley_terry",
+    "comparisons_frame",
+    "fit_bradley_terry",
+    "pairwise_comparisons",
+    "position_bias",
+]
+
+_PAIR_KEY = ["question", "prompt_type", "model_a", "model_b"]
+
+
+@dataclass(frozen=True)
+class PairwiseComparison:
+    """One model pair on one question (and prompt type).
+
+    Attributes
+    ----------
+    question, prompt_type, model_a, model_b : str
+        What was compared.
+    wins_a, wins_b, ties : int
+        Judgments preferring ``model_a``, preferring ``model_b``, and with no preference.
+    n_items : int
+        Distinct items among the judgments.
+    win_rate_a : Estimate
+        ``wins_a / (wins_a + wins_b)`` (ties excluded) with a Wilson interval.
+    win_rate_a_bootstrap : Estimate
+        The same rate with an item-clustered bootstrap interval.
+    win_rate_a_ties_split : Estimate
+        ``(wins_a + ties / 2) / (wins_a + wins_b + ties)`` with an item-clustered bootstrap
+        interval (a Wilson interval is not defined for half-counts).
+    p_value : float
+        Exact two-sided binomial test of ``wins_a`` out of ``wins_a + wins_b`` against 0.5;
+        NaN when every judgment was a tie.
+    p_holm : float
+        ``p_value`` after Holm's correction over all comparisons of the same call.
+    reject_holm : bool
+        ``p_holm < alpha``.
+    """
+
+    question: str
+    prompt_type: str
+    model_a: str
+    model_b: str
+    wins_a: int
+    wins_b: int
+    ties: int
+    n_items: int
+    win_rate_a: Estimate
+    win_rate_a_bootstrap: Estimate
+    win_rate_a_ties_split: Estimate
+    p_value: float
+    p_holm: float
+    reject_holm: bool
+
+
+@dataclass(frozen=True)
+class PositionBias:
+    """How often the left-hand image won among decided judgments.
+
+    Attributes
+    ----------
+    question : str or None
+        The question analysed, None when all questions were pooled.
+    left_wins, right_wins, ties : int
+        Decided judgments won by the left / right image, and no-preference judgments.
+    share_left : Estimate
+        ``left_wins / (left_wins + right_wins)`` with a Wilson interval.
+    p_value : float
+        Exact two-sided binomial test of ``share_left == 0.5`` (NaN without decided
+        judgments).
+    """
+
+    question: str | None
+    left_wins: int
+    right_wins: int
+    ties: int
+    share_left: Estimate
+    p_value: float
+
+
+@dataclass(frozen=True)
+class BradleyTerryResult:
+    """Bradley-Terry strengths of several models on one question.
+
+    ``P(i preferred over j) = 1 / (1 + exp(-(s_i - s_j)))`` with log-strengths ``s``
+    normalised to **sum to zero** over the models. Ties are left out of the fit.
+
+    Attributes
+    ----------
+    question : str
+        The question analysed.
+    models : tuple of str
+        Model names, strongest first.
+    strengths : tuple of Estimate
+        Log-strength of each model in ``models`` order, with item-clustered bootstrap
+        percentile intervals (NaN when the maximum-likelihood estimate does not exist).
+    n_judgments : int
+        Decided judgments fitted.
+    n_ties : int
+        No-preference judgments left out.
+    n_items : int
+        Distinct items (the bootstrap's clusters).
+    n_resamples : int
+        Bootstrap resamples drawn.
+    n_failed_resamples : int
+        Resamples whose maximum-likelihood estimate does not exist (some group of models
+        never beats the rest); they are left out of the intervals.
+    method : str
+        ``"mm"``: Hunter's (2004) minorization-maximization iteration.
+    note : str
+        Empty, or why the estimate or its intervals need care.
+    """
+
+    question: str
+    models: tuple[str, ...]
+    strengths: tuple[Estimate, ...]
+    n_judgments: int
+    n_ties: int
+    n_items: int
+    n_resamples: int
+    n_failed_resamples: int
+    method: str
+    note: str = ""
+
+
+def _prepared(df: pd.DataFrame) -> pd.DataFrame:
+    frame = validate_pairwise(df)
+    if frame["excluded"].any():
+        raise ValueError("the table contains excluded judgments; call apply_exclusions() first")
+    return frame
+
+
+# --------------------------------------------------------------------------- win rates
+
+
+def _binomial_p(successes: int, n: int) -> float:
+    return float(binomtest(successes, n, 0.5).pvalue) if n > 0 else math.nan
+
+
+def _compare(
+    key: tuple[str, ...],
+    rows: pd.DataFrame,
+    *,
+    rng: np.random.Generator,
+    n_resamples: int,
+    confidence: float,
+) -> PairwiseComparison:
+    """One comparison, before Holm's correction (``p_holm`` NaN for now)."""
+    choice = rows["choice"]
+    wins_a, wins_b = int((choice == "a").sum()), int((choice == "b").sum())
+    decided = rows.loc[choice != "none"]
+    split = choice.map({"a": 1.0, "b": 0.0, "none": 0.5}).to_numpy(dtype=float)
+    question, prompt_type, model_a, model_b = key
+    return PairwiseComparison(
+        question=question,
+        prompt_type=prompt_type,
+        model_a=model_a,
+        model_b=model_b,
+        wins_a=wins_a,
+        wins_b=wins_b,
+        ties=len(rows) - wins_a - wins_b,
+        n_items=int(rows["item"].nunique()),
+        win_rate_a=wilson(wins_a, wins_a + wins_b, confidence=confidence),
+        win_rate_a_bootstrap=clustered_bootstrap(
+            (decided["choice"] == "a").to_numpy(dtype=float), decided["item"].to_numpy(),
+            rng=rng, confidence=confidence, n_resamples=n_resamples,
+        ),
+        win_rate_a_ties_split=clustered_bootstrap(
+            split, rows["item"].to_numpy(), rng=rng, confidence=confidence,
+            n_resamples=n_resamples,
+        ),
+        p_value=_binomial_p(wins_a, wins_a + wins_b),
+        p_holm=math.nan,
+        reject_holm=False,
+    )
+
+
+def pairwise_comparisons(
+    df: pd.DataFrame,
+    *,
+    rng: np.random.Generator,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    alpha: float = 0.05,
+) -> list[PairwiseComparison]:
+    """Compare every model pair on every question present in the table.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Side-by-side judgments with exclusions applied.
+    rng : numpy.random.Generator
+        Drives the bootstrap intervals.
+    n_resamples : int
+        Bootstrap resamples per interval.
+    confidence : float
+        Nominal coverage of the intervals.
+    alpha : float
+        Family-wise error rate for Holm's correction, which runs over all comparisons
+        returned (those with a p-value; all-tie comparisons get NaN and are left out).
+
+    Returns
+    -------
+    list of PairwiseComparison
+        Sorted by question, prompt type, ``model_a``, ``model_b``.
+    """
+    frame = _prepared(df)
+    partial = [
+        _compare(
+            tuple(map(str, key)), rows, rng=rng, n_resamples=n_resamples, confidence=confidence
+        )
+        for key, rows in frame.groupby(_PAIR_KEY, sort=True)
+    ]
+    p_values = np.array([c.p_value for c in partial], dtype=float)
+    p_holm = np.full(p_values.shape, math.nan)
+    reject = np.zeros(p_values.shape, dtype=bool)
+    tested = ~np.isnan(p_values)
+    if tested.any():
+        reject[tested], p_holm[tested], _, _ = multipletests(
+            p_values[tested], alpha=alpha, method="holm"
+        )
+    return [
+        replace(c, p_holm=float(p), reject_holm=bool(r))
+        for c, p, r in zip(partial, p_holm, reject, strict=True)
+    ]
+
+
+def comparisons_frame(comparisons: list[PairwiseComparison]) -> pd.DataFrame:
+    """Flatten comparisons into one row each (nested estimates become ``win_rate_a_low``...).
+
+    Parameters
+    ----------
+    comparisons : list of PairwiseComparison
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    return pd.json_normalize([asdict(c) for c in comparisons], sep="_")
+
+
+# --------------------------------------------------------------------------- position bias
+
+
+def position_bias(
+    df: pd.DataFrame, *, question: str | None = None, confidence: float = 0.95
+) -> PositionBias:
+    """Share of decided judgments won by the image shown on the left.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Side-by-side judgments with exclusions applied.
+    question : str, optional
+        Restrict to one question; by default all questions are pooled, so a unit's two
+        questions count as two judgments.
+    confidence : float
+        Nominal coverage of the Wilson interval.
+
+    Returns
+    -------
+    PositionBias
+        Without decided judgments the share is the "no data" estimate and the p-value NaN.
+    """
+    frame = _prepared(df)
+    if question is not None:
+        frame = frame.loc[frame["question"] == question]
+    decided = frame.loc[frame["choice"] != "none"]
+    left_wins = int((decided["choice"] == decided["left"]).sum())
+    n = len(decided)
+    return PositionBias(
+        question=question,
+        left_wins=left_wins,
+        right_wins=n - left_wins,
+        ties=len(frame) - n,
+        share_left=wilson(left_wins, n, confidence=confidence),
+        p_value=_binomial_p(left_wins, n),
+    )
+
+
+# --------------------------------------------------------------------------- Bradley-Terry
+
+
+def fit_bradley_terry(
+    wins: npt.ArrayLike, *, tol: float = 1e-10, max_iter: int = 10_000
+) -> npt.NDArray[np.float64] | None:
+    """Maximum-likelihood Bradley-Terry log-strengths from a win matrix.
+
+    Uses Hunter's (2004) MM iteration ``g_i <- W_i / sum_j N_ij / (g_i + g_j)``, where
+    ``W_i`` is model i's total wins and ``N_ij`` the decided comparisons of i and j.
+
+    Parameters
+    ----------
+    wins : array_like, shape (m, m)
+        ``wins[i, j]`` = times model i was preferred over model j (may be fractional, e.g.
+        bootstrap weights). The diagonal is ignored.
+    tol : float
+        Stop when no log-strength moves by more than this.
+    max_iter : int
+        Iteration cap; reaching it raises.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        Log-strengths summing to zero, or None when the estimate does not exist: the
+        directed "i beat j" graph must be strongly connected (Ford, 1957), otherwise some
+        group of models never beats the rest and its strengths run off to infinity.
+
+    Raises
+    ------
+    ValueError
+        For a non-square or negative matrix, or when the iteration does not converge.
+    """
+    w = np.array(wins, dtype=float)
+    if w.ndim != 2 or w.shape[0] != w.shape[1] or w.shape[0] < 2:
+        raise ValueError(f"wins must be a square matrix of at least 2 models, got {w.shape}")
+    if (w < 0).any() or np.isnan(w).any():
+        raise ValueError("wins must be non-negative numbers")
+    np.fill_diagonal(w, 0.0)
+    n_components, _ = connected_components(w > 0, directed=True, connection="strong")
+    if n_components > 1:
+        return None
+    total = w + w.T
+    won = w.sum(axis=1)
+    log_g: npt.NDArray[np.float64] = np.zeros(w.shape[0])
+    for _ in range(max_iter):
+        g = np.exp(log_g)
+        new: npt.NDArray[np.float64] = np.log(won / (total / (g[:, None] + g[None, :])).sum(axis=1))
+        new -= new.mean()
+        if np.max(np.abs(new - log_g)) < tol:
+            return new
+        log_g = new
+    raise ValueError(f"Bradley-Terry MM iteration did not converge in {max_iter} steps")
+
+
+def bradley_terry(
+    df: pd.DataFrame,
+    *,
+    rng: np.random.Generator,
+    question: str = "alignment",
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    method: str = "mm",
+) -> BradleyTerryResult:
+    """Bradley-Terry log-strengths of all models on one question, with intervals.
+
+    Ties are left out. Intervals are percentile intervals over ``n_resamples`` item-clustered
+    bootstrap resamples (whole items drawn with replacement, the model refitted each time).
+    The model is meant for three or more models; with two it reproduces the win rate on the
+    log-odds scale (``s_a - s_b = logit(win rate)``).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Side-by-side judgments with exclusions applied, of a single prompt type.
+    rng : numpy.random.Generator
+        Drives the bootstrap.
+    question : str
+        Which question's answers to fit.
+    n_resamples : int
+        Bootstrap resamples.
+    confidence : float
+        Nominal coverage.
+    method : {"mm"}
+        Fitting algorithm (see :func:`fit_bradley_terry`).
+
+    Returns
+    -------
+    BradleyTerryResult
+        When the estimate does not exist on the data (e.g. one model won every comparison)
+        all strengths are NaN and ``note`` says why; no exception is raised.
+
+    Raises
+    ------
+    ValueError
+        For an unknown method, rows of several prompt types, or fewer than two models.
+    """
+    if method != "mm":
+        raise ValueError(f"method must be 'mm', got {method!r}")
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+    frame = _prepared(df)
+    frame = frame.loc[frame["question"] == question]
+    if frame["prompt_type"].nunique() > 1:
+        raise ValueError("the rows span several prompt types; pass one prompt type's rows")
+    models = sorted(set(frame["model_a"]) | set(frame["model_b"]))
+    if len(models) < 2:
+        raise ValueError(f"need at least two models for question {question!r}, got {models}")
+    decided = frame.loc[frame["choice"] != "none"]
+    index = {model: i for i, model in enumerate(models)}
+    a = decided["model_a"].map(index).to_numpy(dtype=int)
+    b = decided["model_b"].map(index).to_numpy(dtype=int)
+    a_won = (decided["choice"] == "a").to_numpy()
+    winner, loser = np.where(a_won, a, b), np.where(a_won, b, a)
+    item_codes, items = pd.factorize(decided["item"])
+    m, k = len(models), len(items)
+    # per_item[c, i * m + j] = times i beat j on item c; a resample is a weighted sum of rows.
+    per_item = np.zeros((k, m * m))
+    np.add.at(per_item, (item_codes, winner * m + loser), 1.0)
+    point = fit_bradley_terry(per_item.sum(axis=0).reshape(m, m))
+    method_name = "bradley-terry-mle/cluster-bootstrap-percentile"
+    if point is None:
+        return BradleyTerryResult(
+            question=question,
+            models=tuple(models),
+            strengths=tuple(
+                replace(no_data(method_name, confidence=confidence, n_clusters=k),
+                        n=len(decided), note="no finite estimate")
+                for _ in models
+            ),
+            n_judgments=len(decided),
+            n_ties=len(frame) - len(decided),
+            n_items=k,
+            n_resamples=0,
+            n_failed_resamples=0,
+            method=method,
+            note="the maximum-likelihood estimate does not exist: some group of models never "
+            "beats the others (too little or one-sided data)",
+        )
+    counts = rng.multinomial(k, np.full(k, 1.0 / k), size=n_resamples).astype(float)
+    fits = [fit_bradley_terry((c @ per_item).reshape(m, m)) for c in counts]
+    kept = np.array([f for f in fits if f is not None]).reshape(-1, m)
+    n_failed = n_resamples - len(kept)
+    tail = (1.0 - confidence) / 2.0
+    if len(kept):
+        bounds = np.quantile(kept, [tail, 1.0 - tail], axis=0)
+    else:
+        bounds = np.full((2, m), math.nan)
+    note = ""
+    if n_failed:
+        note = (
+            f"{n_failed} of {n_resamples} resamples had no finite estimate and were left out; "
+            "the intervals are conditional on the rest and likely too narrow"
+        )
+    order = np.argsort(-point, kind="stable")
+    return BradleyTerryResult(
+        question=question,
+        models=tuple(models[i] for i in order),
+        strengths=tuple(
+            Estimate(float(point[i]), float(bounds[0, i]), float(bounds[1, i]), method_name,
+                     len(decided), confidence, k)
+            for i in order
+        ),
+        n_judgments=len(decided),
+        n_ties=len(frame) - len(decided),
+        n_items=k,
+        n_resamples=n_resamples,
+        n_failed_resamples=n_failed,
+        method=method,
+        note=note,
+    )

@@ -1,0 +1,508 @@
+"""The tidy judgment tables analysis reads, and per-category accuracy tables.
+
+Input contract
+--------------
+Every analysis function takes a :class:`pandas.DataFrame` with one row per judgment.
+
+**Single-image judgments** (validated by :func:`validate_single`):
+
+============== ==================================================================
+column         meaning
+============== ==================================================================
+unit           study unit id (str or int); one unit = one edit and its questions
+item           benchmark item id (str); the cluster for bootstrap intervals
+model          model name (str)
+prompt_type    ``mask_simple`` | ``mask_rich`` | ``full_image``
+object_type    ``common`` | ``rare`` | ``text``
+attribute_type ``material`` | ``color`` | ``shape`` | ``size`` | ``count``
+scene          ``indoor`` | ``outdoor``
+style          ``realistic`` | ``painting``
+source         ``generated`` | ``natural``
+rater          rater id (str)
+correct        bool: the judgment's overall verdict (every check answered "yes")
+excluded       optional bool: the judgment is removed by a quality-control rule
+exclusion_rule optional str or None: the rule that removed it
+============== ==================================================================
+
+**Side-by-side judgments** (validated by :func:`validate_pairwise`):
+
+============== ==================================================================
+column         meaning
+============== ==================================================================
+unit           study unit id (one unit = one pair of edits of one item)
+item           benchmark item id (str)
+prompt_type    the prompt type both edits answered (side-by-side uses ``mask_rich``)
+model_a        first model of the pair; ``model_a < model_b`` (string order)
+model_b        second model of the pair
+left           ``a`` | ``b``: which model's edit was shown on the left
+rater          rater id (str)
+question       ``alignment`` | ``realism``
+choice         ``a`` | ``b`` | ``none`` (``none`` = no preference, a tie)
+excluded       optional bool
+exclusion_rule optional str or None
+============== ==================================================================
+
+Required columns may not hold missing values. A unit belongs to exactly one item, model (or
+pair) and prompt type; an item has one value of each category; a rater judges a unit once
+(once per question for side-by-side). Violations raise :class:`ValueError` naming the column
+and the bad values. Extra columns are kept and ignored.
+
+Exclusions are applied explicitly with :func:`apply_exclusions`; the table functions refuse
+frames that still contain excluded rows, so excluded judgments are never counted silently.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.intervals import clustered_bootstrap, wilson
+
+__all__ = [
+    "ATTRIBUTE_TYPES",
+    "CATEGORY_LEVELS",
+    "CHOICES",
+    "OBJECT_TYPES",
+    "PAIRWISE_COLUMNS",
+    "PROMPT_TYPES",
+    "QUESTIONS",
+    "SCENES",
+    "SINGLE_COLUMNS",
+    "SOURCES",
+    "STYLES",
+    "UNSPECIFIED_RULE",
+    "accuracy_table",
+    "apply_exclusions",
+    "majority_table",
+    "majority_votes",
+    "validate_pairwise",
+    "validate_single",
+]
+
+PROMPT_TYPES = ("mask_simple", "mask_rich", "full_image")
+OBJECT_TYPES = ("common", "rare", "text")
+ATTRIBUTE_TYPES = ("material", "color", "shape", "size", "count")
+SCENES = ("indoor", "outdoor")
+STYLES = ("realistic", "painting")
+SOURCES = ("generated", "natural")
+QUESTIONS = ("alignment", "realism")
+CHOICES = ("a", "b", "none")
+SIDES = ("a", "b")
+
+#: Every level of every category column, in report order. Pass as ``levels=`` to get a row
+#: (with ``n == 0``) for a category the data does not cover.
+CATEGORY_LEVELS: Mapping[str, tuple[str, ...]] = {
+    "prompt_type": PROMPT_TYPES,
+    "object_type": OBJECT_TYPES,
+    "attribute_type": ATTRIBUTE_TYPES,
+    "scene": SCENES,
+    "style": STYLES,
+    "source": SOURCES,
+}
+
+SINGLE_COLUMNS = (
+    "unit", "item", "model", "prompt_type", "object_type", "attribute_type", "scene",
+    "style", "source", "rater", "correct",
+)
+PAIRWISE_COLUMNS = (
+    "unit", "item", "prompt_type", "model_a", "model_b", "left", "rater", "question", "choice",
+)
+#: Rule name counted for an excluded judgment whose ``exclusion_rule`` is missing.
+UNSPECIFIED_RULE = "unspecified"
+
+_ITEM_COLUMNS = ("object_type", "attribute_type", "scene", "style", "source")
+_EDIT_KEY = ("item", "model", "prompt_type")
+_NOT_GROUPABLE = ("correct", "excluded", "exclusion_rule")
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _require_columns(df: pd.DataFrame, columns: Sequence[str]) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"missing required column(s): {', '.join(missing)}")
+    for column in columns:
+        if df[column].isna().any():
+            raise ValueError(f"column {column!r} has missing values")
+
+
+def _require_levels(df: pd.DataFrame, column: str, allowed: Sequence[str]) -> None:
+    bad = sorted({str(v) for v in df[column].unique()} - set(allowed))
+    if bad:
+        raise ValueError(f"column {column!r} has unknown value(s) {bad}; allowed: {list(allowed)}")
+
+
+def _require_bool(df: pd.DataFrame, column: str) -> None:
+    values = df[column]
+    if pd.api.types.is_bool_dtype(values):
+        return
+    if not all(isinstance(v, bool | np.bool_) for v in values):
+        raise ValueError(f"column {column!r} must hold booleans (True/False)")
+
+
+def _require_one_per(df: pd.DataFrame, key: str | list[str], columns: Sequence[str]) -> None:
+    """Raise unless each ``key`` group has a single value of every column."""
+    if df.empty:
+        return
+    counts = df.groupby(key, sort=False)[list(columns)].nunique()
+    for column in columns:
+        clashing = counts.index[counts[column] > 1].tolist()
+        if clashing:
+            raise ValueError(
+                f"column {column!r} is not constant within {key!r}; e.g. {clashing[:3]}"
+            )
+
+
+def _with_exclusion_columns(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    if "excluded" in out.columns:
+        if out["excluded"].isna().any():
+            raise ValueError("column 'excluded' has missing values")
+        _require_bool(out, "excluded")
+        out["excluded"] = out["excluded"].astype(bool)
+    elif "exclusion_rule" in out.columns:
+        out["excluded"] = out["exclusion_rule"].notna()
+    else:
+        out["excluded"] = False
+    if "exclusion_rule" not in out.columns:
+        out["exclusion_rule"] = None
+    rules = out["exclusion_rule"].dropna()
+    if not all(isinstance(r, str) for r in rules):
+        raise ValueError("column 'exclusion_rule' must hold strings or None")
+    return out
+
+
+def validate_single(df: pd.DataFrame) -> pd.DataFrame:
+    """Check a single-image judgment table against the input contract.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Single-image judgments (see the module docstring).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with ``correct`` and ``excluded`` as bool and an ``exclusion_rule`` column
+        (None where absent).
+
+    Raises
+    ------
+    ValueError
+        Naming the missing column, the column with missing values or the bad values.
+    """
+    _require_columns(df, SINGLE_COLUMNS)
+    for column, allowed in CATEGORY_LEVELS.items():
+        _require_levels(df, column, allowed)
+    _require_bool(df, "correct")
+    out = _with_exclusion_columns(df)
+    out["correct"] = out["correct"].astype(bool)
+    _require_one_per(out, "item", _ITEM_COLUMNS)
+    _require_one_per(out, "unit", list(_EDIT_KEY))
+    duplicated = out.duplicated(["unit", "rater"])
+    if duplicated.any():
+        first = out.loc[duplicated, ["unit", "rater"]].iloc[0].tolist()
+        raise ValueError(f"a rater judged a unit more than once (unit, rater) = {first}")
+    return out
+
+
+def validate_pairwise(df: pd.DataFrame) -> pd.DataFrame:
+    """Check a side-by-side judgment table against the input contract.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Side-by-side judgments (see the module docstring).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with ``excluded`` as bool and an ``exclusion_rule`` column.
+
+    Raises
+    ------
+    ValueError
+        Naming the missing column, the column with missing values or the bad values,
+        including a pair that is not in order (``model_a < model_b``).
+    """
+    _require_columns(df, PAIRWISE_COLUMNS)
+    _require_levels(df, "prompt_type", PROMPT_TYPES)
+    _require_levels(df, "left", SIDES)
+    _require_levels(df, "question", QUESTIONS)
+    _require_levels(df, "choice", CHOICES)
+    out = _with_exclusion_columns(df)
+    unordered = out["model_a"].astype(str) >= out["model_b"].astype(str)
+    if unordered.any():
+        pair = out.loc[unordered, ["model_a", "model_b"]].iloc[0].tolist()
+        raise ValueError(f"columns 'model_a', 'model_b' must satisfy model_a < model_b; got {pair}")
+    _require_one_per(out, "unit", ["item", "prompt_type", "model_a", "model_b"])
+    duplicated = out.duplicated(["unit", "rater", "question"])
+    if duplicated.any():
+        first = out.loc[duplicated, ["unit", "rater", "question"]].iloc[0].tolist()
+        raise ValueError(f"a rater answered a unit's question more than once: {first}")
+    return out
+
+
+# --------------------------------------------------------------------------- exclusions
+
+
+def apply_exclusions(
+    df: pd.DataFrame, *, rules: Sequence[str] = ()
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Remove excluded judgments and count them per rule.
+
+    A row is removed when ``excluded`` is True; when the frame has no ``excluded`` column,
+    when ``exclusion_rule`` is not missing. A removed row without a rule is counted under
+    :data:`UNSPECIFIED_RULE`. A rule on a kept row (``excluded`` False) is ignored: the flag
+    decides.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Either judgment table; only the exclusion columns are read here.
+    rules : sequence of str
+        Rule names to report even when they removed nothing (count 0).
+
+    Returns
+    -------
+    kept : pandas.DataFrame
+        The kept rows, with ``excluded`` all False.
+    removed : dict of str to int
+        Judgments removed per rule, sorted by rule name.
+    """
+    marked = _with_exclusion_columns(df)
+    removed_rows = marked.loc[marked["excluded"]]
+    counts = dict.fromkeys(rules, 0)
+    per_rule = removed_rows["exclusion_rule"].fillna(UNSPECIFIED_RULE).value_counts()
+    for rule, count in per_rule.items():
+        counts[str(rule)] = int(count)
+    kept = marked.loc[~marked["excluded"]].copy()
+    return kept, dict(sorted(counts.items()))
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _check_by(df: pd.DataFrame, by: Sequence[str], allowed: Sequence[str] | None) -> list[str]:
+    by = list(by)
+    for column in by:
+        if column not in df.columns:
+            raise ValueError(f"cannot group by {column!r}: no such column")
+        if column in _NOT_GROUPABLE or (allowed is not None and column not in allowed):
+            raise ValueError(f"cannot group by {column!r}")
+    if len(set(by)) != len(by):
+        raise ValueError(f"duplicate grouping column in {by}")
+    return by
+
+
+def _groups(
+    df: pd.DataFrame, by: list[str], levels: Mapping[str, Sequence[Any]] | None
+) -> Iterator[tuple[tuple[Any, ...], pd.DataFrame]]:
+    """Yield ``(key, rows)`` per group: observed groups, or the full level product."""
+    if not by:
+        yield (), df
+        return
+    if levels is None:
+        for key, rows in df.groupby(by, sort=True):
+            yield tuple(key), rows
+        return
+    axes: list[list[Any]] = []
+    for column in by:
+        observed = list(pd.unique(df[column]))
+        if column in levels:
+            unknown = sorted(map(str, set(observed) - set(levels[column])))
+            if unknown:
+                raise ValueError(f"column {column!r} has value(s) {unknown} missing from levels")
+            axes.append(list(levels[column]))
+        else:
+            axes.append(sorted(observed))
+    observed_groups = dict(iter(df.groupby(by, sort=False)))
+    empty = df.iloc[0:0]
+    for key in itertools.product(*axes):
+        yield key, observed_groups.get(key, empty)
+
+
+def _summary(
+    values: pd.Series, items: pd.Series, *, rng: np.random.Generator, n_resamples: int,
+    confidence: float,
+) -> dict[str, Any]:
+    """Counts, accuracy, Wilson and item-clustered bootstrap bounds of a 0/1 series."""
+    correct = int(values.sum())
+    w = wilson(correct, len(values), confidence=confidence)
+    b = clustered_bootstrap(
+        values.to_numpy(dtype=float), items.to_numpy(), rng=rng, confidence=confidence,
+        n_resamples=n_resamples,
+    )
+    return {
+        "n_items": int(items.nunique()),
+        "correct": correct,
+        "accuracy": w.estimate,
+        "wilson_low": w.low,
+        "wilson_high": w.high,
+        "bootstrap_low": b.low,
+        "bootstrap_high": b.high,
+        "note": w.note or b.note,
+    }
+
+
+def _refuse_excluded(df: pd.DataFrame) -> None:
+    if df["excluded"].any():
+        raise ValueError(
+            "the table contains excluded judgments; call apply_exclusions() first"
+        )
+
+
+def accuracy_table(
+    df: pd.DataFrame,
+    by: Sequence[str] = (),
+    *,
+    rng: np.random.Generator,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    levels: Mapping[str, Sequence[Any]] | None = None,
+) -> pd.DataFrame:
+    """Share of correct judgments per group, with Wilson and item-clustered intervals.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Single-image judgments with exclusions already applied.
+    by : sequence of str
+        Grouping columns, e.g. ``["model", "prompt_type", "object_type"]``; empty for one
+        overall row.
+    rng : numpy.random.Generator
+        Drives the bootstrap; groups draw from it in row order.
+    n_resamples : int
+        Bootstrap resamples per group.
+    confidence : float
+        Nominal coverage of both intervals.
+    levels : mapping of str to sequence, optional
+        Full levels of some grouping columns (e.g. :data:`CATEGORY_LEVELS`). When given, the
+        table has one row per combination of levels (observed values for grouping columns
+        not in the mapping), in level order, and a combination without judgments is a row
+        with ``n_judgments == 0``, NaN accuracy and bounds, and ``note == "no data"``.
+        When omitted, only observed groups appear, sorted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: the ``by`` columns, ``n_judgments``, ``n_items``, ``correct``, ``accuracy``,
+        ``wilson_low``, ``wilson_high``, ``bootstrap_low``, ``bootstrap_high``, ``note``.
+        The bootstrap resamples items (clusters), see
+        :func:`analysis.intervals.clustered_bootstrap`.
+
+    Raises
+    ------
+    ValueError
+        On an invalid table, excluded rows still present, or a bad grouping column.
+    """
+    frame = validate_single(df)
+    _refuse_excluded(frame)
+    by = _check_by(frame, by, None)
+    rows = []
+    for key, group in _groups(frame, by, levels):
+        row: dict[str, Any] = dict(zip(by, key, strict=True))
+        row["n_judgments"] = len(group)
+        row.update(
+            _summary(
+                group["correct"], group["item"], rng=rng, n_resamples=n_resamples,
+                confidence=confidence,
+            )
+        )
+        rows.append(row)
+    columns = [*by, "n_judgments", "n_items", "correct", "accuracy", "wilson_low",
+               "wilson_high", "bootstrap_low", "bootstrap_high", "note"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def majority_votes(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per edit (item, model, prompt type) with its majority verdict.
+
+    An edit is correct when strictly more than half of its judgments say correct. A tie
+    (as many correct as not, e.g. 1 of 2) counts as **not correct**: the edit did not
+    convince a majority of its raters. Ties are counted so a report can state how many.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Single-image judgments with exclusions already applied.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: ``item``, ``model``, ``prompt_type``, the item category columns,
+        ``n_judgments``, ``n_correct``, ``tie`` (bool) and ``correct`` (bool).
+    """
+    frame = validate_single(df)
+    _refuse_excluded(frame)
+    grouped = frame.groupby(list(_EDIT_KEY), sort=True)
+    votes = grouped[list(_ITEM_COLUMNS)].first()
+    votes["n_judgments"] = grouped.size()
+    votes["n_correct"] = grouped["correct"].sum().astype(int)
+    votes["tie"] = 2 * votes["n_correct"] == votes["n_judgments"]
+    votes["correct"] = 2 * votes["n_correct"] > votes["n_judgments"]
+    return votes.reset_index()
+
+
+def majority_table(
+    df: pd.DataFrame,
+    by: Sequence[str] = (),
+    *,
+    rng: np.random.Generator,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    levels: Mapping[str, Sequence[Any]] | None = None,
+) -> pd.DataFrame:
+    """Share of edits whose majority vote is correct, per group.
+
+    Each edit (item, model, prompt type) is one observation, scored by
+    :func:`majority_votes` (a tie counts as not correct). Intervals and ``levels`` work as in
+    :func:`accuracy_table`; the bootstrap clusters are items, which matters when a group
+    pools several models or prompt types of the same item.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Single-image judgments with exclusions already applied.
+    by : sequence of str
+        Grouping columns among ``item``, ``model``, ``prompt_type`` and the item categories.
+    rng : numpy.random.Generator
+        Drives the bootstrap.
+    n_resamples : int
+        Bootstrap resamples per group.
+    confidence : float
+        Nominal coverage.
+    levels : mapping of str to sequence, optional
+        Full levels of grouping columns; see :func:`accuracy_table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: the ``by`` columns, ``n_edits``, ``n_judgments``, ``n_ties``, ``n_items``,
+        ``correct``, ``accuracy``, ``wilson_low``, ``wilson_high``, ``bootstrap_low``,
+        ``bootstrap_high``, ``note``.
+    """
+    votes = majority_votes(df)
+    by = _check_by(votes, by, [*_EDIT_KEY, *_ITEM_COLUMNS])
+    rows = []
+    for key, group in _groups(votes, by, levels):
+        row: dict[str, Any] = dict(zip(by, key, strict=True))
+        row["n_edits"] = len(group)
+        row["n_judgments"] = int(group["n_judgments"].sum())
+        row["n_ties"] = int(group["tie"].sum())
+        row.update(
+            _summary(
+                group["correct"], group["item"], rng=rng, n_resamples=n_resamples,
+                confidence=confidence,
+            )
+        )
+        rows.append(row)
+    columns = [*by, "n_edits", "n_judgments", "n_ties", "n_items", "correct", "accuracy",
+               "wilson_low", "wilson_high", "bootstrap_low", "bootstrap_high", "note"]
+    return pd.DataFrame(rows, columns=columns)
+
