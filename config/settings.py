@@ -80,7 +80,6 @@ TEMPLATES = [
 _database_url = env_str("DATABASE_URL", "")
 if not _database_url:
     # The embedded default: an SQLite file under var/ (demo and quick tests).
-    VAR_DIR.mkdir(exist_ok=True)
     _database_url = f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
 try:
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
@@ -91,6 +90,12 @@ if DATABASES["default"]["ENGINE"] not in {
     "django.db.backends.sqlite3",
 }:
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL or an SQLite file.")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory, for the test database: worker processes started by the
+    # tests must see the same data.
+    VAR_DIR.mkdir(exist_ok=True)
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -134,10 +139,24 @@ MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 4096 * 4096, minimum=1)
 # Celery: with no broker the tasks run in-process (the embedded demo default).
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == ""
-CELERY_TASK_EAGER_PROPAGATES = True
+# In-process runs retry like a worker (without the countdown) instead of raising.
+CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Processes per worker; each gets cores // processes torch threads. Set it here
+# rather than with --concurrency, so the thread split knows it.
+CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 1, minimum=1)
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "editbench")
+# An unacknowledged message (its worker was killed) is delivered again after this
+# many seconds; it must exceed the longest batch. GENERATION_CLAIM_TIMEOUT must be
+# shorter, so that the redelivered jobs can be reclaimed.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900, minimum=1)
+}
+GENERATION_BATCH_SIZE = env_int("GENERATION_BATCH_SIZE", 8, minimum=1)
+GENERATION_CLAIM_TIMEOUT = env_int("GENERATION_CLAIM_TIMEOUT", 600, minimum=1)
+GENERATION_MAX_ATTEMPTS = env_int("GENERATION_MAX_ATTEMPTS", 4, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
