@@ -137,8 +137,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 *
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 4096 * 4096, minimum=1)
 
 # Celery: with no broker the tasks run in-process (the embedded demo default).
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
-CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == ""
+CELERY_TASK_ALWAYS_EAGER = env_str("CELERY_BROKER_URL", "") == ""
+# The in-memory transport when eager, so nothing ever reaches for a network broker.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "") or "memory://"
 # In-process runs retry like a worker (without the countdown) instead of raising.
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from celery import Celery
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import connection
@@ -26,13 +27,13 @@ from PIL import Image
 
 from annotation.models import Edit, EditModel, GenerationJob
 from annotation.services import generation_request
-from config.celery import app as celery_app
 from tests.annotation import factories as f
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BROKER = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
 ROOT = Path(__file__).resolve().parents[2]
+QUEUE = "editbench-worker-test"
 SIZE = 384  # large enough that a batch takes a noticeable moment
 
 
@@ -45,37 +46,25 @@ def database_url() -> str:
 
 
 @pytest.fixture
-def queue() -> Iterator[str]:
-    name = f"test-{uuid.uuid4().hex[:8]}"
-    saved = {
-        k: celery_app.conf[k]
-        for k in (
-            "broker_url",
-            "task_always_eager",
-            "task_default_queue",
-            "broker_transport_options",
-        )
-    }
-    celery_app.conf.update(
-        broker_url=BROKER,
-        task_always_eager=False,
-        task_default_queue=name,
-        broker_transport_options={"visibility_timeout": 4},
-    )
-    yield name
-    with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(name)
-    celery_app.conf.update(saved)
-    celery_app.pool.force_close_all()
+def publisher() -> Iterator[Celery]:
+    """A client of the test broker, separate from the project's (eager) app."""
+    client = Celery("test-publisher", broker=BROKER, set_as_current=False)
+    client.conf.broker_transport_options = {"visibility_timeout": 4}
+    with client.connection_for_write() as conn:
+        conn.default_channel.queue_purge(QUEUE)
+    yield client
+    with client.connection_for_write() as conn:
+        conn.default_channel.queue_purge(QUEUE)
+    client.close()
 
 
-def start_worker(queue: str, log: Path) -> subprocess.Popen[bytes]:
+def start_worker(log: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "CELERY_BROKER_URL": BROKER,
-        "CELERY_QUEUE": queue,
+        "CELERY_QUEUE": QUEUE,
         "CELERY_VISIBILITY_TIMEOUT": "4",
         "GENERATION_CLAIM_TIMEOUT": "2",
         "GENERATION_BATCH_SIZE": "4",
@@ -93,7 +82,7 @@ def start_worker(queue: str, log: Path) -> subprocess.Popen[bytes]:
             "--without-mingle",
             "--without-gossip",
             "-n",
-            f"{queue}-{uuid.uuid4().hex[:4]}@%h",
+            f"test-{uuid.uuid4().hex[:6]}@%h",
         ],
         cwd=ROOT,
         env=env,
@@ -128,17 +117,23 @@ def big_item(seed: int) -> Any:
 
 
 def test_a_killed_worker_s_jobs_finish_exactly_once_on_a_new_worker(
-    queue: str, tmp_path: Path
+    publisher: Celery, tmp_path: Path
 ) -> None:
     log = tmp_path / "worker.log"
     model = EditModel.objects.create(name="blur", kind="baseline", preset="blur_fill")
     items = [big_item(seed) for seed in range(10)]
-    worker = start_worker(queue, log)
+    worker = start_worker(log)
     try:
         # 10 items × 2 prompt types × 2 seeds = 40 jobs, in batches of 4.
-        generation_request(
-            items=items, models=[model], prompt_types=["mask_simple", "mask_rich"], seeds=[0, 1]
+        report = generation_request(
+            items=items,
+            models=[model],
+            prompt_types=["mask_simple", "mask_rich"],
+            seeds=[0, 1],
+            enqueue=False,
         )
+        for batch in report.batches:
+            publisher.send_task("annotation.tasks.generate_edits", args=[batch], queue=QUEUE)
         assert GenerationJob.objects.count() == 40
         wait_for(
             lambda: GenerationJob.objects.filter(status="done").count() >= 3,
@@ -151,7 +146,7 @@ def test_a_killed_worker_s_jobs_finish_exactly_once_on_a_new_worker(
         assert done_at_kill < 40, "the worker finished before it could be killed"
         print(f"killed the worker with {done_at_kill} of 40 jobs done")
 
-        worker = start_worker(queue, log)
+        worker = start_worker(log)
         wait_for(
             lambda: GenerationJob.objects.filter(status="done").count() == 40,
             180,
