@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -27,6 +31,13 @@ from annotation.models import (
     Rater,
     Study,
     StudyUnit,
+)
+from annotation.selectors import generation_counts
+from annotation.services import (
+    ServiceError,
+    UploadReport,
+    external_outputs_upload,
+    jobs_retry_failed,
 )
 
 THUMB = 72
@@ -116,11 +127,69 @@ class BenchmarkItemAdmin(ReadOnlyAdmin):
         return thumbnail(obj.reference.url if obj.reference else None, size=256)
 
 
+class OutputsUploadForm(forms.Form):
+    benchmark = forms.ModelChoiceField(queryset=Benchmark.objects.all())
+    archive = forms.FileField(help_text="A zip of <item id>__<prompt type>.png files.")
+
+
 @admin.register(EditModel)
 class EditModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("name", "kind", "preset", "checkpoint", "created_at")
+    list_display = ("name", "kind", "preset", "checkpoint", "progress", "upload_link")
     list_filter = ("kind",)
     search_fields = ("name", "preset", "checkpoint")
+
+    def get_urls(self) -> list[URLPattern]:
+        upload = path(
+            "<int:model_id>/upload/",
+            self.admin_site.admin_view(self.upload_view),
+            name="annotation_editmodel_upload",
+        )
+        return [upload, *super().get_urls()]
+
+    @admin.display(description="jobs: queued / running / done / failed")
+    def progress(self, obj: EditModel) -> str:
+        counts = generation_counts(model=obj)
+        return " / ".join(str(counts.get(s, 0)) for s in ("queued", "running", "done", "failed"))
+
+    @admin.display(description="outputs")
+    def upload_link(self, obj: EditModel) -> SafeString | str:
+        if obj.kind != EditModel.Kind.EXTERNAL:
+            return "generated"
+        url = reverse("admin:annotation_editmodel_upload", args=[obj.pk])
+        return format_html('<a href="{}">upload a zip</a>', url)
+
+    def upload_view(self, request: HttpRequest, model_id: int) -> HttpResponse:
+        model = get_object_or_404(EditModel, pk=model_id)
+        if not self.has_change_permission(request, model):
+            raise PermissionDenied
+        report: UploadReport | None = None
+        form = OutputsUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                report = external_outputs_upload(
+                    model=model,
+                    benchmark=form.cleaned_data["benchmark"],
+                    archive=form.cleaned_data["archive"],
+                )
+            except ServiceError as exc:
+                form.add_error("archive", exc.problems)
+            else:
+                level = messages.SUCCESS if report.ok else messages.ERROR
+                summary = (
+                    f"Stored {report.created} edits."
+                    if report.ok
+                    else "Nothing was stored: fix the files marked below and upload again."
+                )
+                self.message_user(request, summary, level)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Upload outputs of {model.name}",
+            "model_obj": model,
+            "form": form,
+            "report": report,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/annotation/editmodel/upload.html", context)
 
 
 @admin.register(GenerationJob)
@@ -128,6 +197,12 @@ class GenerationJobAdmin(ReadOnlyAdmin):
     list_display = ("id", "item", "model", "prompt_type", "seed", "status", "attempts", "error")
     list_filter = ("status", "model", "prompt_type")
     search_fields = ("item__external_id", "error")
+    actions = ["retry_failed"]
+
+    @admin.action(description="Retry the selected failed jobs")
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[GenerationJob]) -> None:
+        count = jobs_retry_failed(job_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{count} failed job(s) queued again.", messages.SUCCESS)
 
 
 @admin.register(Edit)

@@ -83,3 +83,41 @@ def test_benchmark_items_cannot_be_added_or_edited_in_the_admin(admin_client_: C
     assert response.status_code == 403
     item.refresh_from_db()
     assert item.scene == "indoor"
+
+
+def test_an_admin_uploads_external_outputs_and_sees_a_per_file_report(
+    admin_client_: Client,
+) -> None:
+    import zipfile
+
+    item = f.BenchmarkItemFactory(external_id="eb-0001")
+    model = models.EditModel.objects.create(name="theirs", kind="external")
+    url = reverse("admin:annotation_editmodel_upload", args=[model.pk])
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("eb-0001__mask_simple.png", f.png_bytes())
+        z.writestr("eb-0404__mask_simple.png", f.png_bytes())
+    buffer.seek(0)
+    buffer.name = "outputs.zip"
+    page = admin_client_.post(url, {"benchmark": item.benchmark.pk, "archive": buffer})
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "Nothing was stored" in text
+    assert "unknown item id &#x27;eb-0404&#x27; in this benchmark" in text
+    assert models.Edit.objects.count() == 0
+
+
+def test_failed_jobs_are_retried_from_the_admin(admin_client_: Client) -> None:
+    model = models.EditModel.objects.create(name="blur", kind="baseline", preset="blur_fill")
+    job = models.GenerationJob.objects.create(
+        item=f.BenchmarkItemFactory(),
+        model=model,
+        prompt_type="mask_simple",
+        status="failed",
+        error="boom",
+    )
+    url = reverse("admin:annotation_generationjob_changelist")
+    admin_client_.post(url, {"action": "retry_failed", "_selected_action": [job.pk]})
+    job.refresh_from_db()
+    # In-process (no broker): the retried job ran at once.
+    assert job.status in {"queued", "done"} and job.error == ""
