@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from rest_framework.routers import DefaultRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from annotation import apis
+
+router = DefaultRouter()
+router.register("benchmarks", apis.BenchmarkViewSet, basename="benchmark")
+router.register("models", apis.EditModelViewSet, basename="editmodel")
+router.register("studies", apis.StudyViewSet, basename="study")
+
+urlpatterns = router.urls

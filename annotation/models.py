@@ -454,3 +454,16 @@ class Judgment(models.Model):
 
     def __str__(self) -> str:
         return f"judgment {self.pk}"
+
+
+class BrokenItemReport(models.Model):
+    """A rater's "this item is broken" (image missing, prompt nonsensical, …)."""
+
+    assignment = models.OneToOneField(
+        Assignment, on_delete=models.PROTECT, related_name="broken_report"
+    )
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"broken report {self.pk}"

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import logging
+import random
 import re
+import secrets
 import time
+import uuid
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,9 +26,10 @@ import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q
 from django.utils import timezone
+from django.utils.text import slugify
 from PIL import Image
 from tqdm import tqdm
 
@@ -32,7 +37,25 @@ from annotation import categories as cat
 from annotation.generation import GeneratedEdit, GenerationInput, generator_for
 from annotation.images import MAX_IMAGE_BYTES, ImageRejected, open_checked
 from annotation.manifest import ManifestRow, read_manifest
-from annotation.models import Benchmark, BenchmarkItem, Edit, EditModel, GenerationJob
+from annotation.models import (
+    Assignment,
+    Benchmark,
+    BenchmarkItem,
+    BrokenItemReport,
+    Edit,
+    EditModel,
+    GenerationJob,
+    Judgment,
+    Rater,
+    Study,
+    StudyUnit,
+)
+from annotation.questions import (
+    pairwise_questions,
+    single_correct,
+    single_questions,
+    validate_answers,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -194,8 +217,6 @@ def demo_admin_ensure(*, username: str = "admin") -> str:
     For the one-command demo only: the password is printed once and never stored
     in clear anywhere.
     """
-    import secrets
-
     from django.contrib.auth import get_user_model
 
     password = secrets.token_urlsafe(12)
@@ -560,3 +581,722 @@ def external_outputs_upload(
         ledger.discard_written()
         raise
     return UploadReport(files=results, created=len(accepted))
+
+
+# --- Studies ----------------------------------------------------------------------------------
+
+QUALITY_RULES = {
+    # rule: (lowest allowed value, highest allowed value)
+    "min_gold_accuracy": (0.0, 1.0),
+    "min_median_seconds": (0.0, 3600.0),
+    "max_same_answer_share": (0.0, 1.0),
+    "min_gold_answers": (0.0, 10000.0),
+}
+PROLIFIC_COMPLETION = "https://app.prolific.com/submissions/complete?cc={code}"
+GOLD_MODELS = {
+    "identity": "Gold: unedited input",
+    "reference": "Gold: reference image",
+    "blur_fill": "Gold: blurred fill",
+}
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """Everything a study is created with (validated by :func:`_study_problems`)."""
+
+    name: str
+    benchmark: Benchmark
+    items: list[BenchmarkItem]
+    models: list[EditModel]
+    prompt_types: list[str]
+    task_single: bool = True
+    task_pairwise: bool = False
+    raters_per_unit: int = 3
+    gold_rate: float = 0.1
+    lease_minutes: int = 30
+    instructions: str = ""
+    platform: str = "none"
+    completion_code: str = ""
+    completion_url: str = ""
+    max_tasks_per_rater: int | None = None
+    quality_rules: dict[str, float] | None = None
+
+
+def _study_problems(s: StudySettings) -> list[str]:
+    problems: list[str] = []
+    if not s.name.strip():
+        problems.append("name: a study needs a name")
+    if not s.items:
+        problems.append("items: the selection matches no item of the benchmark")
+    if any(i.benchmark_id != s.benchmark.pk for i in s.items):
+        problems.append("items: every item must belong to the study's benchmark")
+    if not s.models:
+        problems.append("models: choose at least one model")
+    if s.task_pairwise and len(s.models) < 2:
+        problems.append("models: side-by-side comparison needs at least two models")
+    if not (s.task_single or s.task_pairwise):
+        problems.append("tasks: choose single, pairwise or both")
+    if s.task_single and not s.prompt_types:
+        problems.append("prompt_types: choose at least one prompt type")
+    bad = [p for p in s.prompt_types if p not in cat.PROMPT_TYPES]
+    if bad:
+        problems.append(
+            f"prompt_types: unknown {', '.join(map(str, bad))}; "
+            f"expected {', '.join(cat.PROMPT_TYPES)}"
+        )
+    if len(set(s.prompt_types)) != len(s.prompt_types):
+        problems.append("prompt_types: a prompt type is listed twice")
+    if not 1 <= s.raters_per_unit <= 100:
+        problems.append("raters_per_unit: must be between 1 and 100")
+    if not 0 <= s.gold_rate < 1:
+        problems.append("gold_rate: must be at least 0 and below 1")
+    if not 1 <= s.lease_minutes <= 24 * 60:
+        problems.append("lease_minutes: must be between 1 and 1440")
+    if s.platform not in ("none", "prolific", "mturk"):
+        problems.append("platform: must be none, prolific or mturk")
+    if s.platform == "prolific" and not s.completion_code:
+        problems.append("completion_code: a Prolific study needs its completion code")
+    if s.max_tasks_per_rater is not None and s.max_tasks_per_rater < 1:
+        problems.append("max_tasks_per_rater: must be at least 1")
+    for rule, value in (s.quality_rules or {}).items():
+        if rule not in QUALITY_RULES:
+            problems.append(
+                f"quality_rules: unknown rule {rule!r}; known: {', '.join(QUALITY_RULES)}"
+            )
+            continue
+        low, high = QUALITY_RULES[rule]
+        if not isinstance(value, int | float) or not low <= float(value) <= high:
+            problems.append(f"quality_rules: {rule} must be a number from {low:g} to {high:g}")
+    return problems
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:60] or "study"
+    slug = base
+    while Study.objects.filter(slug=slug).exists():
+        slug = f"{base}-{secrets.token_hex(3)}"
+    return slug
+
+
+def study_create(*, owner: Any, settings_: StudySettings, slug: str | None = None) -> Study:
+    """Create a draft study; every problem with the settings is reported at once."""
+    problems = _study_problems(settings_)
+    if slug is not None and Study.objects.filter(slug=slug).exists():
+        problems.append(f"slug: a study with the slug {slug!r} exists already")
+    if problems:
+        raise ServiceError(problems)
+    s = settings_
+    with transaction.atomic():
+        study = Study.objects.create(
+            name=s.name.strip(),
+            slug=slug or _unique_slug(s.name),
+            owner=owner,
+            benchmark=s.benchmark,
+            task_single=s.task_single,
+            task_pairwise=s.task_pairwise,
+            prompt_types=list(s.prompt_types),
+            raters_per_unit=s.raters_per_unit,
+            gold_rate=s.gold_rate,
+            lease_minutes=s.lease_minutes,
+            instructions=s.instructions,
+            platform=s.platform,
+            completion_code=s.completion_code,
+            completion_url=s.completion_url
+            or (
+                PROLIFIC_COMPLETION.format(code=s.completion_code)
+                if s.platform == "prolific"
+                else ""
+            ),
+            max_tasks_per_rater=s.max_tasks_per_rater,
+            quality_rules=dict(s.quality_rules or {}),
+        )
+        study.items.set(s.items)
+        study.edit_models.set(s.models)
+    return study
+
+
+def _require_status(study: Study, allowed: tuple[str, ...], action: str) -> None:
+    if study.status not in allowed:
+        raise ServiceError(
+            f"cannot {action} a study that is {study.status}; "
+            f"only a study that is {' or '.join(allowed)} can be",
+            code="conflict",
+        )
+
+
+def study_update(*, study: Study, settings_: StudySettings) -> Study:
+    """Replace a draft study's settings (name, items, models, tasks, …)."""
+    _require_status(study, ("draft",), "change")
+    problems = _study_problems(settings_)
+    if settings_.benchmark.pk != study.benchmark_id:
+        problems.append("benchmark: a study's benchmark cannot change; create a new study")
+    if problems:
+        raise ServiceError(problems)
+    s = settings_
+    with transaction.atomic():
+        locked = Study.objects.select_for_update().get(pk=study.pk)
+        _require_status(locked, ("draft",), "change")
+        for field_name in (
+            "task_single",
+            "task_pairwise",
+            "raters_per_unit",
+            "gold_rate",
+            "lease_minutes",
+            "instructions",
+            "platform",
+            "completion_code",
+            "max_tasks_per_rater",
+        ):
+            setattr(locked, field_name, getattr(s, field_name))
+        locked.name = s.name.strip()
+        locked.prompt_types = list(s.prompt_types)
+        locked.quality_rules = dict(s.quality_rules or {})
+        locked.completion_url = s.completion_url or (
+            PROLIFIC_COMPLETION.format(code=s.completion_code) if s.platform == "prolific" else ""
+        )
+        locked.save()
+        locked.items.set(s.items)
+        locked.edit_models.set(s.models)
+    return locked
+
+
+def study_needed_edits(study: Study) -> list[tuple[BenchmarkItem, EditModel, str]]:
+    """(item, model, prompt type) of every edit the study's units need (seed 0)."""
+    prompt_types = set(study.prompt_types) if study.task_single else set()
+    if study.task_pairwise:
+        prompt_types.add("mask_rich")  # side-by-side uses Mask-Rich prompts
+    items = list(study.items.all())
+    models = list(study.edit_models.all())
+    return [(i, m, p) for i in items for m in models for p in sorted(prompt_types)]
+
+
+def study_generate(*, study: Study) -> GenerationRequestReport:
+    """Ask for the study's missing edits (external models' outputs are uploaded instead)."""
+    _require_status(study, ("draft", "generating", "ready"), "generate edits for")
+    items = list(study.items.all())
+    models = [m for m in study.edit_models.all() if m.kind != EditModel.Kind.EXTERNAL]
+    prompt_types = sorted({p for _, _, p in study_needed_edits(study)})
+    with transaction.atomic():
+        Study.objects.filter(pk=study.pk).update(status=Study.Status.GENERATING)
+        study.status = Study.Status.GENERATING
+        report = (
+            generation_request(items=items, models=models, prompt_types=prompt_types)
+            if models
+            else GenerationRequestReport(created=0, existing=0, batches=[])
+        )
+    return report
+
+
+def _gold_model(preset: str) -> EditModel:
+    model, _ = EditModel.objects.get_or_create(
+        name=GOLD_MODELS[preset],
+        defaults={
+            "kind": EditModel.Kind.BASELINE,
+            "preset": preset,
+            "description": "Built by EditBench Studio for gold units; never analysed.",
+        },
+    )
+    return model
+
+
+def _gold_edits(preset: str, items: list[BenchmarkItem], prompt_type: str) -> dict[int, Edit]:
+    model = _gold_model(preset)
+    report = generation_request(
+        items=items, models=[model], prompt_types=[prompt_type], enqueue=False
+    )
+    for batch in report.batches:
+        jobs_run(job_ids=batch)
+    edits = Edit.objects.filter(item__in=items, model=model, prompt_type=prompt_type, seed=0)
+    return {e.item_id: e for e in edits}
+
+
+def _build_units(study: Study, rng: random.Random) -> int:
+    edits = {
+        (e.item_id, e.model_id, e.prompt_type): e
+        for e in Edit.objects.filter(
+            item__in=study.items.all(), model__in=study.edit_models.all(), seed=0
+        )
+    }
+    items = list(study.items.order_by("pk"))
+    models = list(study.edit_models.order_by("pk"))
+    units: list[StudyUnit] = []
+    if study.task_single:
+        for item in items:
+            for model in models:
+                for prompt_type in study.prompt_types:
+                    units.append(
+                        StudyUnit(
+                            study=study,
+                            kind=StudyUnit.Kind.SINGLE,
+                            prompt_type=prompt_type,
+                            edit_a=edits[(item.pk, model.pk, prompt_type)],
+                            questions=single_questions(item.target, prompt_type),
+                        )
+                    )
+    if study.task_pairwise:
+        for item in items:
+            for a, b in itertools.combinations(models, 2):
+                units.append(
+                    StudyUnit(
+                        study=study,
+                        kind=StudyUnit.Kind.PAIRWISE,
+                        prompt_type="mask_rich",
+                        edit_a=edits[(item.pk, a.pk, "mask_rich")],
+                        edit_b=edits[(item.pk, b.pk, "mask_rich")],
+                        questions=pairwise_questions(),
+                    )
+                )
+    regular = len(units)
+    if study.gold_rate > 0:
+        units += _gold_units(study, items, regular, rng)
+    StudyUnit.objects.bulk_create(units)
+    return len(units)
+
+
+def _gold_units(
+    study: Study, items: list[BenchmarkItem], regular: int, rng: random.Random
+) -> list[StudyUnit]:
+    """Units with a known answer, at ``gold_rate`` of all units, looking like any other.
+
+    Single: the unedited input asked about the requested object, which the
+    outlined region of an input does not show (answer: no object). Pair: the
+    reference image against a blurred fill (the reference matches the caption).
+    """
+    wanted = max(1, round(regular * study.gold_rate / (1 - study.gold_rate)))
+    kinds = (["single"] if study.task_single else []) + (
+        ["pairwise"] if study.task_pairwise else []
+    )
+    per_kind = {
+        k: wanted // len(kinds) + (1 if i < wanted % len(kinds) else 0) for i, k in enumerate(kinds)
+    }
+    units: list[StudyUnit] = []
+    if per_kind.get("single"):
+        chosen = [rng.choice(items) for _ in range(per_kind["single"])]
+        prompt_type = (
+            "mask_simple" if "mask_simple" in study.prompt_types else study.prompt_types[0]
+        )
+        inputs = _gold_edits("identity", sorted(set(chosen), key=lambda i: i.pk), prompt_type)
+        for item in chosen:
+            questions = single_questions(item.target, prompt_type)
+            answer = {"object": "no"} if questions[0]["id"] == "object" else {"match": "no"}
+            units.append(
+                StudyUnit(
+                    study=study,
+                    kind=StudyUnit.Kind.SINGLE,
+                    prompt_type=prompt_type,
+                    edit_a=inputs[item.pk],
+                    questions=questions,
+                    is_gold=True,
+                    gold_answer=answer,
+                )
+            )
+    with_reference = [i for i in items if i.reference]
+    if per_kind.get("pairwise") and with_reference:
+        chosen = [rng.choice(with_reference) for _ in range(per_kind["pairwise"])]
+        unique = sorted(set(chosen), key=lambda i: i.pk)
+        references = _gold_edits("reference", unique, "mask_rich")
+        fills = _gold_edits("blur_fill", unique, "mask_rich")
+        for item in chosen:
+            units.append(
+                StudyUnit(
+                    study=study,
+                    kind=StudyUnit.Kind.PAIRWISE,
+                    prompt_type="mask_rich",
+                    edit_a=references[item.pk],
+                    edit_b=fills[item.pk],
+                    questions=pairwise_questions(),
+                    is_gold=True,
+                    gold_answer={"alignment": "a"},
+                )
+            )
+    return units
+
+
+def study_launch(*, study: Study) -> Study:
+    """Go live: build the units on first launch (every needed edit must exist); resume a pause."""
+    with transaction.atomic():
+        locked = Study.objects.select_for_update().get(pk=study.pk)
+        _require_status(locked, ("draft", "generating", "ready", "paused"), "launch")
+        if locked.status != Study.Status.PAUSED:
+            missing = study_missing_edits(locked)
+            if missing:
+                details = ", ".join(f"{name}: {n}" for name, n in sorted(missing.items()))
+                raise ServiceError(
+                    f"cannot launch: edits are still missing ({details}); generate them or "
+                    "upload the external models' outputs first",
+                    code="conflict",
+                )
+            if not locked.units.exists():
+                _build_units(locked, random.Random(f"study-{locked.pk}"))
+            locked.launched_at = timezone.now()
+        locked.status = Study.Status.LIVE
+        locked.save(update_fields=["status", "launched_at"])
+    return locked
+
+
+def study_missing_edits(study: Study) -> dict[str, int]:
+    """Model name → number of edits the study needs that do not exist yet."""
+    have = set(
+        Edit.objects.filter(
+            item__in=study.items.all(), model__in=study.edit_models.all(), seed=0
+        ).values_list("item_id", "model_id", "prompt_type")
+    )
+    missing: dict[str, int] = {}
+    for item, model, prompt_type in study_needed_edits(study):
+        if (item.pk, model.pk, prompt_type) not in have:
+            missing[model.name] = missing.get(model.name, 0) + 1
+    return missing
+
+
+def study_pause(*, study: Study) -> Study:
+    """Stop handing out tasks; leases already given can still be submitted."""
+    return _transition(study, ("live",), Study.Status.PAUSED, "pause")
+
+
+def study_close(*, study: Study) -> Study:
+    """End the study for good; no more tasks or submissions."""
+    closed = _transition(study, ("live", "paused"), Study.Status.CLOSED, "close")
+    Study.objects.filter(pk=closed.pk).update(closed_at=timezone.now())
+    closed.refresh_from_db()
+    return closed
+
+
+def _transition(study: Study, allowed: tuple[str, ...], to: str, action: str) -> Study:
+    with transaction.atomic():
+        locked = Study.objects.select_for_update().get(pk=study.pk)
+        _require_status(locked, allowed, action)
+        locked.status = to
+        locked.save(update_fields=["status"])
+    return locked
+
+
+def edit_model_ensure(
+    *,
+    name: str,
+    kind: str | None = None,
+    preset: str = "",
+    checkpoint: str = "",
+    parameters: dict[str, Any] | None = None,
+    description: str = "",
+) -> EditModel:
+    """The model called ``name``; created from the given definition when it does not exist.
+
+    An existing model whose definition differs is an error rather than being
+    silently changed, since studies may already use it.
+    """
+    existing = EditModel.objects.filter(name=name).first()
+    if existing is not None:
+        if kind is not None and (existing.kind, existing.preset, existing.checkpoint) != (
+            kind,
+            preset,
+            checkpoint,
+        ):
+            raise ServiceError(
+                f"models: {name!r} exists with another definition "
+                f"({existing.kind} {existing.preset or existing.checkpoint}); rename the new one"
+            )
+        return existing
+    if kind not in ("cascade", "baseline", "external"):
+        raise ServiceError(f"models: {name!r} needs a kind: cascade, baseline or external")
+    if kind == "cascade" and not checkpoint:
+        raise ServiceError(f"models: the cascade model {name!r} needs a checkpoint")
+    if kind == "baseline" and preset not in ("identity", "blur_fill", "reference"):
+        raise ServiceError(
+            f"models: the baseline {name!r} needs a preset: identity, blur_fill or reference"
+        )
+    return EditModel.objects.create(
+        name=name,
+        kind=kind,
+        preset=preset,
+        checkpoint=checkpoint,
+        parameters=parameters or {},
+        description=description,
+    )
+
+
+def study_create_from_spec(*, owner: Any, spec: dict[str, Any], slug: str | None = None) -> Study:
+    """Create a study from a validated spec (StudySpecSerializer), its inline models included."""
+    from annotation.serializers import spec_to_settings
+
+    with transaction.atomic():
+        models = [edit_model_ensure(**ref) for ref in spec["models"]]
+        return study_create(owner=owner, settings_=spec_to_settings(spec, models), slug=slug)
+
+
+# --- Raters, assignment and judgments ---------------------------------------------------------
+
+
+def rater_for_user(*, user: Any) -> Rater:
+    """The internal rater of a logged-in Django user (created on first use)."""
+    rater, _ = Rater.objects.get_or_create(
+        user=user, defaults={"platform": Rater.Platform.INTERNAL}
+    )
+    return rater
+
+
+def participant_hash(*, platform: str, participant_id: str) -> str:
+    """HMAC of a crowd participant's platform id: the raw id is never stored."""
+    message = f"{platform}:{participant_id}".encode()
+    return hmac.new(settings.PARTICIPANT_ID_SALT.encode(), message, hashlib.sha256).hexdigest()
+
+
+def rater_for_participant(*, platform: str, participant_id: str) -> Rater:
+    """The rater of a crowd participant; the same id always gives the same rater."""
+    participant_id = participant_id.strip()
+    if platform not in (Rater.Platform.PROLIFIC, Rater.Platform.MTURK):
+        raise ServiceError(f"unknown crowd platform {platform!r}")
+    if not participant_id or len(participant_id) > 200:
+        raise ServiceError("the participant id is missing or too long")
+    digest = participant_hash(platform=platform, participant_id=participant_id)
+    try:
+        with transaction.atomic():
+            rater, _ = Rater.objects.get_or_create(platform=platform, participant_hash=digest)
+    except IntegrityError:  # two first requests of one participant at once
+        rater = Rater.objects.get(platform=platform, participant_hash=digest)
+    return rater
+
+
+def _active_assignments() -> Q:
+    return Q(assignments__status=Assignment.Status.SUBMITTED) | Q(
+        assignments__status=Assignment.Status.LEASED,
+        assignments__lease_expires_at__gt=timezone.now(),
+    )
+
+
+def assignments_expire(*, study: Study) -> int:
+    """Mark leases past their expiry as expired, freeing their slots."""
+    return Assignment.objects.filter(
+        study=study, status=Assignment.Status.LEASED, lease_expires_at__lte=timezone.now()
+    ).update(status=Assignment.Status.EXPIRED)
+
+
+def rater_task_count(*, rater: Rater, study: Study) -> int:
+    """Tasks a rater has submitted or holds in a study (what the per-rater cap counts)."""
+    return Assignment.objects.filter(
+        rater=rater,
+        study=study,
+        status__in=[Assignment.Status.SUBMITTED, Assignment.Status.LEASED],
+    ).count()
+
+
+def _lease(rater: Rater, study: Study, unit: StudyUnit) -> Assignment:
+    """Create the assignment for a locked unit, balancing left/right over its raters."""
+    a_on_left = True
+    if unit.kind == StudyUnit.Kind.PAIRWISE:
+        sides = unit.assignments.exclude(status=Assignment.Status.EXPIRED).aggregate(
+            left=Count("pk", filter=Q(a_on_left=True)),
+            right=Count("pk", filter=Q(a_on_left=False)),
+        )
+        if sides["left"] == sides["right"]:
+            a_on_left = secrets.randbelow(2) == 0
+        else:
+            a_on_left = sides["left"] < sides["right"]
+    return Assignment.objects.create(
+        rater=rater,
+        unit=unit,
+        study=study,
+        a_on_left=a_on_left,
+        lease_expires_at=timezone.now() + timedelta(minutes=study.lease_minutes),
+    )
+
+
+def _pick_unit(rater: Rater, study: Study, *, gold: bool) -> Assignment | None:
+    seen = Assignment.objects.filter(rater=rater, study=study).values("unit_id")
+    units = StudyUnit.objects.filter(study=study, is_gold=gold).exclude(pk__in=seen)
+    if gold:
+        # Gold units are not limited to K raters: every rater should meet some.
+        candidates = list(units.order_by("?").values_list("pk", flat=True)[:10])
+    else:
+        counted = units.annotate(active=Count("assignments", filter=_active_assignments()))
+        candidates = list(
+            counted.filter(active__lt=study.raters_per_unit)
+            .order_by("active", "?")
+            .values_list("pk", flat=True)[:20]
+        )
+    if not candidates:
+        return None
+    # Lock the candidates; rows another request holds are skipped, so concurrent
+    # raters spread over different units instead of queueing on one.
+    locked = {
+        u.pk: u
+        for u in StudyUnit.objects.select_for_update(skip_locked=True).filter(pk__in=candidates)
+    }
+    for pk in candidates:
+        unit = locked.get(pk)
+        if unit is None:
+            continue
+        if not gold:
+            # Recount under the lock: the number that decides is never stale.
+            active = Assignment.objects.filter(unit=unit).filter(
+                Q(status=Assignment.Status.SUBMITTED)
+                | Q(status=Assignment.Status.LEASED, lease_expires_at__gt=timezone.now())
+            )
+            if active.count() >= study.raters_per_unit:
+                continue
+        return _lease(rater, study, unit)
+    return None
+
+
+def assignment_next(
+    *, rater: Rater, study: Study, exclude: Iterable[int] = ()
+) -> Assignment | None:
+    """The rater's next task in the study, or None when there is none for them.
+
+    A live lease the rater already holds (other than ``exclude``) comes back first,
+    so a reload never loses or duplicates work. Otherwise a unit the rater has not
+    seen, with the fewest submitted + live assignments below K, random among ties;
+    gold units are mixed in at the study's gold rate.
+    """
+    if study.status != Study.Status.LIVE:
+        raise ServiceError(f"the study is {study.status}, not live", code="conflict")
+    if rater.excluded:
+        return None
+    held = (
+        Assignment.objects.filter(
+            rater=rater,
+            study=study,
+            status=Assignment.Status.LEASED,
+            lease_expires_at__gt=timezone.now(),
+        )
+        .exclude(pk__in=list(exclude))
+        .order_by("leased_at", "pk")
+        .first()
+    )
+    if held is not None:
+        return held
+    if (
+        study.max_tasks_per_rater is not None
+        and rater_task_count(rater=rater, study=study) >= study.max_tasks_per_rater
+    ):
+        return None
+    assignments_expire(study=study)
+    want_gold = study.gold_rate > 0 and random.random() < study.gold_rate
+    with transaction.atomic():
+        assignment = _pick_unit(rater, study, gold=want_gold)
+        if assignment is None and not want_gold:
+            return None
+        if assignment is None:
+            assignment = _pick_unit(rater, study, gold=False)
+    return assignment
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    judgment: Judgment
+    created: bool
+
+
+def judgment_submit(
+    *,
+    rater: Rater,
+    assignment_id: int,
+    answers: Any,
+    time_on_task_ms: int,
+    client_submission_id: uuid.UUID,
+) -> SubmitResult:
+    """Record a rater's answers for their assignment; the same submission id twice records one.
+
+    Raises Http404 for an assignment that is not the rater's, ServiceError for
+    invalid answers (invalid) or a lease that can no longer be submitted (conflict).
+    """
+    from annotation.selectors import assignment_get_for_rater
+
+    previous = Judgment.objects.filter(client_submission_id=client_submission_id).first()
+    if previous is not None:
+        if previous.assignment.rater_id != rater.pk:
+            raise ServiceError("this submission id was used by someone else", code="conflict")
+        return SubmitResult(previous, created=False)
+    if not 0 <= time_on_task_ms <= 24 * 3600 * 1000:
+        raise ServiceError("time_on_task_ms must be between 0 and one day")
+    with transaction.atomic():
+        assignment = assignment_get_for_rater(
+            rater=rater, assignment_id=assignment_id, for_update=True
+        )
+        study = assignment.study
+        if study.status not in (Study.Status.LIVE, Study.Status.PAUSED):
+            raise ServiceError(f"the study is {study.status}; no more answers", code="conflict")
+        if assignment.status == Assignment.Status.SUBMITTED:
+            raise ServiceError("this task was already submitted", code="conflict")
+        if assignment.status != Assignment.Status.LEASED or (
+            assignment.lease_expires_at <= timezone.now()
+        ):
+            raise ServiceError(
+                "the time for this task ran out and it went to someone else; "
+                "continue with the next task",
+                code="conflict",
+            )
+        unit = assignment.unit
+        try:
+            cleaned = validate_answers(unit.questions, answers)
+        except ValueError as exc:
+            raise ServiceError(str(exc)) from None
+        if unit.kind == StudyUnit.Kind.PAIRWISE:
+            # Store what the rater saw (left/right) and what it means (a/b).
+            cleaned = {**cleaned, **_pair_meaning(cleaned, a_on_left=assignment.a_on_left)}
+        judgment = Judgment.objects.create(
+            assignment=assignment,
+            answers=cleaned,
+            correct=single_correct(cleaned) if unit.kind == StudyUnit.Kind.SINGLE else None,
+            time_on_task_ms=time_on_task_ms,
+            client_submission_id=client_submission_id,
+            simulated=rater.simulated,
+        )
+        assignment.status = Assignment.Status.SUBMITTED
+        assignment.submitted_at = timezone.now()
+        assignment.save(update_fields=["status", "submitted_at"])
+    rater_apply_quality_rules(rater=rater, study=study)
+    return SubmitResult(judgment, created=True)
+
+
+def _pair_meaning(answers: dict[str, str], *, a_on_left: bool) -> dict[str, str]:
+    sides = {"left": "a" if a_on_left else "b", "right": "b" if a_on_left else "a", "none": "none"}
+    return {f"{question}_choice": sides[value] for question, value in answers.items()}
+
+
+def assignment_report_broken(*, rater: Rater, assignment_id: int, note: str) -> Assignment:
+    """ "Report a broken item": the task is skipped (its slot freed) and the report kept."""
+    from annotation.selectors import assignment_get_for_rater
+
+    with transaction.atomic():
+        assignment = assignment_get_for_rater(
+            rater=rater, assignment_id=assignment_id, for_update=True
+        )
+        if assignment.status != Assignment.Status.LEASED:
+            raise ServiceError("only a task in progress can be reported", code="conflict")
+        BrokenItemReport.objects.create(assignment=assignment, note=note.strip()[:2000])
+        assignment.status = Assignment.Status.SKIPPED
+        assignment.save(update_fields=["status"])
+    return assignment
+
+
+def rater_apply_quality_rules(*, rater: Rater, study: Study) -> bool:
+    """Flag the rater as excluded when the study's quality rules say so.
+
+    The judgments are kept (analyses report with and without them), never deleted.
+    Returns whether the rater is excluded now.
+    """
+    from annotation.selectors import rater_quality
+
+    rules = study.quality_rules or {}
+    if not rules or rater.excluded:
+        return rater.excluded
+    quality = rater_quality(rater=rater, study=study)
+    reasons = []
+    enough_gold = quality["gold_answers"] >= rules.get("min_gold_answers", 3)
+    if "min_gold_accuracy" in rules and enough_gold:
+        accuracy = quality["gold_accuracy"]
+        if accuracy is not None and accuracy < rules["min_gold_accuracy"]:
+            reasons.append(f"gold accuracy {accuracy:.2f} < {rules['min_gold_accuracy']}")
+    enough = quality["judgments"] >= 10
+    if "min_median_seconds" in rules and enough:
+        median = quality["median_seconds"]
+        if median is not None and median < rules["min_median_seconds"]:
+            reasons.append(f"median time {median:.1f}s < {rules['min_median_seconds']}s")
+    if "max_same_answer_share" in rules and enough:
+        share = quality["same_answer_share"]
+        if share is not None and share > rules["max_same_answer_share"]:
+            reasons.append(f"same answer {share:.0%} of the time (straight-lining)")
+    if reasons:
+        Rater.objects.filter(pk=rater.pk).update(excluded=True, exclusion_reason="; ".join(reasons))
+        rater.excluded, rater.exclusion_reason = True, "; ".join(reasons)
+    return rater.excluded

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 from PIL import Image
 
+from annotation import selectors, services
+from annotation.models import Assignment, Rater, Study
 from annotation.rendering import mask_overlay_png
-from annotation.selectors import item_get_for_staff
+from annotation.selectors import item_get_for_staff, study_get_for_staff
 
 
 @require_GET
@@ -24,3 +35,255 @@ def item_overlay(request: HttpRequest, item_id: int) -> HttpResponse:
     with item.image.open("rb") as image_file, item.mask.open("rb") as mask_file:
         png = mask_overlay_png(Image.open(image_file), Image.open(mask_file))
     return HttpResponse(png, content_type="image/png")
+
+
+@require_GET
+def study_dashboard(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = study_get_for_staff(user=request.user, study_id=study_id)
+    crowd_link = request.build_absolute_uri(reverse("crowd-entry", args=[study.slug]))
+    context = {
+        "study": study,
+        "data": selectors.study_dashboard(study=study),
+        "crowd_link": crowd_link,
+        "prolific_link": crowd_link
+        + "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}",
+    }
+    return render(request, "annotation/study_dashboard.html", context)
+
+
+# --- Rater pages ------------------------------------------------------------------------------
+
+MTURK_PREVIEW = "ASSIGNMENT_ID_NOT_AVAILABLE"
+# Where the completion form may post: MTurk's own hosts only, never a URL a link chose.
+MTURK_HOSTS = ("https://www.mturk.com", "https://workersandbox.mturk.com")
+
+
+def _session_key(study: Study) -> str:
+    return f"rater:{study.pk}"
+
+
+def _rater(request: HttpRequest, study: Study) -> Rater | None:
+    """The rater this browser session acts as in ``study``."""
+    rater = selectors.rater_get(rater_id=request.session.get(_session_key(study)))
+    if rater is None and request.user.is_authenticated:
+        rater = services.rater_for_user(user=request.user)
+        request.session[_session_key(study)] = rater.pk
+    return rater
+
+
+def _image_url(study: Study, assignment: Assignment) -> Callable[[str], str]:
+    return lambda which: reverse("rater-image", args=[study.slug, assignment.pk, which])
+
+
+def _payload(study: Study, assignment: Assignment | None) -> dict[str, Any] | None:
+    if assignment is None:
+        return None
+    return selectors.task_payload(assignment=assignment, image_url=_image_url(study, assignment))
+
+
+@require_GET
+def crowd_entry(request: HttpRequest, slug: str) -> HttpResponse:
+    """/s/<slug>/: where Prolific, MTurk and internal raters arrive."""
+    study = selectors.study_get_for_raters(slug=slug)
+    params = request.GET
+    if params.get("assignmentId") == MTURK_PREVIEW:
+        # MTurk preview: show what the task is like, assign nothing.
+        return render(request, "annotation/rater/preview.html", {"study": study})
+    try:
+        if params.get("PROLIFIC_PID"):
+            rater = services.rater_for_participant(
+                platform="prolific", participant_id=params["PROLIFIC_PID"]
+            )
+        elif params.get("workerId"):
+            rater = services.rater_for_participant(
+                platform="mturk", participant_id=params["workerId"]
+            )
+            request.session[f"mturk:{study.pk}"] = {
+                "assignmentId": params.get("assignmentId", ""),
+                "turkSubmitTo": params.get("turkSubmitTo", ""),
+            }
+        elif request.user.is_authenticated:
+            rater = services.rater_for_user(user=request.user)
+        else:
+            return redirect_to_login(request.get_full_path())
+    except services.ServiceError as exc:
+        return render(
+            request,
+            "annotation/rater/message.html",
+            {"study": study, "message": exc.problems[0]},
+            status=400,
+        )
+    request.session.cycle_key()  # a new identity gets a new session id
+    request.session[_session_key(study)] = rater.pk
+    # Participant ids stay out of every later URL (and so out of logs and referrers).
+    return redirect("rater-task", slug=study.slug)
+
+
+@require_GET
+def rater_task(request: HttpRequest, slug: str) -> HttpResponse:
+    study = selectors.study_get_for_raters(slug=slug)
+    rater = _rater(request, study)
+    if rater is None:
+        return redirect("crowd-entry", slug=slug)
+    if study.status != Study.Status.LIVE:
+        message = (
+            "This study is paused; please come back later."
+            if study.status == "paused"
+            else "This study is closed. Thank you!"
+        )
+        return render(
+            request, "annotation/rater/message.html", {"study": study, "message": message}
+        )
+    assignment = services.assignment_next(rater=rater, study=study)
+    if assignment is None:
+        return redirect("rater-done", slug=slug)
+    context = {
+        "study": study,
+        "task": _payload(study, assignment),
+        "progress": selectors.rater_progress(rater=rater, study=study),
+        "urls": {
+            "next": reverse("rater-next", args=[slug]),
+            "submit": reverse("rater-submit", args=[slug]),
+            "broken": reverse("rater-broken", args=[slug]),
+            "done": reverse("rater-done", args=[slug]),
+        },
+    }
+    return render(request, "annotation/rater/task.html", context)
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise services.ServiceError("the request body is not JSON") from None
+    if not isinstance(body, dict):
+        raise services.ServiceError("the request body must be a JSON object")
+    return body
+
+
+def _error(exc: services.ServiceError) -> JsonResponse:
+    return JsonResponse(
+        {"error": exc.problems[0], "errors": exc.problems},
+        status=409 if exc.code == "conflict" else 400,
+    )
+
+
+def _rater_or_403(request: HttpRequest, study: Study) -> Rater:
+    rater = _rater(request, study)
+    if rater is None:
+        raise PermissionDenied
+    return rater
+
+
+@require_POST
+def rater_next(request: HttpRequest, slug: str) -> JsonResponse:
+    """The next task (leased now, to preload its images), excluding the one on screen."""
+    study = selectors.study_get_for_raters(slug=slug)
+    rater = _rater_or_403(request, study)
+    try:
+        body = _json_body(request)
+        exclude = [int(i) for i in body.get("exclude", []) if str(i).isdigit()]
+        assignment = services.assignment_next(rater=rater, study=study, exclude=exclude)
+    except services.ServiceError as exc:
+        return _error(exc)
+    return JsonResponse({"task": _payload(study, assignment)})
+
+
+@require_POST
+def rater_submit(request: HttpRequest, slug: str) -> JsonResponse:
+    study = selectors.study_get_for_raters(slug=slug)
+    rater = _rater_or_403(request, study)
+    try:
+        body = _json_body(request)
+        try:
+            assignment_id = int(body["assignment"])
+            time_ms = int(body.get("time_on_task_ms", 0))
+            submission = uuid.UUID(str(body["client_submission_id"]))
+        except (KeyError, TypeError, ValueError):
+            raise services.ServiceError(
+                "send assignment, answers, time_on_task_ms and client_submission_id"
+            ) from None
+        result = services.judgment_submit(
+            rater=rater,
+            assignment_id=assignment_id,
+            answers=body.get("answers"),
+            time_on_task_ms=time_ms,
+            client_submission_id=submission,
+        )
+    except services.ServiceError as exc:
+        return _error(exc)
+    return JsonResponse(
+        {"recorded": result.created, "progress": selectors.rater_progress(rater=rater, study=study)}
+    )
+
+
+@require_POST
+def rater_broken(request: HttpRequest, slug: str) -> JsonResponse:
+    study = selectors.study_get_for_raters(slug=slug)
+    rater = _rater_or_403(request, study)
+    try:
+        body = _json_body(request)
+        if not str(body.get("assignment", "")).isdigit():
+            raise services.ServiceError("send the assignment id")
+        services.assignment_report_broken(
+            rater=rater, assignment_id=int(body["assignment"]), note=str(body.get("note", ""))
+        )
+    except services.ServiceError as exc:
+        return _error(exc)
+    return JsonResponse({"reported": True})
+
+
+@require_GET
+@cache_control(private=True, max_age=3600)
+def rater_image(request: HttpRequest, slug: str, assignment_id: int, which: str) -> HttpResponse:
+    """An image of the rater's own assignment, addressed by side, never by model or file."""
+    study = selectors.study_get_for_raters(slug=slug)
+    rater = _rater(request, study)
+    if rater is None:
+        raise Http404
+    assignment = selectors.assignment_get_for_rater(rater=rater, assignment_id=assignment_id)
+    unit = assignment.unit
+    if which == "input":
+        item = unit.edit_a.item
+        with item.image.open("rb") as image_file, item.mask.open("rb") as mask_file:
+            png = mask_overlay_png(Image.open(image_file), Image.open(mask_file), alpha=0.0)
+        return HttpResponse(png, content_type="image/png")
+    if unit.kind == "single" and which == "single":
+        edit = unit.edit_a
+    elif unit.kind == "pairwise" and which in ("left", "right"):
+        edit = unit.edit_a if (which == "left") == assignment.a_on_left else unit.edit_b
+    else:
+        raise Http404
+    assert edit is not None
+    with edit.image.open("rb") as handle:
+        data = handle.read()
+    return HttpResponse(data, content_type="image/png")
+
+
+@require_GET
+def rater_done(request: HttpRequest, slug: str) -> HttpResponse:
+    study = selectors.study_get_for_raters(slug=slug)
+    rater = _rater(request, study)
+    if rater is None:
+        return redirect("crowd-entry", slug=slug)
+    mturk = request.session.get(f"mturk:{study.pk}") or {}
+    submit_to = mturk.get("turkSubmitTo", "")
+    context = {
+        "study": study,
+        "progress": selectors.rater_progress(rater=rater, study=study),
+        "platform": rater.platform,
+        "mturk_action": (submit_to.rstrip("/") + "/mturk/externalSubmit")
+        if submit_to.startswith("https://")
+        else "",
+        "mturk_assignment": mturk.get("assignmentId", ""),
+    }
+    return render(request, "annotation/rater/done.html", context)
+
+
+@login_required
+@require_GET
+def rater_home(request: HttpRequest) -> HttpResponse:
+    """Internal raters: the studies they can work on."""
+    return render(
+        request, "annotation/rater/home.html", {"studies": selectors.live_studies_for_user()}
+    )

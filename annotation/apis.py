@@ -1,0 +1,187 @@
+"""REST API under /api/v1/ (staff only): validate → one service or selector → serialize."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from annotation import selectors, services
+from annotation.models import Benchmark, Edit, EditModel, Study
+from annotation.serializers import (
+    BenchmarkItemSerializer,
+    BenchmarkSerializer,
+    EditModelSerializer,
+    EditSerializer,
+    StudySerializer,
+    StudySpecSerializer,
+    spec_to_settings,
+)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Map a ServiceError to 400 (invalid input) or 409 (illegal in the current state)."""
+    if isinstance(exc, services.ServiceError):
+        code = status.HTTP_409_CONFLICT if exc.code == "conflict" else status.HTTP_400_BAD_REQUEST
+        return Response({"detail": "; ".join(exc.problems), "errors": exc.problems}, status=code)
+    return drf_exception_handler(exc, context)
+
+
+class BenchmarkViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+    """Imported benchmarks (import them with `manage.py import_benchmark`)."""
+
+    queryset = Benchmark.objects.all()
+    serializer_class = BenchmarkSerializer
+
+    @extend_schema(responses=BenchmarkItemSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def items(self, request: Request, pk: str | None = None) -> Response:
+        benchmark = self.get_object()
+        page = self.paginate_queryset(benchmark.items.all())
+        data = BenchmarkItemSerializer(page, many=True, context={"request": request}).data
+        return self.get_paginated_response(data)
+
+
+class EditModelViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,  # type: ignore[type-arg]
+):
+    """Models under evaluation: in-repo cascades, baselines, and external models."""
+
+    queryset = EditModel.objects.all()
+    serializer_class = EditModelSerializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        model = services.edit_model_ensure(**serializer.validated_data)
+        return Response(EditModelSerializer(model).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request={
+            "multipart/form-data": inline_serializer(
+                "OutputsUpload",
+                {"benchmark": serializers.IntegerField(), "archive": serializers.FileField()},
+            )
+        },
+        responses={200: OpenApiResponse(description="per-file report; created > 0 when stored")},
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
+    def outputs(self, request: Request, pk: str | None = None) -> Response:
+        """Upload a zip of an external model's outputs (all or nothing, per-file report)."""
+        model = self.get_object()
+        archive = request.FILES.get("archive")
+        benchmark_id = request.data.get("benchmark")
+        if archive is None or not str(benchmark_id or "").isdigit():
+            raise ValidationError({"archive": "send a zip file", "benchmark": "a benchmark id"})
+        benchmark = get_object_or_404(Benchmark, pk=int(str(benchmark_id)))
+        report = services.external_outputs_upload(model=model, benchmark=benchmark, archive=archive)
+        body = {
+            "created": report.created,
+            "files": [{"name": f.name, "ok": f.ok, "message": f.message} for f in report.files],
+        }
+        return Response(body, status=status.HTTP_200_OK if report.ok else 400)
+
+
+class StudyViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,  # type: ignore[type-arg]
+):
+    """Studies: create from a spec, change while draft, then generate → launch → pause → close."""
+
+    queryset = Study.objects.all()
+    serializer_class = StudySerializer
+
+    def get_queryset(self) -> QuerySet[Study]:
+        return Study.objects.select_related("benchmark").prefetch_related("edit_models")
+
+    def _spec(self, request: Request) -> dict[str, Any]:
+        spec = StudySpecSerializer(data=request.data)
+        spec.is_valid(raise_exception=True)
+        return dict(spec.validated_data)
+
+    @extend_schema(request=StudySpecSerializer, responses={201: StudySerializer})
+    def create(self, request: Request) -> Response:
+        spec = self._spec(request)
+        study = services.study_create_from_spec(
+            owner=request.user, spec=spec, slug=request.data.get("slug")
+        )
+        return Response(StudySerializer(study).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=StudySpecSerializer, responses={200: StudySerializer})
+    def update(self, request: Request, pk: str | None = None) -> Response:
+        """Replace a draft study's settings with a full spec."""
+        study = self.get_object()
+        spec = self._spec(request)
+        models = [services.edit_model_ensure(**ref) for ref in spec["models"]]
+        study = services.study_update(study=study, settings_=spec_to_settings(spec, models))
+        return Response(StudySerializer(study).data)
+
+    @extend_schema(request=None, responses={202: StudySerializer})
+    @action(detail=True, methods=["post"])
+    def generate(self, request: Request, pk: str | None = None) -> Response:
+        """Ask for every missing edit of the study (runs on the workers)."""
+        study = self.get_object()
+        services.study_generate(study=study)
+        study.refresh_from_db()
+        return Response(StudySerializer(study).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={200: StudySerializer})
+    @action(detail=True, methods=["post"])
+    def launch(self, request: Request, pk: str | None = None) -> Response:
+        """Go live (builds the units the first time); also resumes a paused study."""
+        study = services.study_launch(study=self.get_object())
+        return Response(StudySerializer(study).data)
+
+    @extend_schema(request=None, responses={200: StudySerializer})
+    @action(detail=True, methods=["post"])
+    def pause(self, request: Request, pk: str | None = None) -> Response:
+        study = services.study_pause(study=self.get_object())
+        return Response(StudySerializer(study).data)
+
+    @extend_schema(request=None, responses={200: StudySerializer})
+    @action(detail=True, methods=["post"])
+    def close(self, request: Request, pk: str | None = None) -> Response:
+        study = services.study_close(study=self.get_object())
+        return Response(StudySerializer(study).data)
+
+    @extend_schema(
+        responses=inline_serializer(
+            "StudyProgress",
+            {
+                "status": serializers.CharField(),
+                "jobs": serializers.DictField(child=serializers.IntegerField()),
+                "missing_edits": serializers.DictField(child=serializers.IntegerField()),
+                "units": serializers.IntegerField(),
+                "units_complete": serializers.IntegerField(),
+                "judgments": serializers.IntegerField(),
+            },
+        )
+    )
+    @action(detail=True, methods=["get"])
+    def progress(self, request: Request, pk: str | None = None) -> Response:
+        return Response(selectors.study_progress(study=self.get_object()))
+
+    @extend_schema(responses=EditSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def edits(self, request: Request, pk: str | None = None) -> Response:
+        study = self.get_object()
+        queryset = Edit.objects.filter(
+            item__in=study.items.all(), model__in=study.edit_models.all()
+        ).select_related("item", "model")
+        page = self.paginate_queryset(queryset.order_by("pk"))
+        return self.get_paginated_response(
+            EditSerializer(page, many=True, context={"request": request}).data
+        )

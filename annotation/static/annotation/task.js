@@ -1,0 +1,189 @@
+// The rater's task page: keyboard-first answering, preloaded next task,
+// idempotent submission (one submission id per assignment, kept across reloads).
+(function () {
+  "use strict";
+
+  const urls = JSON.parse(document.getElementById("task-urls").textContent);
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const el = (id) => document.getElementById(id);
+  const PAIR = [["left", "Left", "1"], ["right", "Right", "2"], ["none", "No preference", "3"]];
+  const YESNO = [["yes", "Yes", "y"], ["no", "No", "n"]];
+
+  let task = JSON.parse(el("task-data").textContent);
+  let next = null; // the preloaded next task
+  let answers = {};
+  let shownAt = 0;
+  let busy = false;
+
+  function uuid4() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  // The same assignment always submits with the same id, even after a reload,
+  // so a double submit records one judgment.
+  function submissionId(assignment) {
+    const key = `editbench:submission:${assignment}`;
+    let id = sessionStorage.getItem(key);
+    if (!id) {
+      id = uuid4();
+      sessionStorage.setItem(key, id);
+    }
+    return id;
+  }
+
+  async function post(url, body) {
+    const response = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      body: JSON.stringify(body),
+    });
+    let data = {};
+    try { data = await response.json(); } catch (e) { /* no body */ }
+    return { status: response.status, data };
+  }
+
+  function scaleFor(width) {
+    // Integer upscaling only, so pixels stay sharp and undistorted.
+    const room = Math.max(256, Math.min(560, (window.innerWidth - 80) / 3));
+    return Math.max(1, Math.floor(room / width));
+  }
+
+  function setImage(img, src, width, height) {
+    const s = scaleFor(width);
+    img.src = src;
+    img.width = width * s;
+    img.height = height * s;
+  }
+
+  function currentQuestion() {
+    return task.questions.findIndex((q) => !(q.id in answers));
+  }
+
+  function refresh() {
+    const current = currentQuestion();
+    task.questions.forEach((q, i) => {
+      const row = el(`q-${q.id}`);
+      row.classList.toggle("current", i === current);
+      row.querySelectorAll("button").forEach((b) => {
+        b.classList.toggle("chosen", answers[q.id] === b.dataset.value);
+      });
+    });
+    el("submit").disabled = current !== -1 || busy;
+  }
+
+  function render(t) {
+    task = t;
+    answers = {};
+    el("status").textContent = "";
+    el("prompt").textContent = `“${t.prompt}”`;
+    setImage(el("input"), t.input, t.width, t.height);
+    const outputs = el("outputs");
+    outputs.replaceChildren();
+    const labels = t.kind === "pairwise" ? ["left", "right"] : ["edited image"];
+    t.outputs.forEach((src, i) => {
+      const fig = document.createElement("figure");
+      const img = document.createElement("img");
+      img.alt = labels[i];
+      img.className = "output";
+      setImage(img, src, t.width, t.height);
+      const cap = document.createElement("figcaption");
+      cap.textContent = labels[i];
+      fig.append(img, cap);
+      outputs.append(fig);
+    });
+    const list = el("questions");
+    list.replaceChildren();
+    t.questions.forEach((q) => {
+      const row = document.createElement("div");
+      row.className = "q";
+      row.id = `q-${q.id}`;
+      const text = document.createElement("span");
+      text.className = "text";
+      text.textContent = q.text;
+      row.append(text);
+      for (const [value, label, key] of q.kind === "pair" ? PAIR : YESNO) {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.dataset.value = value;
+        b.innerHTML = `${label} <kbd>${key}</kbd>`;
+        b.addEventListener("click", () => { answers[q.id] = value; refresh(); });
+        row.append(b);
+      }
+      list.append(row);
+    });
+    shownAt = performance.now();
+    refresh();
+    prefetch();
+  }
+
+  async function prefetch() {
+    next = null;
+    const { status, data } = await post(urls.next, { exclude: [task.assignment] });
+    if (status === 200 && data.task) {
+      next = data.task;
+      for (const src of [next.input, ...next.outputs]) { const i = new Image(); i.src = src; }
+    }
+  }
+
+  async function advance() {
+    if (next) { render(next); return; }
+    const { status, data } = await post(urls.next, { exclude: [] });
+    if (status === 200 && data.task) render(data.task);
+    else window.location.assign(urls.done);
+  }
+
+  async function submit() {
+    if (busy || currentQuestion() !== -1) return;
+    busy = true;
+    refresh();
+    const assignment = task.assignment;
+    const { status, data } = await post(urls.submit, {
+      assignment,
+      answers,
+      time_on_task_ms: Math.round(performance.now() - shownAt),
+      client_submission_id: submissionId(assignment),
+    });
+    busy = false;
+    if (status === 200) {
+      sessionStorage.removeItem(`editbench:submission:${assignment}`);
+      const p = data.progress;
+      el("progress").textContent = p.total ? `${p.done} of ${p.total}` : `${p.done} done`;
+      await advance();
+    } else if (status === 409) {
+      // Already recorded, or the lease ran out: either way, move on.
+      sessionStorage.removeItem(`editbench:submission:${assignment}`);
+      el("status").textContent = data.error || "";
+      await advance();
+    } else {
+      el("status").textContent = data.error || "Something went wrong; please try again.";
+      refresh();
+    }
+  }
+
+  el("submit").addEventListener("click", submit);
+  el("broken").addEventListener("click", async () => {
+    const note = window.prompt("What is wrong with this item? (optional)") || "";
+    await post(urls.broken, { assignment: task.assignment, note });
+    await advance();
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.target instanceof HTMLInputElement || event.ctrlKey || event.metaKey || event.altKey) return;
+    const i = currentQuestion();
+    const key = event.key.toLowerCase();
+    if (key === "enter") { event.preventDefault(); submit(); return; }
+    if (i === -1) return;
+    const q = task.questions[i];
+    const options = q.kind === "pair" ? PAIR : YESNO;
+    const hit = options.find(([, , k]) => k === key);
+    if (hit) { answers[q.id] = hit[0]; refresh(); event.preventDefault(); }
+  });
+
+  render(task);
+})();
