@@ -137,19 +137,26 @@ def rater_quality(*, rater: Rater, study: Study) -> dict[str, Any]:
     )
     gold = [j for j in judgments if j.assignment.unit.is_gold]
     gold_right = sum(1 for j in gold if _gold_passed(j))
-    regular = [j for j in judgments if not j.assignment.unit.is_gold]
-    overall = [
-        ("yes" if j.correct else "no") if j.correct is not None else j.answers.get("alignment")
-        for j in regular
+    # Straight-lining: the same raw answers (what was clicked, before any
+    # left/right decoding) on every task of a kind.
+    patterns: dict[str, list[tuple[str, ...]]] = {}
+    for j in judgments:
+        if j.assignment.unit.is_gold:
+            continue
+        clicked = tuple(str(v) for k, v in sorted(j.answers.items()) if not k.endswith("_choice"))
+        patterns.setdefault(j.assignment.unit.kind, []).append(clicked)
+    shares = [
+        max(values.count(v) for v in set(values)) / len(values)
+        for values in patterns.values()
+        if len(values) >= 5
     ]
-    most_common = max((overall.count(v) for v in set(overall)), default=0)
     times = sorted(j.time_on_task_ms for j in judgments)
     return {
         "judgments": len(judgments),
         "gold_answers": len(gold),
         "gold_accuracy": gold_right / len(gold) if gold else None,
         "median_seconds": statistics.median(times) / 1000 if times else None,
-        "same_answer_share": most_common / len(overall) if overall else None,
+        "same_answer_share": max(shares) if shares else None,
     }
 
 

@@ -273,7 +273,7 @@ def rater_done(request: HttpRequest, slug: str) -> HttpResponse:
         "progress": selectors.rater_progress(rater=rater, study=study),
         "platform": rater.platform,
         "mturk_action": (submit_to.rstrip("/") + "/mturk/externalSubmit")
-        if submit_to.startswith("https://")
+        if submit_to.rstrip("/") in MTURK_HOSTS
         else "",
         "mturk_assignment": mturk.get("assignmentId", ""),
     }

@@ -1,0 +1,517 @@
+"""The rater experience: crowd entry, assignment, submission, permissions, blinding, quality."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from annotation.models import Assignment, EditModel, Judgment, Rater, Study
+from annotation.services import (
+    ServiceError,
+    assignment_next,
+    judgment_submit,
+    rater_for_participant,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def yes_answers(assignment: Assignment) -> dict[str, str]:
+    return {
+        q["id"]: ("yes" if q["kind"] == "yes_no" else "left") for q in assignment.unit.questions
+    }
+
+
+def submit(rater: Rater, assignment: Assignment, **kw: Any) -> Any:
+    return judgment_submit(
+        rater=rater,
+        assignment_id=assignment.pk,
+        answers=kw.get("answers", yes_answers(assignment)),
+        time_on_task_ms=kw.get("time_on_task_ms", 4000),
+        client_submission_id=kw.get("client_submission_id", uuid.uuid4()),
+    )
+
+
+def prolific(client: Client, study: Study, pid: str = "5f1e2d3c4b5a") -> Any:
+    return client.get(
+        f"/s/{study.slug}/", {"PROLIFIC_PID": pid, "STUDY_ID": "st1", "SESSION_ID": "se1"}
+    )
+
+
+def post_json(client: Client, url: str, body: dict[str, Any]) -> Any:
+    return client.post(url, json.dumps(body), content_type="application/json")
+
+
+# --- assignment ------------------------------------------------------------------------------
+
+
+def test_a_rater_never_gets_the_same_unit_twice(make_study: Callable[..., Study]) -> None:
+    study = make_study()
+    rater = rater_for_participant(platform="prolific", participant_id="p1")
+    seen = []
+    while (a := assignment_next(rater=rater, study=study)) is not None:
+        seen.append(a.unit_id)
+        submit(rater, a)
+    assert len(seen) == len(set(seen)) == study.units.count()
+
+
+def test_no_unit_gets_more_than_k_raters(make_study: Callable[..., Study]) -> None:
+    study = make_study(raters_per_unit=2)
+    for n in range(5):
+        rater = rater_for_participant(platform="prolific", participant_id=f"p{n}")
+        while (a := assignment_next(rater=rater, study=study)) is not None:
+            submit(rater, a)
+    counts = Counter(
+        Assignment.objects.filter(study=study, status="submitted").values_list("unit", flat=True)
+    )
+    assert set(counts.values()) == {2}
+    assert len(counts) == study.units.count()
+
+
+def test_units_with_the_fewest_judgments_come_first(make_study: Callable[..., Study]) -> None:
+    study = make_study(raters_per_unit=3)
+    first = rater_for_participant(platform="prolific", participant_id="first")
+    for _ in range(study.units.count()):
+        a = assignment_next(rater=first, study=study)
+        assert a is not None
+        submit(first, a)
+    second = rater_for_participant(platform="prolific", participant_id="second")
+    a = assignment_next(rater=second, study=study)
+    assert a is not None
+    # Everything has one judgment now; the second rater may take any of them.
+    assert a.unit.assignments.filter(status="submitted").count() == 1
+
+
+def test_an_expired_lease_frees_its_slot(make_study: Callable[..., Study]) -> None:
+    study = make_study(raters_per_unit=1)
+    slow = rater_for_participant(platform="prolific", participant_id="slow")
+    held = [assignment_next(rater=slow, study=study, exclude=[]) for _ in range(1)]
+    assert held[0] is not None
+    Assignment.objects.filter(pk=held[0].pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    other = rater_for_participant(platform="prolific", participant_id="other")
+    taken = set()
+    while (a := assignment_next(rater=other, study=study)) is not None:
+        taken.add(a.unit_id)
+        submit(other, a)
+    assert held[0].unit_id in taken
+    with pytest.raises(ServiceError, match="ran out") as caught:
+        submit(slow, held[0])
+    assert caught.value.code == "conflict"
+
+
+def test_a_reload_returns_the_task_already_leased(make_study: Callable[..., Study]) -> None:
+    study = make_study()
+    rater = rater_for_participant(platform="prolific", participant_id="r")
+    first = assignment_next(rater=rater, study=study)
+    again = assignment_next(rater=rater, study=study)
+    assert first is not None and again is not None and first.pk == again.pk
+    prefetched = assignment_next(rater=rater, study=study, exclude=[first.pk])
+    assert prefetched is not None and prefetched.pk != first.pk
+
+
+def test_pair_sides_are_balanced_over_a_unit_s_raters(make_study: Callable[..., Study]) -> None:
+    study = make_study(raters_per_unit=4, task_single=False)
+    for n in range(4):
+        rater = rater_for_participant(platform="prolific", participant_id=f"s{n}")
+        while (a := assignment_next(rater=rater, study=study)) is not None:
+            submit(rater, a)
+    for unit in study.units.filter(kind="pairwise"):
+        sides = Counter(unit.assignments.values_list("a_on_left", flat=True))
+        assert sides[True] == sides[False] == 2
+
+
+def test_the_per_participant_cap_ends_the_session(make_study: Callable[..., Study]) -> None:
+    study = make_study(max_tasks_per_rater=3)
+    rater = rater_for_participant(platform="prolific", participant_id="capped")
+    done = 0
+    while (a := assignment_next(rater=rater, study=study)) is not None:
+        submit(rater, a)
+        done += 1
+    assert done == 3
+
+
+def test_gold_units_are_served_and_scored(make_study: Callable[..., Study]) -> None:
+    study = make_study(gold_rate=0.5, raters_per_unit=1)
+    rater = rater_for_participant(platform="prolific", participant_id="gold")
+    kinds = Counter()
+    while (a := assignment_next(rater=rater, study=study)) is not None:
+        kinds[a.unit.is_gold] += 1
+        submit(rater, a)
+    assert kinds[True] >= 1 and kinds[False] >= 1
+
+
+# --- submission ------------------------------------------------------------------------------
+
+
+def test_a_double_submit_records_one_judgment(make_study: Callable[..., Study]) -> None:
+    study = make_study()
+    rater = rater_for_participant(platform="prolific", participant_id="dbl")
+    a = assignment_next(rater=rater, study=study)
+    assert a is not None
+    submission = uuid.uuid4()
+    first = submit(rater, a, client_submission_id=submission)
+    second = submit(rater, a, client_submission_id=submission)
+    assert first.created and not second.created
+    assert first.judgment.pk == second.judgment.pk
+    assert Judgment.objects.filter(assignment=a).count() == 1
+
+
+def test_a_second_submission_with_a_new_id_is_refused(make_study: Callable[..., Study]) -> None:
+    study = make_study()
+    rater = rater_for_participant(platform="prolific", participant_id="again")
+    a = assignment_next(rater=rater, study=study)
+    assert a is not None
+    submit(rater, a)
+    with pytest.raises(ServiceError, match="already submitted"):
+        submit(rater, a)
+
+
+@pytest.mark.parametrize(
+    "answers,message",
+    [
+        ({}, "needs one of: yes, no"),
+        ("yes", "answers must be an object"),
+        ({"object": "maybe"}, "needs one of"),
+    ],
+)
+def test_incomplete_or_invalid_answers_are_refused(
+    make_study: Callable[..., Study], answers: Any, message: str
+) -> None:
+    study = make_study(task_pairwise=False)
+    rater = rater_for_participant(platform="prolific", participant_id="bad")
+    a = assignment_next(rater=rater, study=study)
+    assert a is not None
+    with pytest.raises(ServiceError, match=message):
+        submit(rater, a, answers=answers)
+    assert Judgment.objects.count() == 0
+
+
+def test_a_single_judgment_is_correct_only_when_every_check_is_yes(
+    make_study: Callable[..., Study],
+) -> None:
+    study = make_study(task_pairwise=False, prompt_types=["mask_simple"])
+    rater = rater_for_participant(platform="prolific", participant_id="c")
+    a = assignment_next(rater=rater, study=study)
+    b = assignment_next(rater=rater, study=study, exclude=[a.pk] if a else [])
+    assert a is not None and b is not None
+    assert submit(rater, a).judgment.correct is True
+    answers = {**yes_answers(b), "binding": "no"}
+    assert submit(rater, b, answers=answers).judgment.correct is False
+
+
+def test_a_pair_judgment_records_what_the_sides_meant(make_study: Callable[..., Study]) -> None:
+    study = make_study(task_single=False)
+    rater = rater_for_participant(platform="prolific", participant_id="pair")
+    a = assignment_next(rater=rater, study=study)
+    assert a is not None
+    j = submit(rater, a, answers={"alignment": "left", "realism": "none"}).judgment
+    assert j.answers["alignment_choice"] == ("a" if a.a_on_left else "b")
+    assert j.answers["realism_choice"] == "none"
+
+
+def test_a_paused_study_accepts_leased_work_but_hands_out_none(
+    make_study: Callable[..., Study],
+) -> None:
+    from annotation.services import study_pause
+
+    study = make_study()
+    rater = rater_for_participant(platform="prolific", participant_id="pz")
+    a = assignment_next(rater=rater, study=study)
+    assert a is not None
+    study = study_pause(study=study)
+    assert submit(rater, a).created
+    with pytest.raises(ServiceError, match="not live"):
+        assignment_next(rater=rater, study=study)
+
+
+def test_quality_rules_flag_a_straight_liner_and_keep_the_judgments(
+    make_study: Callable[..., Study],
+) -> None:
+    study = make_study(quality_rules={"max_same_answer_share": 0.9}, raters_per_unit=3)
+    rater = rater_for_participant(platform="prolific", participant_id="lazy")
+    while (a := assignment_next(rater=rater, study=study)) is not None:
+        submit(rater, a)
+    rater.refresh_from_db()
+    assert rater.excluded and "straight-lining" in rater.exclusion_reason
+    assert Judgment.objects.filter(assignment__rater=rater).count() >= 10
+
+
+# --- crowd entry and pages --------------------------------------------------------------------
+
+
+def test_a_prolific_participant_is_stored_only_as_a_hash(make_study: Callable[..., Study]) -> None:
+    study = make_study()
+    client = Client()
+    response = prolific(client, study, pid="5f1e2d3c4b5a6978")
+    assert response.status_code == 302 and response["Location"] == f"/s/{study.slug}/task/"
+    rater = Rater.objects.get(platform="prolific")
+    assert rater.participant_hash and "5f1e2d3c4b5a6978" not in rater.participant_hash
+    with connection.cursor() as cursor:
+        for table in ("annotation_rater", "django_session"):
+            cursor.execute(f"SELECT * FROM {table}")
+            assert "5f1e2d3c4b5a6978" not in repr(cursor.fetchall())
+
+
+def test_a_returning_participant_resumes_with_the_same_identity(
+    make_study: Callable[..., Study],
+) -> None:
+    study = make_study()
+    first, later = Client(), Client()
+    prolific(first, study, pid="same-person")
+    page = first.get(f"/s/{study.slug}/task/")
+    task = json.loads(page.context["task"] and json.dumps(page.context["task"]))
+    prolific(later, study, pid="same-person")
+    again = later.get(f"/s/{study.slug}/task/")
+    assert Rater.objects.filter(platform="prolific").count() == 1
+    assert again.context["task"]["assignment"] == task["assignment"]
+
+
+def test_the_mturk_preview_shows_instructions_and_assigns_nothing(
+    make_study: Callable[..., Study],
+) -> None:
+    study = make_study()
+    response = Client().get(
+        f"/s/{study.slug}/", {"assignmentId": "ASSIGNMENT_ID_NOT_AVAILABLE", "hitId": "h"}
+    )
+    assert response.status_code == 200
+    assert b"Accept the HIT to start" in response.content
+    assert Rater.objects.count() == 0 and Assignment.objects.count() == 0
+
+
+def test_the_mturk_end_page_posts_back_to_mturk(make_study: Callable[..., Study]) -> None:
+    study = make_study(max_tasks_per_rater=1)
+    client = Client()
+    client.get(
+        f"/s/{study.slug}/",
+        {
+            "workerId": "W1",
+            "assignmentId": "A77",
+            "hitId": "H",
+            "turkSubmitTo": "https://www.mturk.com",
+        },
+    )
+    page = client.get(f"/s/{study.slug}/task/")
+    task = page.context["task"]
+    assignment = Assignment.objects.get(pk=task["assignment"])
+    post_json(
+        client,
+        reverse("rater-submit", args=[study.slug]),
+        {
+            "assignment": assignment.pk,
+            "answers": yes_answers(assignment),
+            "time_on_task_ms": 3000,
+            "client_submission_id": str(uuid.uuid4()),
+        },
+    )
+    assert client.get(f"/s/{study.slug}/task/")["Location"] == f"/s/{study.slug}/done/"
+    done = client.get(f"/s/{study.slug}/done/").content.decode()
+    assert 'action="https://www.mturk.com/mturk/externalSubmit"' in done
+    assert 'name="assignmentId" value="A77"' in done
+
+
+def test_the_mturk_end_page_never_posts_to_another_host(make_study: Callable[..., Study]) -> None:
+    study = make_study()
+    client = Client()
+    client.get(
+        f"/s/{study.slug}/",
+        {"workerId": "W2", "assignmentId": "A", "turkSubmitTo": "https://evil.example"},
+    )
+    done = client.get(f"/s/{study.slug}/done/").content.decode()
+    assert "evil.example" not in done and "mturk-form" not in done
+
+
+def test_the_prolific_end_page_shows_the_code_and_the_way_back(
+    make_study: Callable[..., Study],
+) -> None:
+    study = make_study(platform="prolific", completion_code="C0DE42")
+    client = Client()
+    prolific(client, study)
+    done = client.get(f"/s/{study.slug}/done/").content.decode()
+    assert "C0DE42" in done
+    assert 'href="https://app.prolific.com/submissions/complete?cc=C0DE42"' in done
+
+
+def test_an_internal_rater_logs_in_and_sees_live_studies(
+    make_study: Callable[..., Study], rater_a: User
+) -> None:
+    study = make_study()
+    client = Client()
+    assert client.get(f"/s/{study.slug}/")["Location"].startswith("/accounts/login/") or (
+        "login" in client.get(f"/s/{study.slug}/")["Location"]
+    )
+    client.force_login(rater_a)
+    assert study.name.encode() in client.get("/rate/").content
+    assert client.get(f"/s/{study.slug}/").status_code == 302
+    assert client.get(f"/s/{study.slug}/task/").status_code == 200
+    assert Rater.objects.get(user=rater_a).platform == "internal"
+
+
+def test_a_draft_study_has_no_crowd_page(make_study: Callable[..., Study]) -> None:
+    study = make_study(launch=False)
+    assert prolific(Client(), study).status_code == 404
+
+
+# --- permissions (fixed cast: admin, rater A, rater B, anonymous) ----------------------------
+
+
+def test_rater_b_can_neither_see_nor_submit_rater_a_s_assignment(
+    make_study: Callable[..., Study], rater_a: User, rater_b: User
+) -> None:
+    study = make_study()
+    a_client, b_client = Client(), Client()
+    a_client.force_login(rater_a)
+    b_client.force_login(rater_b)
+    a_client.get(f"/s/{study.slug}/")
+    task = a_client.get(f"/s/{study.slug}/task/").context["task"]
+    assignment = Assignment.objects.get(pk=task["assignment"])
+    b_client.get(f"/s/{study.slug}/")
+    for which in ("input", "single", "left", "right"):
+        url = reverse("rater-image", args=[study.slug, assignment.pk, which])
+        assert b_client.get(url).status_code == 404
+    response = post_json(
+        b_client,
+        reverse("rater-submit", args=[study.slug]),
+        {
+            "assignment": assignment.pk,
+            "answers": yes_answers(assignment),
+            "time_on_task_ms": 1000,
+            "client_submission_id": str(uuid.uuid4()),
+        },
+    )
+    assert response.status_code == 404
+    assert Judgment.objects.count() == 0
+    # Rater A can.
+    response = post_json(
+        a_client,
+        reverse("rater-submit", args=[study.slug]),
+        {
+            "assignment": assignment.pk,
+            "answers": yes_answers(assignment),
+            "time_on_task_ms": 1000,
+            "client_submission_id": str(uuid.uuid4()),
+        },
+    )
+    assert response.status_code == 200 and Judgment.objects.count() == 1
+
+
+def test_anonymous_visitors_get_nothing(make_study: Callable[..., Study]) -> None:
+    study = make_study()
+    rater = rater_for_participant(platform="prolific", participant_id="x")
+    assignment = assignment_next(rater=rater, study=study)
+    assert assignment is not None
+    anon = Client()
+    assert anon.get(f"/s/{study.slug}/task/").status_code == 302
+    image = reverse("rater-image", args=[study.slug, assignment.pk, "input"])
+    assert anon.get(image).status_code == 404
+    submit_url = reverse("rater-submit", args=[study.slug])
+    assert post_json(anon, submit_url, {"assignment": assignment.pk}).status_code == 403
+    assert post_json(anon, reverse("rater-next", args=[study.slug]), {}).status_code == 403
+    assert anon.get(f"/studies/{study.pk}/").status_code == 404
+
+
+def test_the_dashboard_is_for_staff_only(
+    make_study: Callable[..., Study], admin_user: User, rater_a: User
+) -> None:
+    study = make_study()
+    client = Client()
+    client.force_login(rater_a)
+    assert client.get(f"/studies/{study.pk}/").status_code == 404
+    client.force_login(admin_user)
+    page = client.get(f"/studies/{study.pk}/").content.decode()
+    assert f"/s/{study.slug}/" in page and "Secret Model Alpha" in page
+
+
+def test_cross_site_submissions_are_refused(make_study: Callable[..., Study]) -> None:
+    study = make_study()
+    client = Client(enforce_csrf_checks=True)
+    prolific(client, study)
+    response = post_json(client, reverse("rater-next", args=[study.slug]), {})
+    assert response.status_code == 403
+
+
+# --- blinding ---------------------------------------------------------------------------------
+
+
+def test_nothing_a_rater_sees_reveals_a_model(
+    make_study: Callable[..., Study], baselines: list[EditModel]
+) -> None:
+    study = make_study(gold_rate=0.2, platform="prolific", completion_code="CODE")
+    secrets = []
+    # Names and checkpoints identify a model; a preset is a plain word such as
+    # "reference" (as in "preference"), so only the distinctive ones are listed below.
+    for model in EditModel.objects.all():
+        secrets += [model.name, model.checkpoint or model.name]
+    secrets += [
+        "Secret",
+        "Alpha",
+        "Beta",
+        "Gamma",
+        "gamma-ckpt",
+        "identity",
+        "blur_fill",
+        "Gold:",
+        "model_id",
+        "edit_a",
+        "edit_b",
+    ]
+    client = Client()
+    seen: list[str] = []
+
+    def record(response: Any) -> None:
+        seen.append(response.content.decode("latin-1"))
+        seen.append(repr(sorted(response.headers.items())))
+
+    record(prolific(client, study))
+    page = client.get(f"/s/{study.slug}/task/")
+    record(page)
+    url = reverse("rater-submit", args=[study.slug])
+    for _ in range(study.units.count()):
+        task = page.context["task"] if page is not None else None
+        if task is None:
+            break
+        for image in [task["input"], *task["outputs"]]:
+            response = client.get(image)
+            assert response.status_code == 200
+            seen.append(image)
+            seen.append(repr(sorted(response.headers.items())))
+        assignment = Assignment.objects.get(pk=task["assignment"])
+        record(
+            post_json(
+                client, reverse("rater-next", args=[study.slug]), {"exclude": [task["assignment"]]}
+            )
+        )
+        record(
+            post_json(
+                client,
+                url,
+                {
+                    "assignment": assignment.pk,
+                    "answers": yes_answers(assignment),
+                    "time_on_task_ms": 2000,
+                    "client_submission_id": str(uuid.uuid4()),
+                },
+            )
+        )
+        page = client.get(f"/s/{study.slug}/task/")
+        if page.status_code != 200:
+            break
+        record(page)
+    record(client.get(f"/s/{study.slug}/done/"))
+    text = "\n".join(seen)
+    for secret in secrets:
+        assert secret not in text, f"{secret!r} leaked to a rater"
+    ids = {str(pk) for pk in EditModel.objects.values_list("pk", flat=True)}
+    assert not any(f"model={i}" in text or f"/models/{i}" in text for i in ids)
