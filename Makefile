@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_ENV := DEBUG=1
 
-.PHONY: demo test install lint typecheck pytest fixtures serve clean
+.PHONY: demo test install browser lint typecheck pytest fixtures serve clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,14 @@ demo: install
 	$(DEMO_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
 ## The whole suite: lint, types, tests (DATABASE_URL selects PostgreSQL; SQLite otherwise).
-test: install lint typecheck pytest
+test: install browser lint typecheck pytest
+
+## Browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -43,4 +50,4 @@ fixtures: install
 	$(PY) -m inference.build_benchmark --out fixtures/editbench-mini --items 240 --seed 2023
 
 clean:
-	rm -rf var/ staticfiles/ .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var/ staticfiles/ test-artifacts/ .pytest_cache .mypy_cache .ruff_cache

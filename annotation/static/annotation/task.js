@@ -80,6 +80,8 @@
   function render(t) {
     task = t;
     answers = {};
+    document.body.dataset.assignment = String(t.assignment);
+    document.body.dataset.kind = t.kind;
     el("status").textContent = "";
     el("prompt").textContent = `“${t.prompt}”`;
     setImage(el("input"), t.input, t.width, t.height);
@@ -178,6 +180,13 @@
     const i = currentQuestion();
     const key = event.key.toLowerCase();
     if (key === "enter") { event.preventDefault(); submit(); return; }
+    if (key === "backspace") {
+      // Undo the last answer, so a slip of the finger can be fixed from the keyboard.
+      const answered = task.questions.filter((q) => q.id in answers);
+      if (answered.length) { delete answers[answered[answered.length - 1].id]; refresh(); }
+      event.preventDefault();
+      return;
+    }
     if (i === -1) return;
     const q = task.questions[i];
     const options = q.kind === "pair" ? PAIR : YESNO;

@@ -1,0 +1,113 @@
+"""A crowd rater in a real browser (Playwright driving Debian's headless Chromium).
+
+Arrives with Prolific parameters, does single-image and side-by-side tasks by
+keyboard alone, reloads mid-task without losing or duplicating work, and
+reaches the completion code. Screenshots of both task pages are saved under
+test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from annotation.models import Assignment, BenchmarkItem, Judgment, Study
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
+    # Playwright's sync API runs an event loop in this thread; the test's own
+    # ORM calls are still plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def answer_by_keyboard(page: Page) -> None:
+    kind = page.evaluate("document.body.dataset.kind")
+    for _ in range(page.locator(".q").count()):
+        page.keyboard.press("1" if kind == "pairwise" else "y")
+    expect(page.locator("#submit")).to_be_enabled()
+
+
+def current_assignment(page: Page) -> int:
+    return int(page.evaluate("document.body.dataset.assignment"))
+
+
+def test_a_prolific_rater_completes_the_study_by_keyboard(
+    make_study: Callable[..., Study], browser: Browser, live_server: Any
+) -> None:
+    item = BenchmarkItem.objects.order_by("pk").first()
+    study = make_study(
+        items=[item],
+        raters_per_unit=1,
+        platform="prolific",
+        completion_code="BROWSER-OK",
+        prompt_types=["mask_simple", "mask_rich"],
+    )
+    total = study.units.count()  # 3 models: 6 single + 3 pairwise
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{live_server.url}/s/{study.slug}/?PROLIFIC_PID=pw-rater-1&STUDY_ID=s&SESSION_ID=x")
+    expect(page.locator("#prompt")).not_to_have_text("")
+    shots: set[str] = set()
+    done = 0
+    reloaded = False
+    while "/done/" not in page.url:
+        kind = page.evaluate("document.body.dataset.kind")
+        page.wait_for_function(
+            "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
+        )
+        if kind not in shots:
+            page.screenshot(path=str(ARTIFACTS / f"task-{kind}.png"), full_page=True)
+            shots.add(kind)
+        if done == 2 and not reloaded:
+            # Reload in the middle of a task: the same task comes back, nothing is lost.
+            before = current_assignment(page)
+            page.keyboard.press("y" if kind == "single" else "1")
+            page.reload()
+            expect(page.locator("#prompt")).not_to_have_text("")
+            assert current_assignment(page) == before
+            reloaded = True
+        assignment = current_assignment(page)
+        answer_by_keyboard(page)
+        page.keyboard.press("Enter")
+        page.keyboard.press("Enter")  # a double submit records one judgment
+        done += 1
+        if done < total:
+            expect(page.locator("#progress")).to_have_text(f"{done} done", timeout=10000)
+            page.wait_for_function(f"document.body.dataset.assignment !== '{assignment}'")
+        else:
+            page.wait_for_url("**/done/", timeout=10000)
+    assert shots == {"single", "pairwise"}
+    expect(page.locator("#completion-code")).to_have_text("BROWSER-OK")
+    expect(page.locator("#return-link")).to_have_attribute(
+        "href", "https://app.prolific.com/submissions/complete?cc=BROWSER-OK"
+    )
+    page.screenshot(path=str(ARTIFACTS / "done.png"))
+    assert Judgment.objects.count() == total
+    assert Assignment.objects.filter(status="submitted").count() == total
+    assert all(
+        a.judgments.count() == 1 for a in Assignment.objects.all() if a.status == "submitted"
+    )
