@@ -338,6 +338,7 @@ class Rater(models.Model):
         INTERNAL = "internal"
         PROLIFIC = "prolific"
         MTURK = "mturk"
+        SIMULATED = "simulated"
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -357,7 +358,7 @@ class Rater(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=_in("platform", ("internal", "prolific", "mturk")),
+                condition=_in("platform", ("internal", "prolific", "mturk", "simulated")),
                 name="rater_platform_valid",
             ),
             models.CheckConstraint(

@@ -10,6 +10,8 @@ import statistics
 from datetime import timedelta
 from typing import Any
 
+import pandas as pd
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q
 from django.http import Http404
@@ -215,3 +217,170 @@ def task_payload(*, assignment: Assignment, image_url: Any) -> dict[str, Any]:
 def live_studies_for_user() -> list[Study]:
     """Studies an internal rater can work on."""
     return list(Study.objects.filter(status=Study.Status.LIVE).order_by("name"))
+
+
+def study_judgment_frames(
+    *, study: Study, include_simulated: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The study's judgments as the tidy tables of analysis/tables.py (single, pairwise).
+
+    Gold units are left out (they check raters, they are not results); excluded
+    raters' judgments are kept and marked with the rule that excluded them.
+    Simulated judgments are left out unless asked for.
+    """
+    judgments = (
+        Judgment.objects.filter(
+            assignment__study=study,
+            assignment__unit__is_gold=False,
+            superseded_by__isnull=True,
+        )
+        .select_related(
+            "assignment__rater",
+            "assignment__unit__edit_a__item",
+            "assignment__unit__edit_a__model",
+            "assignment__unit__edit_b__model",
+        )
+        .order_by("pk")
+    )
+    if not include_simulated:
+        judgments = judgments.filter(simulated=False)
+    single, pairs = [], []
+    for j in judgments:
+        a = j.assignment
+        unit, rater = a.unit, a.rater
+        item = unit.edit_a.item
+        rule = rater.exclusion_reason.split(":", 1)[0] if rater.excluded else None
+        common = {
+            "unit": unit.pk,
+            "item": item.external_id,
+            "prompt_type": unit.prompt_type,
+            "rater": f"rater-{rater.pk}",
+            "excluded": rater.excluded,
+            "exclusion_rule": rule,
+        }
+        if unit.kind == StudyUnit.Kind.SINGLE:
+            single.append(
+                {
+                    **common,
+                    "model": unit.edit_a.model.name,
+                    "object_type": item.object_type,
+                    "attribute_type": item.attribute_type,
+                    "scene": item.scene,
+                    "style": item.style,
+                    "source": item.source,
+                    "correct": bool(j.correct),
+                }
+            )
+            continue
+        assert unit.edit_b is not None
+        names = (unit.edit_a.model.name, unit.edit_b.model.name)
+        flip = names[0] > names[1]  # analysis wants model_a < model_b
+        swap = {"a": "b", "b": "a", "none": "none"}
+        left = "a" if a.a_on_left else "b"
+        for question in ("alignment", "realism"):
+            choice = j.answers.get(f"{question}_choice", "none")
+            pairs.append(
+                {
+                    **common,
+                    "model_a": min(names),
+                    "model_b": max(names),
+                    "left": swap[left] if flip else left,
+                    "question": question,
+                    "choice": swap[choice] if flip else choice,
+                }
+            )
+    return pd.DataFrame(single), pd.DataFrame(pairs)
+
+
+def study_auto_judge_frame(*, study: Study) -> pd.DataFrame:
+    """The automatic judge's verdict on every edit of the study's single-image units."""
+    from annotation.autojudge import answer, verdicts
+    from annotation.questions import single_correct
+
+    rows = []
+    units = StudyUnit.objects.filter(study=study, kind="single", is_gold=False).select_related(
+        "edit_a__item", "edit_a__model"
+    )
+    for unit in units:
+        edit = unit.edit_a
+        correct = verdicts(edit)
+        if correct is None:
+            continue
+        item = edit.item
+        tested = str(item.target.get("tested_attribute", ""))
+        rows.append(
+            {
+                "unit": unit.pk,
+                "item": item.external_id,
+                "model": edit.model.name,
+                "prompt_type": unit.prompt_type,
+                "object_type": item.object_type,
+                "attribute_type": item.attribute_type,
+                "scene": item.scene,
+                "style": item.style,
+                "source": item.source,
+                "rater": "auto-judge",
+                "correct": single_correct(answer(unit.questions, correct, tested)),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def study_rater_quality_frame(*, study: Study) -> pd.DataFrame:
+    """Per-rater quality signals (raw rater ids; the report pseudonymises them)."""
+    raters = Rater.objects.filter(assignments__study=study).distinct()
+    rows = []
+    for rater in raters:
+        quality = rater_quality(rater=rater, study=study)
+        rows.append(
+            {
+                "rater": f"rater-{rater.pk}",
+                "platform": rater.platform,
+                "excluded": rater.excluded,
+                **quality,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def study_report(
+    *,
+    study: Study,
+    include_simulated: bool = False,
+    auto_judge: bool = True,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> Any:
+    """The analysis report of a study (analysis.report.Report)."""
+    from analysis.report import StudyData, build_report
+    from analysis.report import StudySettings as ReportSettings
+
+    single, pairwise = study_judgment_frames(study=study, include_simulated=include_simulated)
+    models = tuple(
+        sorted(study.edit_models.exclude(name__startswith="Gold:").values_list("name", flat=True))
+    )
+    settings_ = ReportSettings(
+        task_kinds=tuple(
+            k for k, on in (("single", study.task_single), ("pairwise", study.task_pairwise)) if on
+        ),
+        prompt_types=tuple(study.prompt_types) if study.task_single else (),
+        raters_per_unit=study.raters_per_unit,
+        gold_rate=study.gold_rate,
+        exclusion_rules=dict(study.quality_rules or {}),
+        models=models,
+        launched_at=study.launched_at,
+        closed_at=study.closed_at,
+    )
+    data = StudyData(
+        name=study.name,
+        settings=settings_,
+        single=single,
+        pairwise=pairwise,
+        rater_quality=study_rater_quality_frame(study=study),
+        auto_judge=study_auto_judge_frame(study=study)
+        if auto_judge and study.task_single
+        else None,
+    )
+    return build_report(
+        data, rng=seed, n_resamples=n_resamples, salt=f"{settings.SECRET_KEY}:report:{study.pk}"
+    )

@@ -770,8 +770,12 @@ def study_needed_edits(study: Study) -> list[tuple[BenchmarkItem, EditModel, str
     return [(i, m, p) for i in items for m in models for p in sorted(prompt_types)]
 
 
-def study_generate(*, study: Study) -> GenerationRequestReport:
-    """Ask for the study's missing edits (external models' outputs are uploaded instead)."""
+def study_generate(*, study: Study, enqueue: bool = True) -> GenerationRequestReport:
+    """Ask for the study's missing edits (external models' outputs are uploaded instead).
+
+    With ``enqueue=False`` the caller runs the returned batches itself (the demo's
+    in-process runner with its progress bar).
+    """
     _require_status(study, ("draft", "generating", "ready"), "generate edits for")
     items = list(study.items.all())
     models = [m for m in study.edit_models.all() if m.kind != EditModel.Kind.EXTERNAL]
@@ -780,7 +784,9 @@ def study_generate(*, study: Study) -> GenerationRequestReport:
         Study.objects.filter(pk=study.pk).update(status=Study.Status.GENERATING)
         study.status = Study.Status.GENERATING
         report = (
-            generation_request(items=items, models=models, prompt_types=prompt_types)
+            generation_request(
+                items=items, models=models, prompt_types=prompt_types, enqueue=enqueue
+            )
             if models
             else GenerationRequestReport(created=0, existing=0, batches=[])
         )
@@ -1041,16 +1047,24 @@ def participant_hash(*, platform: str, participant_id: str) -> str:
 
 
 def rater_for_participant(*, platform: str, participant_id: str) -> Rater:
-    """The rater of a crowd participant; the same id always gives the same rater."""
+    """The rater of a crowd participant; the same id always gives the same rater.
+
+    Platform ``simulated`` gives a simulated rater (``simulate_raters``), whose
+    judgments are marked and left out of reports unless asked for.
+    """
     participant_id = participant_id.strip()
-    if platform not in (Rater.Platform.PROLIFIC, Rater.Platform.MTURK):
+    if platform not in (Rater.Platform.PROLIFIC, Rater.Platform.MTURK, Rater.Platform.SIMULATED):
         raise ServiceError(f"unknown crowd platform {platform!r}")
     if not participant_id or len(participant_id) > 200:
         raise ServiceError("the participant id is missing or too long")
     digest = participant_hash(platform=platform, participant_id=participant_id)
     try:
         with transaction.atomic():
-            rater, _ = Rater.objects.get_or_create(platform=platform, participant_hash=digest)
+            rater, _ = Rater.objects.get_or_create(
+                platform=platform,
+                participant_hash=digest,
+                defaults={"simulated": platform == Rater.Platform.SIMULATED},
+            )
     except IntegrityError:  # two first requests of one participant at once
         rater = Rater.objects.get(platform=platform, participant_hash=digest)
     return rater
@@ -1286,17 +1300,90 @@ def rater_apply_quality_rules(*, rater: Rater, study: Study) -> bool:
     if "min_gold_accuracy" in rules and enough_gold:
         accuracy = quality["gold_accuracy"]
         if accuracy is not None and accuracy < rules["min_gold_accuracy"]:
-            reasons.append(f"gold accuracy {accuracy:.2f} < {rules['min_gold_accuracy']}")
+            reasons.append(
+                f"min_gold_accuracy: gold accuracy {accuracy:.2f} < {rules['min_gold_accuracy']}"
+            )
     enough = quality["judgments"] >= 10
     if "min_median_seconds" in rules and enough:
         median = quality["median_seconds"]
         if median is not None and median < rules["min_median_seconds"]:
-            reasons.append(f"median time {median:.1f}s < {rules['min_median_seconds']}s")
+            reasons.append(
+                f"min_median_seconds: median {median:.1f}s < {rules['min_median_seconds']}s"
+            )
     if "max_same_answer_share" in rules and enough:
         share = quality["same_answer_share"]
         if share is not None and share > rules["max_same_answer_share"]:
-            reasons.append(f"same answer {share:.0%} of the time (straight-lining)")
+            reasons.append(
+                f"max_same_answer_share: same answer {share:.0%} of the time (straight-lining)"
+            )
     if reasons:
         Rater.objects.filter(pk=rater.pk).update(excluded=True, exclusion_reason="; ".join(reasons))
         rater.excluded, rater.exclusion_reason = True, "; ".join(reasons)
     return rater.excluded
+
+
+# --- Simulated raters -------------------------------------------------------------------------
+
+
+def _simulated_answers(assignment: Assignment, rng: random.Random, noise: float) -> dict[str, str]:
+    from annotation import autojudge
+
+    unit = assignment.unit
+    if unit.kind == StudyUnit.Kind.SINGLE:
+        correct = autojudge.verdicts(unit.edit_a)
+        tested = str(unit.edit_a.item.target.get("tested_attribute", ""))
+        answers = (
+            autojudge.answer(unit.questions, correct, tested)
+            if correct is not None
+            else {q["id"]: rng.choice(("yes", "no")) for q in unit.questions}
+        )
+        flip = {"yes": "no", "no": "yes"}
+        return {k: flip[v] if rng.random() < noise else v for k, v in answers.items()}
+    assert unit.edit_b is not None
+    scores = [autojudge.verdicts(e) for e in (unit.edit_a, unit.edit_b)]
+    a, b = (autojudge.score(s) if s is not None else 0 for s in scores)
+    winner = "a" if a > b else "b" if b > a else "none"
+    left_is_a = assignment.a_on_left
+    side = {"a": "left" if left_is_a else "right", "b": "right" if left_is_a else "left"}
+    answers = {}
+    for question in ("alignment", "realism"):
+        # Realism has no automatic judge; a simulated rater leans towards the better match.
+        choice = winner if question == "alignment" or rng.random() < 0.6 else "none"
+        if rng.random() < noise:
+            choice = rng.choice(("a", "b", "none"))
+        answers[question] = side.get(choice, "none")
+    return answers
+
+
+def raters_simulate(
+    *, study: Study, raters: int, noise: float, seed: int = 0, progress: bool = False
+) -> int:
+    """Simulated raters work through the study with the same services as people.
+
+    Each answers from the automatic judge's verdicts, each answer flipped with
+    probability ``noise``. Their raters and judgments are marked simulated, and
+    reports leave them out unless asked. Returns the number of judgments made.
+    """
+    if not 0 <= noise <= 1:
+        raise ServiceError("noise must be between 0 and 1")
+    if raters < 1:
+        raise ServiceError("at least one simulated rater")
+    rng = random.Random(seed)
+    made = 0
+    total = study.units.filter(is_gold=False).count() * study.raters_per_unit
+    with tqdm(total=total, unit="judgment", desc="simulating", disable=not progress) as bar:
+        for n in range(raters):
+            rater = rater_for_participant(
+                platform=Rater.Platform.SIMULATED, participant_id=f"sim-{study.pk}-{seed}-{n}"
+            )
+            while (assignment := assignment_next(rater=rater, study=study)) is not None:
+                judgment_submit(
+                    rater=rater,
+                    assignment_id=assignment.pk,
+                    answers=_simulated_answers(assignment, rng, noise),
+                    time_on_task_ms=int(rng.uniform(2500, 9000)),
+                    client_submission_id=uuid.UUID(int=rng.getrandbits(128)),
+                )
+                made += 1
+                bar.update(1)
+    return made

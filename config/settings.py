@@ -201,4 +201,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # In-process (eager) runs would log every task; workers log through Celery's own setup.
+    "loggers": {"celery.app.trace": {"level": "WARNING"}},
 }
