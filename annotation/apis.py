@@ -5,8 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -15,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from analysis.report import report_to_html, report_to_json
 from annotation import selectors, services
 from annotation.models import Benchmark, Edit, EditModel, Study
 from annotation.serializers import (
@@ -173,6 +181,35 @@ class StudyViewSet(
     @action(detail=True, methods=["get"])
     def progress(self, request: Request, pk: str | None = None) -> Response:
         return Response(selectors.study_progress(study=self.get_object()))
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("output", str, enum=["json", "html"], description="default json"),
+            OpenApiParameter("include_simulated", bool),
+            OpenApiParameter("resamples", int, description="bootstrap resamples (100–5000)"),
+        ],
+        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/html"): str},
+    )
+    @action(detail=True, methods=["get"], url_path="report")
+    def report(self, request: Request, pk: str | None = None) -> HttpResponse:
+        """The study's results: every number with its method (JSON) or the HTML report."""
+        study = self.get_object()
+        # Not "format": DRF reserves that query parameter for content negotiation.
+        fmt = request.query_params.get("output", "json")
+        try:
+            resamples = int(request.query_params.get("resamples", "1000"))
+        except ValueError:
+            raise ValidationError({"resamples": "an integer"}) from None
+        if fmt not in ("json", "html") or not 100 <= resamples <= 5000:
+            raise ValidationError({"output": "json or html", "resamples": "from 100 to 5000"})
+        report = selectors.study_report(
+            study=study,
+            include_simulated=request.query_params.get("include_simulated") in ("1", "true"),
+            n_resamples=resamples,
+        )
+        if fmt == "html":
+            return HttpResponse(report_to_html(report), content_type="text/html; charset=utf-8")
+        return HttpResponse(report_to_json(report), content_type="application/json")
 
     @extend_schema(responses=EditSerializer(many=True))
     @action(detail=True, methods=["get"])

@@ -368,8 +368,8 @@ def study_report(
         gold_rate=study.gold_rate,
         exclusion_rules=dict(study.quality_rules or {}),
         models=models,
-        launched_at=study.launched_at,
-        closed_at=study.closed_at,
+        launched_at=study.launched_at.date() if study.launched_at else None,
+        closed_at=study.closed_at.date() if study.closed_at else None,
     )
     data = StudyData(
         name=study.name,

@@ -1,0 +1,151 @@
+"""Simulated raters, the report command and the report API on a small live study."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.test import Client
+
+from annotation.models import Judgment, Rater, Study
+from annotation.selectors import study_judgment_frames
+from annotation.services import ServiceError, raters_simulate
+
+pytestmark = pytest.mark.django_db
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture
+def simulated(make_study: Callable[..., Study]) -> Study:
+    study = make_study(raters_per_unit=2, gold_rate=0.1)
+    raters_simulate(study=study, raters=3, noise=0.1, seed=1)
+    return study
+
+
+def test_simulated_raters_fill_every_slot_and_are_marked(simulated: Study) -> None:
+    regular = simulated.units.filter(is_gold=False).count()
+    judgments = Judgment.objects.filter(assignment__unit__is_gold=False)
+    assert judgments.count() == regular * 2
+    assert all(judgments.values_list("simulated", flat=True))
+    assert set(Rater.objects.values_list("platform", flat=True)) == {"simulated"}
+
+
+def test_simulated_judgments_are_left_out_unless_asked_for(simulated: Study) -> None:
+    single, pairwise = study_judgment_frames(study=simulated)
+    assert len(single) == 0 and len(pairwise) == 0
+    single, pairwise = study_judgment_frames(study=simulated, include_simulated=True)
+    assert len(single) == simulated.units.filter(kind="single", is_gold=False).count() * 2
+    assert set(pairwise["question"]) == {"alignment", "realism"}
+    assert (pairwise["model_a"] < pairwise["model_b"]).all()
+
+
+def test_bad_simulation_settings_are_refused(make_study: Callable[..., Study]) -> None:
+    study = make_study()
+    with pytest.raises(ServiceError, match="noise"):
+        raters_simulate(study=study, raters=1, noise=1.5)
+
+
+def test_the_report_command_writes_json_csv_html_and_raw_judgments(
+    simulated: Study, tmp_path: Path
+) -> None:
+    common = ["--include-simulated", "--resamples", "200"]
+    call_command(
+        "report", simulated.slug, "--format", "json", "--out", str(tmp_path / "r.json"), *common
+    )
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["format"] == "editbench-studio-report/1"
+    assert data["study"]["name"] == simulated.name
+    assert data["study"]["settings"]["raters_per_unit"] == 2
+    text = json.dumps(data)
+    assert "Secret Model Alpha" in text and "NaN" not in text
+    call_command(
+        "report", simulated.slug, "--format", "csv", "--out", str(tmp_path / "csv"), *common
+    )
+    assert len(list((tmp_path / "csv").glob("*.csv"))) >= 5
+    call_command(
+        "report", simulated.slug, "--format", "html", "--out", str(tmp_path / "r.html"), *common
+    )
+    html = (tmp_path / "r.html").read_text()
+    assert "<svg" in html and "Colour study" in html
+    call_command(
+        "report",
+        simulated.slug,
+        "--format",
+        "raw-csv",
+        "--out",
+        str(tmp_path / "raw.csv"),
+        "--include-simulated",
+    )
+    raw = (tmp_path / "raw-single.csv").read_text()
+    assert "rater-" not in raw  # pseudonyms only, never the stored rater ids
+    assert len(raw.splitlines()) > 10
+
+
+def test_the_html_report_renders_in_a_browser(
+    simulated: Study, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    out = tmp_path / "report.html"
+    call_command(
+        "report",
+        simulated.slug,
+        "--format",
+        "html",
+        "--out",
+        str(out),
+        "--include-simulated",
+        "--resamples",
+        "200",
+    )
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1300, "height": 1800})
+        page.goto(out.as_uri())
+        assert page.locator("svg").count() >= 4
+        assert page.locator("h1").inner_text().startswith("EditBench Studio report")
+        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        browser.close()
+
+
+def test_the_report_api_serves_json_and_html_to_staff_only(
+    simulated: Study, admin_user: User, rater_a: User
+) -> None:
+    url = f"/api/v1/studies/{simulated.pk}/report/"
+    client = Client()
+    client.force_login(rater_a)
+    assert client.get(url).status_code == 403
+    client.force_login(admin_user)
+    response = client.get(url, {"include_simulated": "1", "resamples": "200"})
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    assert json.loads(response.content)
+    page = client.get(url, {"output": "html", "resamples": "200"})
+    assert page.status_code == 200 and b"<svg" in page.content
+    assert client.get(url, {"resamples": "5"}).status_code == 400
+
+
+def test_the_dashboard_shows_progress_and_the_crowd_link(
+    simulated: Study, admin_user: User
+) -> None:
+    client = Client()
+    client.force_login(admin_user)
+    page = client.get(f"/studies/{simulated.pk}/").content.decode()
+    regular = simulated.units.filter(is_gold=False).count()
+    assert f"{regular} / {regular}" in page  # every unit has its K judgments
+    assert f"/s/{simulated.slug}/" in page
