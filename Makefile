@@ -22,9 +22,9 @@ install: $(VENV)/.installed
 demo: install
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
 	$(DEMO_ENV) $(PY) manage.py import_benchmark fixtures/editbench-mini
-	@$(DEMO_ENV) $(PY) manage.py demo_admin
-	@echo "Admin: http://$(HOST):$(PORT)/admin/   (Ctrl-C stops the server)"
-	$(DEMO_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
+	$(DEMO_ENV) $(PY) manage.py demo --base-url http://$(HOST):$(PORT)
+	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops the server)"
+	$(DEMO_ENV) $(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
 ## The whole suite: lint, types, tests (DATABASE_URL selects PostgreSQL; SQLite otherwise).
 test: install browser lint typecheck pytest

@@ -10,6 +10,7 @@ import yaml
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from annotation.models import Study
 from annotation.serializers import StudySpecSerializer
 from annotation.services import ServiceError, study_create_from_spec
 
@@ -38,6 +39,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("spec", type=Path)
         parser.add_argument("--owner", help="username of the owner (default: the first superuser)")
+        parser.add_argument(
+            "--skip-existing",
+            action="store_true",
+            help="do nothing (and succeed) when a study with the spec's slug exists",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["spec"]
@@ -50,6 +56,10 @@ class Command(BaseCommand):
             raise CommandError(f"{path} is not valid {path.suffix[1:].upper()}: {exc}") from None
         if not isinstance(raw, dict):
             raise CommandError(f"{path} must hold a mapping of settings")
+        existing = Study.objects.filter(slug=raw.get("slug") or "").first()
+        if options["skip_existing"] and existing is not None:
+            self.stdout.write(f"Study {existing.slug} exists already ({existing.status}); kept.")
+            return
         users = get_user_model().objects
         owner = (
             users.filter(username=options["owner"]).first()

@@ -1,0 +1,243 @@
+"""N concurrent simulated raters against the app under gunicorn on PostgreSQL (loopback only).
+
+Each rater arrives by a Prolific link, then loops: submit the task on screen, ask for the
+next (`POST …/api/submit`, `POST …/api/next`), exactly as the task page does. Prints
+judgments per second, p50/p99 latency of both requests, and checks that no unit received
+more than K judgments.
+
+    .venv/bin/python bench/load_raters.py --raters 200 --seconds 30
+
+Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/editbench_bench,
+dropped and created anew). The client runs on the same 2-core machine as the server, so
+the figures are a lower bound of what the server alone can do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+PORT = 8799
+TASK_DATA = re.compile(r'<script id="task-data" type="application/json">(.*?)</script>', re.S)
+CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+def setup_database(url: str, env: dict[str, str]) -> str:
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin = [
+        "psql",
+        "-h",
+        parsed.hostname or "127.0.0.1",
+        "-U",
+        parsed.username or "postgres",
+        "-q",
+        "-c",
+    ]
+    subprocess.run([*admin, f"DROP DATABASE IF EXISTS {name}"], check=True)
+    subprocess.run([*admin, f"CREATE DATABASE {name}"], check=True)
+    manage = [sys.executable, "manage.py"]
+    spec = Path(env["MEDIA_ROOT"]).parent / "bench-study.yaml"
+    spec.write_text(
+        "name: Load test\nslug: load-test\nbenchmark: editbench-mini\n"
+        "models:\n  - {name: A, kind: baseline, preset: identity}\n"
+        "  - {name: B, kind: baseline, preset: reference}\n"
+        "prompt_types: [mask_simple, mask_rich, full_image]\ntasks: [single, pairwise]\n"
+        "raters_per_unit: 3\ngold_rate: 0\nlease_minutes: 30\n"
+    )
+    for step in (
+        ["migrate", "-v0"],
+        ["import_benchmark", "fixtures/editbench-mini", "--no-progress"],
+        ["demo_admin"],
+        ["create_study", str(spec)],
+        ["study", "generate", "load-test", "--no-progress"],
+        ["study", "launch", "load-test"],
+    ):
+        subprocess.run([*manage, *step], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    return "load-test"
+
+
+class Rater(threading.Thread):
+    def __init__(
+        self, n: int, slug: str, stop: float, results: dict[str, list[float]], lock: threading.Lock
+    ) -> None:
+        super().__init__(daemon=True)
+        self.n, self.slug, self.stop, self.results, self.lock = n, slug, stop, results, lock
+        self.cookies: dict[str, str] = {}
+        self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
+        self.judgments = 0
+        self.errors = 0
+
+    def request(self, method: str, path: str, body: object = None) -> tuple[int, str]:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers.update(
+                {
+                    "Content-Type": "application/json",
+                    "X-CSRFToken": self.cookies.get("csrftoken", ""),
+                    "Referer": f"http://127.0.0.1:{PORT}/",
+                }
+            )
+        self.conn.request(method, path, body=data, headers=headers)
+        response = self.conn.getresponse()
+        text = response.read().decode()
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                key, _, rest = value.partition("=")
+                self.cookies[key] = rest.split(";", 1)[0]
+        return response.status, text
+
+    def timed(self, kind: str, path: str, body: object) -> tuple[int, str]:
+        started = time.perf_counter()
+        status, text = self.request("POST", path, body)
+        with self.lock:
+            self.results[kind].append(time.perf_counter() - started)
+        return status, text
+
+    def run(self) -> None:
+        base = f"/s/{self.slug}"
+        self.request("GET", f"{base}/?PROLIFIC_PID=load-{self.n}&STUDY_ID=s&SESSION_ID=x")
+        status, page = self.request("GET", f"{base}/task/")
+        match = TASK_DATA.search(page)
+        csrf = CSRF.search(page)
+        if status != 200 or match is None or csrf is None:
+            return
+        task = json.loads(match.group(1))
+        while time.monotonic() < self.stop and task:
+            answers = {
+                q["id"]: ("yes" if q["kind"] == "yes_no" else "left") for q in task["questions"]
+            }
+            status, _ = self.timed(
+                "submit",
+                f"{base}/api/submit",
+                {
+                    "assignment": task["assignment"],
+                    "answers": answers,
+                    "time_on_task_ms": 3000,
+                    "client_submission_id": str(uuid.uuid4()),
+                },
+            )
+            if status == 200:
+                self.judgments += 1
+            else:
+                self.errors += 1
+            status, text = self.timed("next", f"{base}/api/next", {"exclude": []})
+            task = json.loads(text).get("task") if status == 200 else None
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--raters", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--database",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/editbench_bench"
+        ),
+    )
+    args = parser.parse_args()
+
+    work = Path(subprocess.run(["mktemp", "-d"], capture_output=True, text=True).stdout.strip())
+    env = {
+        **os.environ,
+        "DATABASE_URL": args.database,
+        "MEDIA_ROOT": str(work / "media"),
+        "SECRET_KEY": "bench-" + "k" * 60,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        "SESSION_COOKIE_SECURE": "0",
+        "CSRF_COOKIE_SECURE": "0",
+        "STATIC_MANIFEST": "0",
+        "CELERY_BROKER_URL": "",
+        "LOG_LEVEL": "WARNING",
+    }
+    slug = setup_database(args.database, {**env, "DEBUG": "1"})
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "-b",
+            f"127.0.0.1:{PORT}",
+            "-w",
+            str(args.workers),
+            "-k",
+            "gthread",
+            "--threads",
+            str(args.threads),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        time.sleep(4)
+        results: dict[str, list[float]] = {"next": [], "submit": []}
+        lock = threading.Lock()
+        stop = time.monotonic() + args.seconds
+        raters = [Rater(n, slug, stop, results, lock) for n in range(args.raters)]
+        started = time.perf_counter()
+        for r in raters:
+            r.start()
+        for r in raters:
+            r.join(timeout=args.seconds + 120)
+        elapsed = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    judgments = sum(r.judgments for r in raters)
+    errors = sum(r.errors for r in raters)
+    check = subprocess.run(
+        [
+            "psql",
+            args.database,
+            "-At",
+            "-c",
+            "SELECT count(*) FROM (SELECT unit_id FROM annotation_assignment "
+            "WHERE status='submitted' GROUP BY unit_id HAVING count(*) > 3) t",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    print(
+        f"{args.raters} raters, {elapsed:.1f} s, gunicorn {args.workers}x{args.threads} "
+        f"gthread, {os.cpu_count()} cores (client on the same machine)"
+    )
+    print(f"judgments: {judgments} ({judgments / elapsed:.1f}/s), failed submits: {errors}")
+    for kind in ("next", "submit"):
+        values = results[kind]
+        if values:
+            print(
+                f"{kind:>6}: n={len(values)} p50={percentile(values, 0.5):.1f} ms "
+                f"p99={percentile(values, 0.99):.1f} ms "
+                f"mean={statistics.mean(values) * 1000:.1f} ms"
+            )
+    print(f"units with more than K=3 submitted judgments: {check.stdout.strip()}")
+
+
+if __name__ == "__main__":
+    main()
