@@ -384,3 +384,48 @@ def study_report(
     return build_report(
         data, rng=seed, n_resamples=n_resamples, salt=f"{settings.SECRET_KEY}:report:{study.pk}"
     )
+
+
+def study_headlines(*, study: Study, include_simulated: bool = False) -> dict[str, Any]:
+    """A quick preview of the results for the dashboard (few resamples; the report has it all)."""
+    import numpy as np
+
+    from analysis.pairwise import pairwise_comparisons
+    from analysis.tables import accuracy_table, apply_exclusions
+
+    single, pairwise = study_judgment_frames(study=study, include_simulated=include_simulated)
+    rng = np.random.default_rng(0)
+    accuracy: list[dict[str, Any]] = []
+    if len(single):
+        kept, _ = apply_exclusions(single)
+        if len(kept):
+            table = accuracy_table(kept, by=["model", "prompt_type"], rng=rng, n_resamples=200)
+            accuracy = [
+                {
+                    "model": row["model"],
+                    "prompt_type": row["prompt_type"],
+                    "n": int(row["n_judgments"]),
+                    "accuracy": row["accuracy"],
+                    "low": row["bootstrap_low"],
+                    "high": row["bootstrap_high"],
+                }
+                for row in table.to_dict("records")
+            ]
+    wins: list[dict[str, Any]] = []
+    if len(pairwise):
+        kept, _ = apply_exclusions(pairwise)
+        if len(kept):
+            for c in pairwise_comparisons(kept, rng=rng, n_resamples=200):
+                wins.append(
+                    {
+                        "question": c.question,
+                        "model_a": c.model_a,
+                        "model_b": c.model_b,
+                        "wins_a": c.wins_a,
+                        "wins_b": c.wins_b,
+                        "ties": c.ties,
+                        "win_rate_a": c.win_rate_a.estimate,
+                        "p_holm": c.p_holm,
+                    }
+                )
+    return {"accuracy": accuracy, "wins": wins, "include_simulated": include_simulated}

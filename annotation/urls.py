@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("staff/items/<int:item_id>/overlay.png", views.item_overlay, name="item-overlay"),
     path("studies/<int:study_id>/", views.study_dashboard, name="study-dashboard"),
+    path("studies/<int:study_id>/report/", views.study_report_page, name="study-report"),
     path("rate/", views.rater_home, name="rater-home"),
     path("s/<slug:slug>/", views.crowd_entry, name="crowd-entry"),
     path("s/<slug:slug>/task/", views.rater_task, name="rater-task"),

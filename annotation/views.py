@@ -17,6 +17,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 from PIL import Image
 
+from analysis.report import report_to_html
 from annotation import selectors, services
 from annotation.models import Assignment, Rater, Study
 from annotation.rendering import mask_overlay_png
@@ -41,9 +42,11 @@ def item_overlay(request: HttpRequest, item_id: int) -> HttpResponse:
 def study_dashboard(request: HttpRequest, study_id: int) -> HttpResponse:
     study = study_get_for_staff(user=request.user, study_id=study_id)
     crowd_link = request.build_absolute_uri(reverse("crowd-entry", args=[study.slug]))
+    simulated = request.GET.get("simulated") == "1"
     context = {
         "study": study,
         "data": selectors.study_dashboard(study=study),
+        "headlines": selectors.study_headlines(study=study, include_simulated=simulated),
         "crowd_link": crowd_link,
         "prolific_link": crowd_link
         + "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}",
@@ -287,3 +290,13 @@ def rater_home(request: HttpRequest) -> HttpResponse:
     return render(
         request, "annotation/rater/home.html", {"studies": selectors.live_studies_for_user()}
     )
+
+
+@require_GET
+def study_report_page(request: HttpRequest, study_id: int) -> HttpResponse:
+    """The full HTML report (staff only), simulated raters included with ?simulated=1."""
+    study = study_get_for_staff(user=request.user, study_id=study_id)
+    report = selectors.study_report(
+        study=study, include_simulated=request.GET.get("simulated") == "1", n_resamples=1000
+    )
+    return HttpResponse(report_to_html(report), content_type="text/html; charset=utf-8")

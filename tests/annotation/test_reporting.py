@@ -149,3 +149,25 @@ def test_the_dashboard_shows_progress_and_the_crowd_link(
     regular = simulated.units.filter(is_gold=False).count()
     assert f"{regular} / {regular}" in page  # every unit has its K judgments
     assert f"/s/{simulated.slug}/" in page
+
+
+def test_the_dashboard_previews_the_headline_results(simulated: Study, admin_user: User) -> None:
+    client = Client()
+    client.force_login(admin_user)
+    people_only = client.get(f"/studies/{simulated.pk}/").content.decode()
+    assert "No judgments to show yet." in people_only  # every judgment here is simulated
+    page = client.get(f"/studies/{simulated.pk}/", {"simulated": "1"}).content.decode()
+    assert "Secret Model Alpha" in page and "A win rate" in page and "mask_simple" in page
+
+
+def test_the_full_report_page_is_for_staff_only(
+    simulated: Study, admin_user: User, rater_a: User
+) -> None:
+    url = f"/studies/{simulated.pk}/report/"
+    assert Client().get(url).status_code == 404
+    client = Client()
+    client.force_login(rater_a)
+    assert client.get(url).status_code == 404
+    client.force_login(admin_user)
+    response = client.get(url, {"simulated": "1"})
+    assert response.status_code == 200 and b"<svg" in response.content

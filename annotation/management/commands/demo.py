@@ -48,11 +48,8 @@ class Command(BaseCommand):
         base = options["base_url"].rstrip("/")
         self.stdout.write(self.style.SUCCESS("\nEditBench Studio demo is ready."))
         self.stdout.write(f"  Admin login:  admin / {password}   ({base}/admin/)")
-        self.stdout.write(f"  Dashboard:    {base}/studies/{study.pk}/")
-        self.stdout.write(
-            f"  Report:       {base}/api/v1/studies/{study.pk}/report/"
-            "?output=html&include_simulated=1"
-        )
+        self.stdout.write(f"  Dashboard:    {base}/studies/{study.pk}/?simulated=1")
+        self.stdout.write(f"  Report:       {base}/studies/{study.pk}/report/?simulated=1")
         self.stdout.write(
             f"  Rater link:   {base}/s/{study.slug}/?PROLIFIC_PID=demo-participant"
             "&STUDY_ID=demo&SESSION_ID=1"
