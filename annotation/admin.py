@@ -38,6 +38,10 @@ from annotation.services import (
     UploadReport,
     external_outputs_upload,
     jobs_retry_failed,
+    study_close,
+    study_generate,
+    study_launch,
+    study_pause,
 )
 
 THUMB = 72
@@ -218,12 +222,61 @@ class EditAdmin(ReadOnlyAdmin):
 
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("name", "slug", "status", "task_single", "task_pairwise", "raters_per_unit")
+    """Studies are created from spec files or the API (validated by the services); the
+    admin shows them, runs their transitions and links to the dashboard."""
+
+    list_display = (
+        "name",
+        "slug",
+        "status",
+        "task_single",
+        "task_pairwise",
+        "raters_per_unit",
+        "dashboard",
+    )
     list_filter = ("status",)
     search_fields = ("name", "slug")
     readonly_fields = ("status", "launched_at", "closed_at")
     filter_horizontal = ("edit_models",)
     raw_id_fields = ("items",)
+    actions = ["generate", "launch", "pause", "close"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # create_study / POST /api/v1/studies/ validate a whole spec
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and bool(getattr(request.user, "is_staff", False))
+
+    @admin.display(description="dashboard")
+    def dashboard(self, obj: Study) -> SafeString:
+        return format_html('<a href="{}">open</a>', reverse("study-dashboard", args=[obj.pk]))
+
+    def _run(self, request: HttpRequest, queryset: QuerySet[Study], action: Any, done: str) -> None:
+        for study in queryset:
+            try:
+                action(study=study)
+            except ServiceError as exc:
+                self.message_user(
+                    request, f"{study.name}: {'; '.join(exc.problems)}", messages.ERROR
+                )
+            else:
+                self.message_user(request, f"{study.name}: {done}", messages.SUCCESS)
+
+    @admin.action(description="Generate the missing edits")
+    def generate(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
+        self._run(request, queryset, study_generate, "generation requested")
+
+    @admin.action(description="Launch (or resume)")
+    def launch(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
+        self._run(request, queryset, study_launch, "live")
+
+    @admin.action(description="Pause")
+    def pause(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
+        self._run(request, queryset, study_pause, "paused")
+
+    @admin.action(description="Close")
+    def close(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
+        self._run(request, queryset, study_close, "closed")
 
 
 @admin.register(StudyUnit)

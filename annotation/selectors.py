@@ -108,10 +108,18 @@ def study_dashboard(*, study: Study) -> dict[str, Any]:
     first = judgments.order_by("created_at").values_list("created_at", flat=True).first()
     hours = max((now - first).total_seconds() / 3600, 1 / 60) if first else None
     total = judgments.count()
+    rows = list(raters)
+    by_id = {r.pk: r for r in Rater.objects.filter(pk__in=[row["rater_id"] for row in rows])}
+    for row in rows:
+        quality = rater_quality(rater=by_id[row["rater_id"]], study=study)
+        row["gold_accuracy"] = quality["gold_accuracy"]
+        row["gold_answers"] = quality["gold_answers"]
+        row["median_seconds"] = quality["median_seconds"]
     return {
         "progress": study_progress(study=study),
         "models": per_model,
-        "raters": list(raters),
+        "raters": rows,
+        "excluded_raters": sum(1 for row in rows if row["rater__excluded"]),
         "judgments_last_hour": judgments.filter(created_at__gte=now - timedelta(hours=1)).count(),
         "judgments_per_hour": round(total / hours, 1) if hours else 0.0,
     }

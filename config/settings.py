@@ -160,6 +160,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # Crowd participants are stored as HMAC(salt, platform id). Set it explicitly so
 # that rotating SECRET_KEY does not give returning participants new identities.
 PARTICIPANT_ID_SALT = env_str("PARTICIPANT_ID_SALT", "") or f"participant:{SECRET_KEY}"
+# `celery -A config beat` re-enqueues jobs whose worker died and whose message was lost.
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stale-generation-jobs": {
+        "task": "annotation.tasks.requeue_stale_jobs",
+        "schedule": 300.0,
+    }
+}
 GENERATION_BATCH_SIZE = env_int("GENERATION_BATCH_SIZE", 8, minimum=1)
 GENERATION_CLAIM_TIMEOUT = env_int("GENERATION_CLAIM_TIMEOUT", 600, minimum=1)
 GENERATION_MAX_ATTEMPTS = env_int("GENERATION_MAX_ATTEMPTS", 4, minimum=1)

@@ -121,3 +121,17 @@ def test_failed_jobs_are_retried_from_the_admin(admin_client_: Client) -> None:
     job.refresh_from_db()
     # In-process (no broker): the retried job ran at once.
     assert job.status in {"queued", "done"} and job.error == ""
+
+
+def test_study_transitions_run_from_the_admin(admin_client_: Client) -> None:
+    study = f.StudyFactory()
+    url = reverse("admin:annotation_study_changelist")
+    response = admin_client_.post(
+        url, {"action": "pause", "_selected_action": [study.pk]}, follow=True
+    )
+    assert "cannot pause a study that is draft" in response.content.decode()
+    study.refresh_from_db()
+    assert study.status == "draft"
+    admin_client_.post(url, {"action": "generate", "_selected_action": [study.pk]})
+    study.refresh_from_db()
+    assert study.status == "generating"
