@@ -1,0 +1,310 @@
+"""The two stages together: text encoder, base U-Net (32×32), super-resolution U-Net (→ 64×64).
+
+Tensors here are float32 in [-1, 1] (images) or {0, 1} (masks), NCHW, at the canvas size
+(64×64 by default). :func:`inference.pipeline.inpaint` is the public entry point that turns PIL
+images or arrays of any size into these tensors and back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from inference import diffusion, text
+from inference.unet import UNet, UNetConfig
+
+CHECKPOINT_FORMAT = "editbench-cascade/1"
+
+
+def _base_default() -> UNetConfig:
+    return UNetConfig(resolution=32, channels=(32, 64, 96), attention=(8,))
+
+
+def _sr_default() -> UNetConfig:
+    return UNetConfig(
+        resolution=64, extra_channels=3, cond_channels=8, channels=(16, 32, 64), attention=(16,)
+    )
+
+
+@dataclass
+class CascadeConfig:
+    canvas: int = 64  # side of the full-resolution image every stage is conditioned on
+    text: text.TextConfig = field(default_factory=text.TextConfig)  # caption encoder
+    base: UNetConfig = field(default_factory=_base_default)  # low-resolution stage
+    sr: UNetConfig = field(default_factory=_sr_default)  # super-resolution stage
+    outside_weight: float = 0.25  # loss weight of pixels outside the mask (inside: 1)
+    sr_noise: float = 0.08  # largest std of Gaussian noise added to the SR stage's low-res input
+    sr_scale: float = 4.0  # the SR residual is diffused ×this, so that it is not lost in the noise
+
+    def validate(self) -> None:
+        for name, stage in (("base", self.base), ("sr", self.sr)):
+            if stage.canvas != self.canvas:
+                raise ValueError(f"{name} stage canvas {stage.canvas} != canvas {self.canvas}")
+            if stage.text_width != self.text.width:
+                raise ValueError(f"{name} text_width {stage.text_width} != {self.text.width}")
+        if self.sr.resolution != self.canvas or self.sr.extra_channels != 3:
+            raise ValueError("the SR stage must work at the canvas size with 3 extra channels")
+        if self.base.resolution >= self.canvas:
+            raise ValueError(f"base resolution {self.base.resolution} must be below the canvas")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CascadeConfig:
+        def unet(u: dict[str, Any]) -> UNetConfig:
+            return UNetConfig(
+                **{**u, "channels": tuple(u["channels"]), "attention": tuple(u["attention"])}
+            )
+
+        rest = {k: v for k, v in d.items() if k not in ("text", "base", "sr")}
+        return cls(
+            text=text.TextConfig(**d["text"]), base=unet(d["base"]), sr=unet(d["sr"]), **rest
+        )
+
+
+def conditioning(images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """The stages' condition (B, 4, H, W): the image with the mask blanked to 0, and the mask."""
+    return torch.cat([images * (1 - masks), masks], dim=1)
+
+
+def downsample(
+    images: torch.Tensor, masks: torch.Tensor, size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Area-averaged images and max-pooled masks at ``size`` (a low-res pixel is known only if
+    every full-res pixel under it is)."""
+    factor = images.shape[-1] // size
+    return F.avg_pool2d(images, factor), F.max_pool2d(masks, factor)
+
+
+def upsample(low: torch.Tensor, size: int) -> torch.Tensor:
+    return F.interpolate(low, size=(size, size), mode="bilinear", align_corners=False)
+
+
+@dataclass
+class Sampling:
+    steps: int = 20  # DDIM steps of the base stage
+    guidance: diffusion.GuidanceSchedule = field(
+        default_factory=lambda: diffusion.GuidanceSchedule("oscillate")
+    )  # base-stage classifier-free guidance
+    sr_steps: int = 8  # DDIM steps of the SR stage
+    sr_guidance: float = 1.0  # constant guidance weight of the SR stage (1 = conditional only)
+    use_sr: bool = True  # False: bilinear upsampling instead of the SR stage
+    threshold: float | None = 0.995  # dynamic-thresholding percentile (None: off)
+
+
+class Cascade(nn.Module):
+    def __init__(self, config: CascadeConfig, tokenizer: text.Tokenizer) -> None:
+        super().__init__()
+        config.validate()
+        if config.text.vocab_size != len(tokenizer):
+            raise ValueError(f"text vocab_size {config.text.vocab_size} != {len(tokenizer)} words")
+        self.config = config
+        self.tokenizer = tokenizer
+        self.text = text.TextEncoder(config.text)
+        self.base = UNet(config.base)
+        self.sr = UNet(config.sr)
+
+    # --- training -----------------------------------------------------------------------------
+
+    def base_loss(
+        self,
+        images: torch.Tensor,
+        masks: torch.Tensor,
+        tokens: text.Tokenized,
+        generator: torch.Generator,
+    ) -> torch.Tensor:
+        """v-prediction loss of the base stage on a batch at the canvas size."""
+        x0, m = downsample(images, masks, self.config.base.resolution)  # (B, 3, r, r), (B, 1, r, r)
+        return self._loss(self.base, x0, m, images, masks, tokens, generator, None)
+
+    def sr_loss(
+        self,
+        images: torch.Tensor,
+        masks: torch.Tensor,
+        tokens: text.Tokenized,
+        generator: torch.Generator,
+    ) -> torch.Tensor:
+        """v-prediction loss of the SR stage: the residual of the image over a bilinear upsample
+        of its (noise-augmented) low-resolution version."""
+        low, _ = downsample(images, masks, self.config.base.resolution)
+        level = torch.rand(images.shape[0], 1, 1, 1, generator=generator) * self.config.sr_noise
+        low = low + level * torch.randn(low.shape, generator=generator)
+        up = upsample(low, self.config.canvas)  # (B, 3, C, C)
+        residual = (images - up) * self.config.sr_scale  # (B, 3, C, C)
+        return self._loss(self.sr, residual, masks, images, masks, tokens, generator, up)
+
+    def _loss(
+        self,
+        net: UNet,
+        x0: torch.Tensor,
+        m: torch.Tensor,
+        images: torch.Tensor,
+        masks: torch.Tensor,
+        tokens: text.Tokenized,
+        generator: torch.Generator,
+        extra: torch.Tensor | None,
+    ) -> torch.Tensor:
+        b = x0.shape[0]
+        t = torch.rand(b, generator=generator)
+        noise = torch.randn(x0.shape, generator=generator)
+        states, pooled = self.text(tokens.ids, tokens.pad)
+        x_t = diffusion.q_sample(x0, t, noise)
+        v = net(x_t, t, conditioning(images, masks), states, tokens.pad, pooled, extra)
+        weight = self.config.outside_weight + (1 - self.config.outside_weight) * m
+        return diffusion.v_loss(v, diffusion.v_target(x0, t, noise), weight)
+
+    # --- sampling -----------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def sample(
+        self,
+        images: torch.Tensor,
+        masks: torch.Tensor,
+        tokens: text.Tokenized,
+        generators: list[torch.Generator],
+        sampling: Sampling,
+    ) -> torch.Tensor:
+        """Inpainted images (B, 3, C, C) in [-1, 1]; pixels outside ``masks`` equal ``images``.
+
+        Noise for item i comes from ``generators[i]`` on the CPU, so an item's result does not
+        depend on the device or on the other items of the batch.
+        """
+        self._check(images, masks, tokens, generators)
+        r = self.config.base.resolution
+        cond, states, pad, pooled = self._context(images, masks, tokens)
+        known, m = downsample(images, masks, r)
+        noise = _noise(generators, r, images.device)
+        base = self._denoiser(self.base, cond, states, pad, pooled, None)
+        low = diffusion.ddim_sample(
+            base, noise, sampling.steps, sampling.guidance, threshold=sampling.threshold
+        )
+        low = torch.where(m > 0, low.clamp(-1, 1), known)  # paste back at the base resolution
+        if not sampling.use_sr:
+            up = upsample(low, self.config.canvas)
+            return torch.where(masks > 0, up.clamp(-1, 1), images)
+        return self.super_resolve(low, images, masks, tokens, generators, sampling)
+
+    @torch.no_grad()
+    def super_resolve(
+        self,
+        low: torch.Tensor,
+        images: torch.Tensor,
+        masks: torch.Tensor,
+        tokens: text.Tokenized,
+        generators: list[torch.Generator],
+        sampling: Sampling | None = None,
+    ) -> torch.Tensor:
+        """The SR stage alone: ``low`` (B, 3, r, r) → (B, 3, C, C), pasted back at the canvas."""
+        self._check(images, masks, tokens, generators)
+        sampling = sampling or Sampling()
+        c = self.config.canvas
+        cond, states, pad, pooled = self._context(images, masks, tokens)
+        up = upsample(low, c)  # (B, 3, C, C)
+        noise = _noise(generators, c, images.device)
+        sr = self._denoiser(self.sr, cond, states, pad, pooled, up)
+        schedule = diffusion.GuidanceSchedule("constant", weight=sampling.sr_guidance)
+        # No dynamic thresholding here: the residual lives in [-2·scale, 2·scale], and the SR
+        # stage runs without strong guidance, so nothing saturates; the image is clamped below.
+        residual = diffusion.ddim_sample(sr, noise, sampling.sr_steps, schedule, threshold=None)
+        residual = residual / self.config.sr_scale
+        return torch.where(masks > 0, (up + residual).clamp(-1, 1), images)
+
+    def _check(
+        self,
+        images: torch.Tensor,
+        masks: torch.Tensor,
+        tokens: text.Tokenized,
+        generators: list[torch.Generator],
+    ) -> None:
+        b, c = images.shape[0], self.config.canvas
+        if images.shape[1:] != (3, c, c) or masks.shape != (b, 1, c, c):
+            raise ValueError(
+                f"images must be (B, 3, {c}, {c}) and masks (B, 1, {c}, {c}), got "
+                f"{tuple(images.shape)} and {tuple(masks.shape)}"
+            )
+        if len(generators) != b or tokens.ids.shape[0] != b:
+            raise ValueError(
+                f"need {b} generators and captions, got {len(generators)} and {tokens.ids.shape[0]}"
+            )
+
+    def _context(
+        self, images: torch.Tensor, masks: torch.Tensor, tokens: text.Tokenized
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Condition (B, 4, C, C) and caption states for [cond; uncond] (2B rows)."""
+        device = images.device
+        null = text.null_like(tokens, self.tokenizer)
+        ids = torch.cat([tokens.ids, null.ids]).to(device)
+        pad = torch.cat([tokens.pad, null.pad]).to(device)
+        states, pooled = self.text(ids, pad)  # (2B, L, W), (2B, W): cond first, uncond second
+        return conditioning(images, masks), states, pad, pooled
+
+    def _denoiser(
+        self,
+        net: UNet,
+        cond: torch.Tensor,
+        states: torch.Tensor,
+        pad: torch.Tensor,
+        pooled: torch.Tensor,
+        extra: torch.Tensor | None,
+    ) -> diffusion.Denoiser:
+        b = cond.shape[0]
+
+        def denoise(x: torch.Tensor, t: torch.Tensor, weight: float) -> torch.Tensor:
+            if weight == 1.0:  # the unconditional half would be multiplied by zero
+                v_cond: torch.Tensor = net(x, t, cond, states[:b], pad[:b], pooled[:b], extra)
+                return v_cond
+            # cond and uncond in one batch: the first b rows see the caption, the rest <cls> only
+            v = net(
+                _twice(x),
+                _twice(t),
+                _twice(cond),
+                states,
+                pad,
+                pooled,
+                None if extra is None else _twice(extra),
+            )
+            return diffusion.guided(v[:b], v[b:], weight)
+
+        return denoise
+
+
+def _twice(z: torch.Tensor) -> torch.Tensor:
+    return torch.cat([z, z])
+
+
+def save_checkpoint(path: str | Path, model: Cascade, meta: dict[str, Any]) -> None:
+    """Weights, config, vocabulary and metadata in one file (weights stored as float32)."""
+    torch.save(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "config": model.config.to_dict(),
+            "vocabulary": model.tokenizer.vocabulary,
+            "state": {k: v.detach().cpu().float() for k, v in model.state_dict().items()},
+            "meta": meta,
+        },
+        path,
+    )
+
+
+def load_checkpoint(
+    path: str | Path, *, device: str | torch.device = "cpu"
+) -> tuple[Cascade, dict[str, Any]]:
+    """A cascade in eval mode on ``device`` and the checkpoint's metadata."""
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(blob, dict) or blob.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a cascade checkpoint (format {CHECKPOINT_FORMAT})")
+    config = CascadeConfig.from_dict(blob["config"])
+    model = Cascade(config, text.Tokenizer(blob["vocabulary"], config.text.max_len))
+    model.load_state_dict(blob["state"])
+    return model.to(device).eval(), dict(blob["meta"])
+
+
+def _noise(generators: list[torch.Generator], side: int, device: torch.device) -> torch.Tensor:
+    """(B, 3, side, side) standard normal noise, item i from generators[i], drawn on the CPU."""
+    return torch.stack([torch.randn(3, side, side, generator=g) for g in generators]).to(device)

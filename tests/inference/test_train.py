@@ -1,0 +1,39 @@
+"""The training command: a micro configuration trains, writes a checkpoint and card, resumes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from inference import cascade, train
+
+
+def _config(tmp_path: Path, steps: int) -> train.TrainConfig:
+    return train.TrainConfig(
+        name="micro", micro=True, steps=steps, batch=4, sr_every=2, pool=16, sr_check=4,
+        vocab_scenes=50, warmup=5, out=str(tmp_path / "ck"), state_dir=str(tmp_path / "state"),
+        command="test",
+    )  # fmt: skip
+
+
+def test_a_micro_run_writes_weights_and_a_card(tmp_path: Path) -> None:
+    path = train.train(_config(tmp_path, 6), progress=False)
+    model, meta = cascade.load_checkpoint(path)
+    assert meta["steps"] == 6 and meta["sr_steps"] == 3
+    assert model.config.canvas == 16
+    card = path.with_suffix(".md").read_text()
+    assert "Steps: 6 base + 3 SR" in card and train.EVAL_MARKER in card
+
+
+def test_training_is_seeded(tmp_path: Path) -> None:
+    a = cascade.load_checkpoint(train.train(_config(tmp_path / "a", 4), progress=False))[0]
+    b = cascade.load_checkpoint(train.train(_config(tmp_path / "b", 4), progress=False))[0]
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(x, y), name
+
+
+def test_a_second_run_resumes_from_the_saved_state(tmp_path: Path) -> None:
+    train.train(_config(tmp_path, 4), progress=False)
+    path = train.train(_config(tmp_path, 7), progress=False)
+    assert cascade.load_checkpoint(path)[1]["steps"] == 7
