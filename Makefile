@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_ENV := DEBUG=1
 
-.PHONY: demo test install browser lint typecheck pytest fixtures serve clean
+.PHONY: demo test install browser lint typecheck pytest train fixtures clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ typecheck: install
 
 pytest: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## Retrain the two shipped checkpoints (about 40 minutes each on 2 cores; see their model cards).
+train: install
+	$(PY) -m inference.train --name editor-im --policy object --max-minutes 40 --seed 0
+	$(PY) -m inference.train --name editor-rm --policy random --max-minutes 40 --seed 0
+	$(PY) -m inference.evaluate --items 300 --guidance oscillate constant:3
 
 ## Rebuild the shipped benchmark from the world generator.
 fixtures: install
