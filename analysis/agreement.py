@@ -97,8 +97,16 @@ def _counts(
     unknown = sorted(map(str, set(observed) - set(categories)))
     if unknown:
         raise ValueError(f"column {answer!r} has value(s) {unknown} not in categories")
-    table = pd.crosstab(df["unit"], df[answer]).reindex(columns=list(categories), fill_value=0)
-    counts: npt.NDArray[np.float64] = table.to_numpy(dtype=float)
+    # A units x categories table of counts by integer codes (what pandas.crosstab gives,
+    # without its per-group Python aggregation): rows in sorted unit order.
+    unit_codes, units = pd.factorize(df["unit"], sort=True)
+    lookup = {value: code for code, value in enumerate(categories)}
+    answer_codes = pd.Series(df[answer].to_numpy(), dtype=object).map(lookup)
+    n_categories = len(categories)
+    flat = unit_codes.astype(np.int64) * n_categories + answer_codes.to_numpy(dtype=np.int64)
+    counts: npt.NDArray[np.float64] = np.bincount(
+        flat, minlength=len(units) * n_categories
+    ).reshape(len(units), n_categories).astype(float)
     return counts
 
 
@@ -135,7 +143,10 @@ def krippendorff_alpha(
     Agreement
         ``statistic == "krippendorff_alpha_nominal"``; NaN with a note when undefined.
     """
-    counts = _pairable(_counts(df, answer, categories))
+    return _krippendorff_alpha(_pairable(_counts(df, answer, categories)))
+
+
+def _krippendorff_alpha(counts: npt.NDArray[np.float64]) -> Agreement:
     statistic = "krippendorff_alpha_nominal"
     undefined = _undefined(statistic, counts)
     if undefined is not None:
@@ -164,7 +175,10 @@ def fleiss_kappa(
         ``statistic == "fleiss_kappa"``. Only units with the most common rating count (of at
         least two; the larger count on a tie) enter; the note counts the units left out.
     """
-    counts = _pairable(_counts(df, answer, categories))
+    return _fleiss_kappa(_pairable(_counts(df, answer, categories)))
+
+
+def _fleiss_kappa(counts: npt.NDArray[np.float64]) -> Agreement:
     statistic = "fleiss_kappa"
     note = ""
     if len(counts):
@@ -205,7 +219,10 @@ def raw_agreement(
         ``statistic == "raw_pairwise"``; 1.0 when all answers are identical, NaN (note
         :data:`NO_PAIRS`) when no unit has two ratings.
     """
-    counts = _pairable(_counts(df, answer, categories))
+    return _raw_agreement(_pairable(_counts(df, answer, categories)))
+
+
+def _raw_agreement(counts: npt.NDArray[np.float64]) -> Agreement:
     if len(counts) == 0:
         return Agreement("raw_pairwise", np.nan, 0, 0, NO_PAIRS)
     per_unit = counts.sum(axis=1)
@@ -248,9 +265,9 @@ def agreement_table(
     groups = df.groupby(by, sort=True) if by else [((), df)]
     rows = []
     for key, group in groups:
+        counts = _pairable(_counts(group, answer, categories))
         results = [
-            f(group, answer=answer, categories=categories)
-            for f in (krippendorff_alpha, fleiss_kappa, raw_agreement)
+            _krippendorff_alpha(counts), _fleiss_kappa(counts), _raw_agreement(counts)
         ]
         row: dict[str, Any] = dict(zip(by, key, strict=True))
         row.update(

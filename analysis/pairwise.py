@@ -18,7 +18,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.stats import binomtest
 from statsmodels.stats.multitest import multipletests
 
-from analysis.intervals import Estimate, clustered_bootstrap, no_data, wilson
+from analysis.intervals import Estimate, _draw_clusters, cluster_sums_bootstrap, no_data, wilson
 from analysis.tables import validate_pairwise
 
 __all__ = [
@@ -173,9 +173,16 @@ def _compare(
 ) -> PairwiseComparison:
     """One comparison, before Holm's correction (``p_holm`` NaN for now)."""
     choice = rows["choice"]
-    wins_a, wins_b = int((choice == "a").sum()), int((choice == "b").sum())
-    decided = rows.loc[choice != "none"]
-    split = choice.map({"a": 1.0, "b": 0.0, "none": 0.5}).to_numpy(dtype=float)
+    a_won = (choice == "a").to_numpy(dtype=bool)
+    b_won = (choice == "b").to_numpy(dtype=bool)
+    wins_a, wins_b = int(a_won.sum()), int(b_won.sum())
+    # Both bootstraps resample items; per-item totals are all they need.
+    codes, items = pd.factorize(rows["item"])
+    k = len(items)
+    won_a = np.bincount(codes, weights=a_won, minlength=k)
+    decided = np.bincount(codes, weights=a_won | b_won, minlength=k)
+    judged = np.bincount(codes, minlength=k).astype(float)
+    split = won_a + 0.5 * (judged - decided)
     question, prompt_type, model_a, model_b = key
     return PairwiseComparison(
         question=question,
@@ -185,15 +192,13 @@ def _compare(
         wins_a=wins_a,
         wins_b=wins_b,
         ties=len(rows) - wins_a - wins_b,
-        n_items=int(rows["item"].nunique()),
+        n_items=k,
         win_rate_a=wilson(wins_a, wins_a + wins_b, confidence=confidence),
-        win_rate_a_bootstrap=clustered_bootstrap(
-            (decided["choice"] == "a").to_numpy(dtype=float), decided["item"].to_numpy(),
-            rng=rng, confidence=confidence, n_resamples=n_resamples,
+        win_rate_a_bootstrap=cluster_sums_bootstrap(
+            won_a, decided, rng=rng, confidence=confidence, n_resamples=n_resamples,
         ),
-        win_rate_a_ties_split=clustered_bootstrap(
-            split, rows["item"].to_numpy(), rng=rng, confidence=confidence,
-            n_resamples=n_resamples,
+        win_rate_a_ties_split=cluster_sums_bootstrap(
+            split, judged, rng=rng, confidence=confidence, n_resamples=n_resamples,
         ),
         p_value=_binomial_p(wins_a, wins_a + wins_b),
         p_holm=math.nan,
@@ -230,7 +235,16 @@ def pairwise_comparisons(
     list of PairwiseComparison
         Sorted by question, prompt type, ``model_a``, ``model_b``.
     """
-    frame = _prepared(df)
+    return _comparisons_of(
+        _prepared(df), rng=rng, n_resamples=n_resamples, confidence=confidence, alpha=alpha
+    )
+
+
+def _comparisons_of(
+    frame: pd.DataFrame, *, rng: np.random.Generator, n_resamples: int, confidence: float,
+    alpha: float,
+) -> list[PairwiseComparison]:
+    """:func:`pairwise_comparisons` of a frame already validated, without excluded rows."""
     partial = [
         _compare(
             tuple(map(str, key)), rows, rng=rng, n_resamples=n_resamples, confidence=confidence
@@ -288,7 +302,13 @@ def position_bias(
     PositionBias
         Without decided judgments the share is the "no data" estimate and the p-value NaN.
     """
-    frame = _prepared(df)
+    return _position_bias_of(_prepared(df), question=question, confidence=confidence)
+
+
+def _position_bias_of(
+    frame: pd.DataFrame, *, question: str | None, confidence: float
+) -> PositionBias:
+    """:func:`position_bias` of a frame already validated, without excluded rows."""
     if question is not None:
         frame = frame.loc[frame["question"] == question]
     decided = frame.loc[frame["choice"] != "none"]
@@ -359,6 +379,53 @@ def fit_bradley_terry(
     raise ValueError(f"Bradley-Terry MM iteration did not converge in {max_iter} steps")
 
 
+def _strongly_connected(wins: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """Whether each ``(m, m)`` win matrix of a ``(b, m, m)`` stack has a strongly connected
+    "i beat j" graph: the transitive closure (by repeated squaring) has no zero."""
+    m = wins.shape[-1]
+    reach = ((wins > 0) | np.eye(m, dtype=bool)).astype(float)
+    for _ in range(max(1, math.ceil(math.log2(m)))):
+        reach = (reach @ reach > 0).astype(float)
+    connected: npt.NDArray[np.bool_] = np.all(reach > 0, axis=(1, 2))
+    return connected
+
+
+def _fit_bradley_terry_batch(
+    wins: npt.NDArray[np.float64], *, start: npt.NDArray[np.float64], tol: float = 1e-10,
+    max_iter: int = 10_000,
+) -> npt.NDArray[np.float64]:
+    """:func:`fit_bradley_terry` of a ``(b, m, m)`` stack of win matrices at once.
+
+    The same MM iteration and stopping rule, run on all matrices together, each stopped as
+    soon as none of its log-strengths moves by more than ``tol``; it starts from ``start``
+    (the point estimate, for bootstrap resamples) instead of zero, which only changes how
+    many steps the iteration takes to reach the same maximum. Rows without an estimate
+    (graph not strongly connected) are NaN.
+    """
+    w = np.array(wins, dtype=float)
+    b, m, _ = w.shape
+    w[:, np.arange(m), np.arange(m)] = 0.0
+    out = np.full((b, m), math.nan)
+    active = np.flatnonzero(_strongly_connected(w))
+    total = w + w.transpose(0, 2, 1)
+    won = w.sum(axis=2)
+    log_g = np.tile(np.asarray(start, dtype=float), (b, 1))
+    for _ in range(max_iter):
+        if not len(active):
+            return out
+        g = np.exp(log_g[active])
+        denominator = (total[active] / (g[:, :, None] + g[:, None, :])).sum(axis=2)
+        new = np.log(won[active] / denominator)
+        new -= new.mean(axis=1, keepdims=True)
+        done = np.max(np.abs(new - log_g[active]), axis=1) < tol
+        out[active[done]] = new[done]
+        log_g[active] = new
+        active = active[~done]
+    if len(active):
+        raise ValueError(f"Bradley-Terry MM iteration did not converge in {max_iter} steps")
+    return out
+
+
 def bradley_terry(
     df: pd.DataFrame,
     *,
@@ -372,6 +439,11 @@ def bradley_terry(
 
     Ties are left out. Intervals are percentile intervals over ``n_resamples`` item-clustered
     bootstrap resamples (whole items drawn with replacement, the model refitted each time).
+    The judgments are first reduced to one win matrix per item; a resample's win matrix is
+    the sum of its drawn items' matrices, and all resamples are fitted together by the MM
+    iteration of :func:`fit_bradley_terry` (same tolerance, each resample stopped on its own),
+    started from the point estimate rather than from zero, which changes the number of steps,
+    not the maximum reached.
     The model is meant for three or more models; with two it reproduces the win rate on the
     log-odds scale (``s_a - s_b = logit(win rate)``).
 
@@ -405,11 +477,21 @@ def bradley_terry(
         raise ValueError(f"method must be 'mm', got {method!r}")
     if n_resamples < 1:
         raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
-    frame = _prepared(df)
+    return _bradley_terry_of(
+        _prepared(df), rng=rng, question=question, n_resamples=n_resamples,
+        confidence=confidence, method=method,
+    )
+
+
+def _bradley_terry_of(
+    frame: pd.DataFrame, *, rng: np.random.Generator, question: str, n_resamples: int,
+    confidence: float, method: str,
+) -> BradleyTerryResult:
+    """:func:`bradley_terry` of a frame already validated, without excluded rows."""
     frame = frame.loc[frame["question"] == question]
     if frame["prompt_type"].nunique() > 1:
         raise ValueError("the rows span several prompt types; pass one prompt type's rows")
-    models = sorted(set(frame["model_a"]) | set(frame["model_b"]))
+    models = sorted(set(frame["model_a"].unique()) | set(frame["model_b"].unique()))
     if len(models) < 2:
         raise ValueError(f"need at least two models for question {question!r}, got {models}")
     decided = frame.loc[frame["choice"] != "none"]
@@ -443,9 +525,14 @@ def bradley_terry(
             note="the maximum-likelihood estimate does not exist: some group of models never "
             "beats the others (too little or one-sided data)",
         )
-    counts = rng.multinomial(k, np.full(k, 1.0 / k), size=n_resamples).astype(float)
-    fits = [fit_bradley_terry((c @ per_item).reshape(m, m)) for c in counts]
-    kept = np.array([f for f in fits if f is not None]).reshape(-1, m)
+    # A resample's win matrix is the sum of its drawn items' win matrices: count the draws
+    # of each item per resample, then one matrix product gives every resample's wins.
+    drawn = _draw_clusters(rng, k, n_resamples).astype(np.int64)
+    drawn += (np.arange(n_resamples, dtype=np.int64) * k)[:, None]
+    counts = np.bincount(drawn.ravel(), minlength=n_resamples * k).reshape(n_resamples, k)
+    resampled_wins = (counts.astype(float) @ per_item).reshape(n_resamples, m, m)
+    fits = _fit_bradley_terry_batch(resampled_wins, start=point)
+    kept = fits[~np.isnan(fits).any(axis=1)]
     n_failed = n_resamples - len(kept)
     tail = (1.0 - confidence) / 2.0
     if len(kept):

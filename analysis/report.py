@@ -37,6 +37,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +50,9 @@ from analysis.agreement import agreement_table
 from analysis.intervals import NO_DATA, Estimate, wilson
 from analysis.pairwise import (
     PairwiseComparison,
-    bradley_terry,
-    pairwise_comparisons,
-    position_bias,
+    _bradley_terry_of,
+    _comparisons_of,
+    _position_bias_of,
 )
 from analysis.tables import (
     CATEGORY_LEVELS,
@@ -61,10 +62,9 @@ from analysis.tables import (
     QUESTIONS,
     SINGLE_COLUMNS,
     UNSPECIFIED_RULE,
-    accuracy_table,
+    accuracy_from_edit_counts,
     apply_exclusions,
-    majority_table,
-    majority_votes,
+    edit_counts,
     validate_pairwise,
     validate_single,
 )
@@ -303,21 +303,76 @@ class _Split:
     def frame(self, scope: str) -> pd.DataFrame:
         return self.kept if scope == KEPT else self.whole
 
+    # The accuracy and majority tables of one scope all read these counts: aggregating the
+    # judgments once per scope, not once per table, is most of the report's speed.
+    @cached_property
+    def kept_edits(self) -> pd.DataFrame:
+        return edit_counts(self.kept)
+
+    @cached_property
+    def whole_edits(self) -> pd.DataFrame:
+        return edit_counts(self.whole)
+
+    def edits(self, scope: str) -> pd.DataFrame:
+        return self.kept_edits if scope == KEPT else self.whole_edits
+
 
 def _empty(columns: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
 
 
+def _compact(frame: pd.DataFrame, groups: Sequence[Sequence[str]]) -> pd.DataFrame:
+    """The frame with its label columns as categoricals (before validation).
+
+    Every table groups, filters and counts by these columns; on a million judgments hashing
+    and comparing strings dominates the report's time (validation included), while
+    categoricals work on integer codes. Each group of columns shares its categories, the
+    sorted distinct values, so grouping keeps the order of the values and columns of one
+    group (``left`` and ``choice``) can be compared. Missing values stay missing and
+    unknown values stay as they are, so validation reports them as before; absent columns
+    are skipped.
+    """
+    if frame.empty:
+        return frame
+    out = frame.copy()
+    for group in groups:
+        columns = [column for column in group if column in out.columns]
+        if not columns:
+            continue
+        try:
+            if len(columns) == 1:
+                # One hashing pass: codes and sorted categories at once.
+                codes, uniques = pd.factorize(out[columns[0]], sort=True)
+                out[columns[0]] = pd.Categorical.from_codes(codes, categories=uniques)
+                continue
+            values = {v for column in columns for v in out[column].unique() if not pd.isna(v)}
+            categories = sorted(values)
+        except TypeError:
+            continue  # values that do not sort (e.g. 1 and "a"): keep the column as it is
+        for column in columns:
+            out[column] = pd.Categorical(out[column], categories=categories)
+    return out
+
+
+_SINGLE_LABELS = (
+    ("item",), ("model",), ("rater",), *((column,) for column in CATEGORY_LEVELS),
+)
+_PAIRWISE_LABELS = (
+    ("item",), ("model_a",), ("model_b",), ("rater",), ("prompt_type",), ("question",),
+    ("left", "choice"),
+)
+
+
 def _single_frame(df: pd.DataFrame | None) -> pd.DataFrame:
     if df is None or (df.empty and not len(df.columns)):
         df = _empty(SINGLE_COLUMNS).astype({"correct": bool})
-    return validate_single(df)
+    return validate_single(_compact(df, _SINGLE_LABELS))
 
 
 def _pairwise_frame(df: pd.DataFrame | None) -> pd.DataFrame:
     if df is None or (df.empty and not len(df.columns)):
         df = _empty(PAIRWISE_COLUMNS)
-    return validate_pairwise(df)
+    return validate_pairwise(_compact(df, _PAIRWISE_LABELS))
 
 
 def _judge_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -334,9 +389,9 @@ def _resolve_models(
     settings: StudySettings, single: pd.DataFrame, pairwise: pd.DataFrame,
     auto: pd.DataFrame | None,
 ) -> tuple[str, ...]:
-    observed = {*single["model"], *pairwise["model_a"], *pairwise["model_b"]}
+    observed = _distinct(single["model"], pairwise["model_a"], pairwise["model_b"])
     if auto is not None:
-        observed |= set(auto["model"])
+        observed |= _distinct(auto["model"])
     if not settings.models:
         return tuple(sorted(map(str, observed)))
     unknown = sorted(map(str, observed - set(settings.models)))
@@ -348,7 +403,7 @@ def _resolve_models(
 def _resolve_prompt_types(settings: StudySettings, frames: Sequence[pd.DataFrame]) -> tuple[
     str, ...
 ]:
-    observed = {p for frame in frames for p in frame["prompt_type"]}
+    observed = _distinct(*(frame["prompt_type"] for frame in frames))
     if not settings.prompt_types:
         return tuple(p for p in PROMPT_TYPES if p in observed)
     unknown = sorted(observed - set(settings.prompt_types))
@@ -360,6 +415,11 @@ def _resolve_prompt_types(settings: StudySettings, frames: Sequence[pd.DataFrame
     return settings.prompt_types
 
 
+def _distinct(*columns: pd.Series) -> set[Any]:
+    """The distinct values of the columns (iterating a million-row column is slow)."""
+    return set().union(*(column.unique() for column in columns))
+
+
 def _generator(rng: np.random.Generator | int) -> tuple[np.random.Generator, int | None]:
     if isinstance(rng, np.random.Generator):
         return rng, None
@@ -369,11 +429,16 @@ def _generator(rng: np.random.Generator | int) -> tuple[np.random.Generator, int
 
 
 def _per_scope(
-    split: _Split, compute: Callable[..., pd.DataFrame], **kwargs: Any
+    split: _Split, compute: Callable[..., pd.DataFrame], *, edits: bool = False, **kwargs: Any
 ) -> pd.DataFrame:
-    """``compute`` on the kept and on all judgments, stacked under a ``judgments`` column."""
-    kept = compute(split.kept, **kwargs)
-    whole = compute(split.whole, **kwargs) if split.n_removed else kept
+    """``compute`` on the kept and on all judgments, stacked under a ``judgments`` column.
+
+    With ``edits``, ``compute`` gets the scope's :func:`analysis.tables.edit_counts` instead
+    of its judgments.
+    """
+    source = split.edits if edits else split.frame
+    kept = compute(source(KEPT), **kwargs)
+    whole = compute(source(ALL), **kwargs) if split.n_removed else kept
     parts = [frame.assign(judgments=scope) for scope, frame in ((KEPT, kept), (ALL, whole))]
     stacked = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
     return stacked[["judgments", *kept.columns]]
@@ -406,8 +471,8 @@ def _count_rows(task: str, split: _Split) -> list[dict[str, Any]]:
     for scope in (KEPT, ALL):
         frame = split.frame(scope)
         models = (
-            {*frame["model"]} if "model" in frame.columns
-            else {*frame["model_a"], *frame["model_b"]}
+            _distinct(frame["model"]) if "model" in frame.columns
+            else _distinct(frame["model_a"], frame["model_b"])
         )
         rows.append({
             "judgments": scope,
@@ -463,20 +528,21 @@ def _accuracy_tables(
     rng: np.random.Generator, n_resamples: int, confidence: float, majority: bool,
 ) -> list[Table]:
     """One table per breakdown; per scope when ``split`` is a :class:`_Split`."""
-    compute = majority_table if majority else accuracy_table
     unit = "majority votes (one per edit)" if majority else "judgments"
     n_column = "n_edits" if majority else "n_judgments"
     methods = _accuracy_methods(n_column, unit, n_resamples=n_resamples, confidence=confidence)
+    judge_edits = None if isinstance(split, _Split) else edit_counts(split)
     tables = []
     for key, column in BREAKDOWNS.items():
         by = ["model", "prompt_type"] + ([] if column == "prompt_type" else [column])
         kwargs: dict[str, Any] = {
-            "by": by, "rng": rng, "n_resamples": n_resamples, "confidence": confidence,
-            "levels": levels,
+            "by": by, "majority": majority, "rng": rng, "n_resamples": n_resamples,
+            "confidence": confidence, "levels": levels,
         }
         frame = (
-            _per_scope(split, compute, **kwargs) if isinstance(split, _Split)
-            else compute(split, **kwargs)
+            _per_scope(split, accuracy_from_edit_counts, edits=True, **kwargs)
+            if judge_edits is None
+            else accuracy_from_edit_counts(judge_edits, **kwargs)
         )
         what = column.replace("_", " ")
         tables.append(Table(
@@ -523,7 +589,7 @@ def _comparisons(
     frame: pd.DataFrame, *, rng: np.random.Generator, n_resamples: int, confidence: float,
     alpha: float,
 ) -> pd.DataFrame:
-    return _comparison_rows(pairwise_comparisons(
+    return _comparison_rows(_comparisons_of(
         frame, rng=rng, n_resamples=n_resamples, confidence=confidence, alpha=alpha,
     ))
 
@@ -533,11 +599,11 @@ def _bradley_terry_rows(
 ) -> pd.DataFrame:
     rows = []
     for (question, prompt_type), group in frame.groupby(["question", "prompt_type"], sort=True):
-        if len({*group["model_a"], *group["model_b"]}) < 2:
+        if len(_distinct(group["model_a"], group["model_b"])) < 2:
             continue
-        result = bradley_terry(
+        result = _bradley_terry_of(
             group, rng=rng, question=str(question), n_resamples=n_resamples,
-            confidence=confidence,
+            confidence=confidence, method="mm",
         )
         for rank, (model, strength) in enumerate(
             zip(result.models, result.strengths, strict=True), start=1
@@ -560,7 +626,7 @@ def _bradley_terry_rows(
 def _position_bias_rows(frame: pd.DataFrame, *, confidence: float) -> pd.DataFrame:
     rows = []
     for question in (*QUESTIONS, None):
-        bias = position_bias(frame, question=question, confidence=confidence)
+        bias = _position_bias_of(frame, question=question, confidence=confidence)
         row: dict[str, Any] = {
             "question": question, "left_wins": bias.left_wins, "right_wins": bias.right_wins,
             "ties": bias.ties,
@@ -621,7 +687,11 @@ def _judge_vs_humans(
     humans: pd.DataFrame, *, judge: pd.DataFrame, models: Sequence[str],
     prompt_types: Sequence[str], confidence: float,
 ) -> pd.DataFrame:
-    votes = majority_votes(humans)[[*_EDIT_KEY, "correct", "tie"]]
+    # ``humans`` is the scope's edit counts; the majority vote is that of majority_votes().
+    votes = humans[_EDIT_KEY].assign(
+        correct=2 * humans["n_correct"] > humans["n_judgments"],
+        tie=2 * humans["n_correct"] == humans["n_judgments"],
+    )
     merged = judge[[*_EDIT_KEY, "correct"]].merge(
         votes, on=_EDIT_KEY, how="left", suffixes=("_judge", "_human"), indicator=True
     )
@@ -896,7 +966,7 @@ def _pairwise_tables(
     level = f"{confidence:.0%}"
     boot: dict[str, Any] = {"rng": rng, "n_resamples": n_resamples, "confidence": confidence}
     tables = [_pairwise_table(split, alpha=alpha, **boot)]
-    if len({*split.whole["model_a"], *split.whole["model_b"]}) > 2:
+    if len(_distinct(split.whole["model_a"], split.whole["model_b"])) > 2:
         tables.append(Table(
             "bradley_terry", "Bradley–Terry strengths",
             "One row per question × prompt type × model, strongest first.",
@@ -974,7 +1044,7 @@ def _auto_judge_tables(
         "auto_judge_vs_humans", "Automatic judge against the human majority",
         "One row per model × prompt type (empty model and prompt type: all edits pooled); an "
         "edit counts when the judge and at least one human judged it.",
-        _per_scope(humans, _judge_vs_humans, judge=auto_frame, models=models,
+        _per_scope(humans, _judge_vs_humans, edits=True, judge=auto_frame, models=models,
                    prompt_types=prompt_types, confidence=confidence),
         {"agreement": f"n_agree / n_edits, {level} Wilson interval; a human tie counts as "
          "not correct",

@@ -58,9 +58,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from analysis.intervals import clustered_bootstrap, wilson
+from analysis.intervals import cluster_sums_bootstrap, wilson
 
 __all__ = [
     "ATTRIBUTE_TYPES",
@@ -75,8 +76,10 @@ __all__ = [
     "SOURCES",
     "STYLES",
     "UNSPECIFIED_RULE",
+    "accuracy_from_edit_counts",
     "accuracy_table",
     "apply_exclusions",
+    "edit_counts",
     "majority_table",
     "majority_votes",
     "validate_pairwise",
@@ -149,6 +152,19 @@ def _require_one_per(df: pd.DataFrame, key: str | list[str], columns: Sequence[s
     """Raise unless each ``key`` group has a single value of every column."""
     if df.empty:
         return
+    # Fast check by integer codes: a key group is constant in a column when its rows make a
+    # single distinct (group, value) pair. Only a failing frame pays for the labelled count.
+    groups = df.groupby(key, sort=False).ngroup().to_numpy(dtype=np.int64)
+    n_groups = int(groups.max()) + 1
+    constant = True
+    for column in columns:
+        codes, uniques = pd.factorize(df[column])
+        pairs = np.unique(groups * (len(uniques) + 1) + (codes + 1))
+        if len(pairs) != n_groups:
+            constant = False
+            break
+    if constant:
+        return
     counts = df.groupby(key, sort=False)[list(columns)].nunique()
     for column in columns:
         clashing = counts.index[counts[column] > 1].tolist()
@@ -171,7 +187,8 @@ def _with_exclusion_columns(df: pd.DataFrame) -> pd.DataFrame:
         out["excluded"] = False
     if "exclusion_rule" not in out.columns:
         out["exclusion_rule"] = None
-    rules = out["exclusion_rule"].dropna()
+    # The distinct rules are few; iterating every row of a large frame is slow.
+    rules = out["exclusion_rule"].dropna().unique()
     if not all(isinstance(r, str) for r in rules):
         raise ValueError("column 'exclusion_rule' must hold strings or None")
     return out
@@ -300,16 +317,63 @@ def _check_by(df: pd.DataFrame, by: Sequence[str], allowed: Sequence[str] | None
     return by
 
 
+def _group_ids(
+    df: pd.DataFrame, columns: Sequence[str]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None:
+    """Group number of each row (groups numbered in sorted key order) and each group's first
+    row, from integer codes; None where that does not apply (missing or unsortable values,
+    too many combinations), and the caller falls back to :meth:`pandas.DataFrame.groupby`.
+
+    The tables group a few thousand per-item rows dozens of times; pandas' groupby costs
+    tens of milliseconds a call there, integer codes well under one.
+    """
+    combined = np.zeros(len(df), dtype=np.int64)
+    span = 1
+    for column in columns:
+        values = df[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            # Category order is the order groupby(sort=True) gives categoricals.
+            codes = values.cat.codes.to_numpy(dtype=np.int64)
+            n = len(values.cat.categories)
+        else:
+            try:
+                factorized, uniques = pd.factorize(values, sort=True)
+            except TypeError:
+                return None
+            codes, n = factorized.astype(np.int64), len(uniques)
+        span *= max(n, 1)
+        if (codes < 0).any() or span > 2**62:
+            return None
+        combined = combined * n + codes
+    _, first, ids = np.unique(combined, return_index=True, return_inverse=True)
+    return ids.ravel(), first
+
+
 def _groups(
     df: pd.DataFrame, by: list[str], levels: Mapping[str, Sequence[Any]] | None
-) -> Iterator[tuple[tuple[Any, ...], pd.DataFrame]]:
-    """Yield ``(key, rows)`` per group: observed groups, or the full level product."""
+) -> Iterator[tuple[tuple[Any, ...], npt.NDArray[np.intp]]]:
+    """Yield ``(key, row positions)`` per group: observed groups, or the full level product.
+
+    Positions keep the frame's row order within a group.
+    """
     if not by:
-        yield (), df
+        yield (), np.arange(len(df))
         return
+    found = _group_ids(df, by)
+    observed_groups: dict[tuple[Any, ...], npt.NDArray[np.intp]] = {}
+    if found is None:
+        positions = pd.Series(np.arange(len(df)), index=df.index)
+        for key, rows in positions.groupby([df[column] for column in by], sort=True):
+            observed_groups[tuple(key)] = rows.to_numpy()
+    else:
+        ids, first = found
+        order = np.argsort(ids, kind="stable")
+        bounds = np.searchsorted(ids[order], np.arange(len(first) + 1))
+        keys = df[by].iloc[first].itertuples(index=False, name=None)
+        for g, key in enumerate(keys):
+            observed_groups[tuple(key)] = order[bounds[g]:bounds[g + 1]]
     if levels is None:
-        for key, rows in df.groupby(by, sort=True):
-            yield tuple(key), rows
+        yield from observed_groups.items()
         return
     axes: list[list[Any]] = []
     for column in by:
@@ -321,25 +385,27 @@ def _groups(
             axes.append(list(levels[column]))
         else:
             axes.append(sorted(observed))
-    observed_groups = dict(iter(df.groupby(by, sort=False)))
-    empty = df.iloc[0:0]
+    empty = np.arange(0)
     for key in itertools.product(*axes):
         yield key, observed_groups.get(key, empty)
 
 
 def _summary(
-    values: pd.Series, items: pd.Series, *, rng: np.random.Generator, n_resamples: int,
-    confidence: float,
+    sums: npt.NDArray[np.float64], sizes: npt.NDArray[np.float64], *,
+    rng: np.random.Generator, n_resamples: int, confidence: float,
 ) -> dict[str, Any]:
-    """Counts, accuracy, Wilson and item-clustered bootstrap bounds of a 0/1 series."""
-    correct = int(values.sum())
-    w = wilson(correct, len(values), confidence=confidence)
-    b = clustered_bootstrap(
-        values.to_numpy(dtype=float), items.to_numpy(), rng=rng, confidence=confidence,
-        n_resamples=n_resamples,
+    """Counts, accuracy, Wilson and item-clustered bootstrap bounds of a group.
+
+    ``sums`` and ``sizes`` hold, per item of the group, the correct observations and all
+    observations: the accuracy and both intervals depend on the rows only through them.
+    """
+    correct = round(float(sums.sum()))
+    w = wilson(correct, round(float(sizes.sum())), confidence=confidence)
+    b = cluster_sums_bootstrap(
+        sums, sizes, rng=rng, confidence=confidence, n_resamples=n_resamples
     )
     return {
-        "n_items": int(items.nunique()),
+        "n_items": int((sizes > 0).sum()),
         "correct": correct,
         "accuracy": w.estimate,
         "wilson_low": w.low,
@@ -348,6 +414,68 @@ def _summary(
         "bootstrap_high": b.high,
         "note": w.note or b.note,
     }
+
+
+def _cells(
+    df: pd.DataFrame, by: list[str], sums: Mapping[str, tuple[str, str]]
+) -> pd.DataFrame:
+    """One row per group of ``by`` and item, with the named aggregations ``sums``."""
+    key = by if "item" in by else [*by, "item"]
+    if df.empty:
+        return pd.DataFrame({column: pd.Series(dtype=object) for column in [*key, *sums]})
+    found = _group_ids(df, key)
+    if found is None:
+        cells = df.groupby(key, sort=True, observed=True).agg(**sums)
+        return cells.reset_index()
+    # The rows of each (group, item) in sorted key order, as groupby(sort=True) gives them, so
+    # the items of a group meet the bootstrap in the same order for string and categorical
+    # labels (the report's frames).
+    ids, first = found
+    out = df[key].iloc[first].reset_index(drop=True)
+    for name, (column, how) in sums.items():
+        if how == "size":
+            out[name] = np.bincount(ids, minlength=len(first))
+        else:
+            weights = df[column].to_numpy(dtype=float)
+            out[name] = np.bincount(ids, weights=weights, minlength=len(first))
+    return out
+
+
+def _table_from_cells(
+    cells: pd.DataFrame, by: list[str], *, majority: bool, rng: np.random.Generator,
+    n_resamples: int, confidence: float, levels: Mapping[str, Sequence[Any]] | None,
+) -> pd.DataFrame:
+    """Rows of :func:`accuracy_table` / :func:`majority_table` from per-(group, item) cells.
+
+    ``cells`` has the ``by`` columns, ``item``, ``n`` (observations) and ``correct``
+    (correct observations), and for majority tables ``n_judgments`` and ``n_ties``.
+    """
+    rows = []
+    n_all = cells["n"].to_numpy(dtype=float)
+    correct_all = cells["correct"].to_numpy(dtype=float)
+    if majority:
+        judgments_all = cells["n_judgments"].to_numpy(dtype=float)
+        ties_all = cells["n_ties"].to_numpy(dtype=float)
+    for key, positions in _groups(cells, by, levels):
+        row: dict[str, Any] = dict(zip(by, key, strict=True))
+        sizes = n_all[positions]
+        if majority:
+            row["n_edits"] = round(float(sizes.sum()))
+            row["n_judgments"] = round(float(judgments_all[positions].sum()))
+            row["n_ties"] = round(float(ties_all[positions].sum()))
+        else:
+            row["n_judgments"] = round(float(sizes.sum()))
+        row.update(
+            _summary(
+                correct_all[positions], sizes, rng=rng, n_resamples=n_resamples,
+                confidence=confidence,
+            )
+        )
+        rows.append(row)
+    head = ["n_edits", "n_judgments", "n_ties"] if majority else ["n_judgments"]
+    columns = [*by, *head, "n_items", "correct", "accuracy", "wilson_low", "wilson_high",
+               "bootstrap_low", "bootstrap_high", "note"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _refuse_excluded(df: pd.DataFrame) -> None:
@@ -404,20 +532,11 @@ def accuracy_table(
     frame = validate_single(df)
     _refuse_excluded(frame)
     by = _check_by(frame, by, None)
-    rows = []
-    for key, group in _groups(frame, by, levels):
-        row: dict[str, Any] = dict(zip(by, key, strict=True))
-        row["n_judgments"] = len(group)
-        row.update(
-            _summary(
-                group["correct"], group["item"], rng=rng, n_resamples=n_resamples,
-                confidence=confidence,
-            )
-        )
-        rows.append(row)
-    columns = [*by, "n_judgments", "n_items", "correct", "accuracy", "wilson_low",
-               "wilson_high", "bootstrap_low", "bootstrap_high", "note"]
-    return pd.DataFrame(rows, columns=columns)
+    cells = _cells(frame, by, {"n": ("correct", "size"), "correct": ("correct", "sum")})
+    return _table_from_cells(
+        cells, by, majority=False, rng=rng, n_resamples=n_resamples, confidence=confidence,
+        levels=levels,
+    )
 
 
 def majority_votes(df: pd.DataFrame) -> pd.DataFrame:
@@ -440,13 +559,90 @@ def majority_votes(df: pd.DataFrame) -> pd.DataFrame:
     """
     frame = validate_single(df)
     _refuse_excluded(frame)
-    grouped = frame.groupby(list(_EDIT_KEY), sort=True)
-    votes = grouped[list(_ITEM_COLUMNS)].first()
-    votes["n_judgments"] = grouped.size()
-    votes["n_correct"] = grouped["correct"].sum().astype(int)
+    return _votes(edit_counts(frame))
+
+
+def _votes(edits: pd.DataFrame) -> pd.DataFrame:
+    votes = edits.copy()
     votes["tie"] = 2 * votes["n_correct"] == votes["n_judgments"]
     votes["correct"] = 2 * votes["n_correct"] > votes["n_judgments"]
-    return votes.reset_index()
+    return votes
+
+
+def edit_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Judgments and correct judgments per edit (item, model, prompt type).
+
+    Every accuracy and majority table depends on the judgments only through these counts
+    (and the item categories), so a caller that builds many tables of one frame (the report)
+    aggregates once and passes the result to :func:`accuracy_from_edit_counts`.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Single-image judgments **already validated** by :func:`validate_single` (not checked
+        again here) and without excluded rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: ``item``, ``model``, ``prompt_type``, the item category columns,
+        ``n_judgments`` and ``n_correct``; one row per edit, sorted by the edit key.
+    """
+    if frame.empty:
+        columns = [*_EDIT_KEY, *_ITEM_COLUMNS]
+        empty = pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
+        return empty.assign(n_judgments=pd.Series(dtype=int), n_correct=pd.Series(dtype=int))
+    grouped = frame.groupby(list(_EDIT_KEY), sort=True)
+    edits = grouped[list(_ITEM_COLUMNS)].first()
+    edits["n_judgments"] = grouped.size()
+    edits["n_correct"] = grouped["correct"].sum().astype(int)
+    return edits.reset_index()
+
+
+def accuracy_from_edit_counts(
+    edits: pd.DataFrame,
+    by: Sequence[str] = (),
+    *,
+    majority: bool,
+    rng: np.random.Generator,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    levels: Mapping[str, Sequence[Any]] | None = None,
+) -> pd.DataFrame:
+    """:func:`accuracy_table` (``majority=False``) or :func:`majority_table` from edit counts.
+
+    Gives the same table, drawing the same random numbers, as the function it stands for
+    called on the judgments that ``edits`` counts.
+
+    Parameters
+    ----------
+    edits : pandas.DataFrame
+        The output of :func:`edit_counts`.
+    by : sequence of str
+        Grouping columns among ``item``, ``model``, ``prompt_type`` and the item categories.
+    majority : bool
+        Score each edit once by its majority vote instead of every judgment.
+    rng, n_resamples, confidence, levels
+        As in :func:`accuracy_table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`accuracy_table` or :func:`majority_table`.
+    """
+    by = _check_by(edits, by, [*_EDIT_KEY, *_ITEM_COLUMNS])
+    if majority:
+        votes = _votes(edits)
+        cells = _cells(votes, by, {
+            "n": ("correct", "size"), "correct": ("correct", "sum"),
+            "n_judgments": ("n_judgments", "sum"), "n_ties": ("tie", "sum"),
+        })
+    else:
+        cells = _cells(edits, by, {"n": ("n_judgments", "sum"), "correct": ("n_correct", "sum")})
+    return _table_from_cells(
+        cells, by, majority=majority, rng=rng, n_resamples=n_resamples, confidence=confidence,
+        levels=levels,
+    )
 
 
 def majority_table(
@@ -487,22 +683,9 @@ def majority_table(
         ``correct``, ``accuracy``, ``wilson_low``, ``wilson_high``, ``bootstrap_low``,
         ``bootstrap_high``, ``note``.
     """
-    votes = majority_votes(df)
-    by = _check_by(votes, by, [*_EDIT_KEY, *_ITEM_COLUMNS])
-    rows = []
-    for key, group in _groups(votes, by, levels):
-        row: dict[str, Any] = dict(zip(by, key, strict=True))
-        row["n_edits"] = len(group)
-        row["n_judgments"] = int(group["n_judgments"].sum())
-        row["n_ties"] = int(group["tie"].sum())
-        row.update(
-            _summary(
-                group["correct"], group["item"], rng=rng, n_resamples=n_resamples,
-                confidence=confidence,
-            )
-        )
-        rows.append(row)
-    columns = [*by, "n_edits", "n_judgments", "n_ties", "n_items", "correct", "accuracy",
-               "wilson_low", "wilson_high", "bootstrap_low", "bootstrap_high", "note"]
-    return pd.DataFrame(rows, columns=columns)
-
+    frame = validate_single(df)
+    _refuse_excluded(frame)
+    return accuracy_from_edit_counts(
+        edit_counts(frame), by, majority=True, rng=rng, n_resamples=n_resamples,
+        confidence=confidence, levels=levels,
+    )

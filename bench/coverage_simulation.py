@@ -60,9 +60,7 @@ def true_rate(scenario: Scenario) -> float:
     return float((weights * expit(scenario.mu + sd * nodes)).sum() / weights.sum())
 
 
-def simulate_study(
-    scenario: Scenario, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+def simulate_study(scenario: Scenario, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Return (correct as 0/1, item index) for every judgment of one simulated study."""
     item_effect = rng.normal(0.0, scenario.item_sd, scenario.items)
     rater_effect = rng.normal(0.0, scenario.rater_sd, scenario.rater_pool)
@@ -111,10 +109,14 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(args.seed)
     # Binomial Monte-Carlo error of a coverage near 95%.
     mc_se = math.sqrt(0.95 * 0.05 / args.studies)
-    print(f"{args.studies} studies per scenario, {args.resamples} bootstrap resamples, "
-          f"seed {args.seed}; Monte-Carlo s.e. of a 95% coverage: {mc_se:.1%}\n")
-    print("| scenario | items x K | rater pool | item sd | rater sd | true rate "
-          "| Wilson coverage (width) | cluster bootstrap coverage (width) |")
+    print(
+        f"{args.studies} studies per scenario, {args.resamples} bootstrap resamples, "
+        f"seed {args.seed}; Monte-Carlo s.e. of a 95% coverage: {mc_se:.1%}\n"
+    )
+    print(
+        "| scenario | items x K | rater pool | item sd | rater sd | true rate "
+        "| Wilson coverage (width) | cluster bootstrap coverage (width) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     start = time.perf_counter()
     for scenario in SCENARIOS:

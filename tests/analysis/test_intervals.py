@@ -13,6 +13,7 @@ from analysis.intervals import (
     DEGENERATE_SINGLE_CLUSTER,
     NO_DATA,
     Estimate,
+    cluster_sums_bootstrap,
     clustered_bootstrap,
     wilson,
 )
@@ -169,3 +170,49 @@ def test_clustered_bootstrap_rejects_mismatched_lengths_nan_and_unknown_statisti
         clustered_bootstrap([1.0, math.nan], ["a", "b"], rng=rng)
     with pytest.raises(ValueError, match="statistic"):
         clustered_bootstrap([1.0], ["a"], rng=rng, statistic="median")
+
+
+def test_wilson_equals_statsmodels_bit_for_bit_across_counts_and_levels() -> None:
+    from statsmodels.stats.proportion import proportion_confint
+
+    for n in (1, 2, 7, 20, 99, 1000, 123_457):
+        for successes in sorted({1, n // 3, n // 2, n - 1}):
+            for confidence in (0.9, 0.95, 0.99):
+                low, high = proportion_confint(
+                    successes, n, alpha=1.0 - confidence, method="wilson"
+                )
+                result = wilson(successes, n, confidence=confidence)
+                assert (result.low, result.high) == (float(low), float(high))
+
+
+def test_cluster_sums_bootstrap_equals_clustered_bootstrap_on_the_rows() -> None:
+    gen = np.random.default_rng(11)
+    sizes = gen.integers(1, 9, size=40)
+    clusters = np.repeat(np.arange(40), sizes)
+    values = (gen.random(len(clusters)) < 0.6).astype(float)
+    rows = clustered_bootstrap(values, clusters, rng=np.random.default_rng(4), n_resamples=700)
+    sums = np.bincount(clusters, weights=values)
+    totals = cluster_sums_bootstrap(
+        sums, sizes, rng=np.random.default_rng(4), n_resamples=700
+    )
+    assert rows == totals
+
+
+def test_cluster_sums_bootstrap_gives_the_same_interval_for_counts_and_for_fractions() -> None:
+    # Whole and half counts take the packed integer path; scaling by 1/3 forces the float
+    # path; the ratios, and so the interval, must agree (up to the float rounding of 1/3).
+    gen = np.random.default_rng(2)
+    sizes = gen.integers(1, 30, size=50).astype(float)
+    sums = np.round(gen.random(50) * sizes * 2) / 2
+    packed = cluster_sums_bootstrap(sums, sizes, rng=np.random.default_rng(9), n_resamples=500)
+    scaled = cluster_sums_bootstrap(
+        sums / 3, sizes / 3, rng=np.random.default_rng(9), n_resamples=500
+    )
+    assert packed.low == pytest.approx(scaled.low, abs=1e-12)
+    assert packed.high == pytest.approx(scaled.high, abs=1e-12)
+
+
+def test_cluster_sums_bootstrap_drops_empty_clusters_and_says_no_data_without_any() -> None:
+    result = cluster_sums_bootstrap([1.0, 0.0], [2.0, 0.0], rng=np.random.default_rng(0))
+    assert (result.n, result.n_clusters, result.note) == (2, 1, DEGENERATE_SINGLE_CLUSTER)
+    assert cluster_sums_bootstrap([], [], rng=np.random.default_rng(0)).note == NO_DATA

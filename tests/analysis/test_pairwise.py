@@ -11,6 +11,7 @@ import pytest
 import statsmodels.api as sm
 
 from analysis.pairwise import (
+    _fit_bradley_terry_batch,
     bradley_terry,
     comparisons_frame,
     fit_bradley_terry,
@@ -201,3 +202,18 @@ def test_bradley_terry_refuses_rows_of_several_prompt_types() -> None:
     rows[1] = {**rows[1], "prompt_type": "full_image", "unit": "other"}
     with pytest.raises(ValueError, match="prompt type"):
         bradley_terry(pd.DataFrame(rows), rng=rng())
+
+
+def test_the_batched_bradley_terry_fit_matches_one_fit_per_matrix() -> None:
+    gen = np.random.default_rng(6)
+    wins = gen.poisson(5.0, size=(30, 4, 4)).astype(float)
+    wins[3, 0, :] = 0.0  # model 0 never wins: no finite estimate
+    start = np.array([0.2, -0.1, 0.0, -0.1])
+    batch = _fit_bradley_terry_batch(wins, start=start)
+    for matrix, fitted in zip(wins, batch, strict=True):
+        single = fit_bradley_terry(matrix)
+        if single is None:
+            assert np.isnan(fitted).all()
+        else:
+            np.testing.assert_allclose(fitted, single, atol=1e-8)
+    assert np.isnan(batch[3]).all()

@@ -12,8 +12,10 @@ import pytest
 from analysis.tables import (
     CATEGORY_LEVELS,
     UNSPECIFIED_RULE,
+    accuracy_from_edit_counts,
     accuracy_table,
     apply_exclusions,
+    edit_counts,
     majority_table,
     majority_votes,
     validate_pairwise,
@@ -256,3 +258,36 @@ def test_an_empty_table_gives_one_no_data_row_instead_of_raising() -> None:
     table = accuracy_table(empty, rng=rng())
     assert table["n_judgments"].tolist() == [0]
     assert table["note"].tolist() == ["no data"]
+
+
+def _shuffled_study() -> pd.DataFrame:
+    gen = np.random.default_rng(8)
+    rows = []
+    for i in range(12):
+        categories = {**_ITEM_CATEGORIES, "scene": ("indoor", "outdoor")[i % 2]}
+        for model in ("A", "B"):
+            for k in range(int(gen.integers(1, 5))):
+                rows.append(judgment(f"i{i}", model, f"r{k}", bool(gen.random() < 0.6),
+                                     **categories))
+    return pd.DataFrame(rows).sample(frac=1.0, random_state=3).reset_index(drop=True)
+
+
+def test_tables_from_edit_counts_equal_the_tables_of_the_judgments() -> None:
+    frame = _shuffled_study()
+    edits = edit_counts(validate_single(frame))
+    for majority, direct in ((False, accuracy_table), (True, majority_table)):
+        want = direct(frame, ["model", "scene"], rng=np.random.default_rng(1),
+                      n_resamples=300, levels=CATEGORY_LEVELS)
+        got = accuracy_from_edit_counts(edits, ["model", "scene"], majority=majority,
+                                        rng=np.random.default_rng(1), n_resamples=300,
+                                        levels=CATEGORY_LEVELS)
+        pd.testing.assert_frame_equal(got, want)
+
+
+def test_accuracy_table_by_rater_groups_the_raw_judgments() -> None:
+    frame = _shuffled_study()
+    table = accuracy_table(frame, ["rater"], rng=np.random.default_rng(0), n_resamples=50)
+    counts = frame.groupby("rater")["correct"].agg(["size", "sum"])
+    assert table["rater"].tolist() == counts.index.tolist()
+    assert table["n_judgments"].tolist() == counts["size"].tolist()
+    assert table["correct"].tolist() == counts["sum"].tolist()
