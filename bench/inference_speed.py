@@ -5,7 +5,7 @@
 Achieved GFLOP/s counts the floating-point operations of one batch with PyTorch's FLOP counter
 (convolutions, matmuls and attention) and divides by the measured time; a plain float32 matmul
 measured in the same run gives the machine's practical ceiling for comparison. The result is
-written to the ``speed`` section of ``bench/RESULTS_inference.md``.
+written to the ``speed`` section of ``bench/RESULTS.md``.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ reports judge accuracy per attribute type and per object type, the all-attribute
 (of the edit, and of the SR stage vs bilinear upsampling from the true low-res image), and time
 per edit. Object vs random masking is compared on the same items: the difference in Mask-Simple
 correctness with a paired bootstrap 95% interval. Results go to ``var/eval/results.json``, each
-model card and ``bench/RESULTS_inference.md``.
+model card and ``bench/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from inference import data, judge, pipeline, train, world
 
-RESULTS = Path("bench/RESULTS_inference.md")
+RESULTS = Path("bench/RESULTS.md")
 
 
 @dataclass(frozen=True)
