@@ -12,9 +12,9 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
 
-from annotation.models import Judgment, Rater, Study
+from annotation.models import Edit, Judgment, Rater, Study
 from annotation.selectors import study_judgment_frames
-from annotation.services import ServiceError, raters_simulate
+from annotation.services import ServiceError, raters_simulate, study_launch
 
 pytestmark = pytest.mark.django_db
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -86,15 +86,30 @@ def test_the_report_command_writes_json_csv_html_and_raw_judgments(
     assert len(raw.splitlines()) > 10
 
 
-def test_the_html_report_renders_in_a_browser(
-    simulated: Study, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_demo_study_s_html_report_renders_in_a_browser(
+    admin_user: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The demo study (fixtures/demo-study.yaml), answered by simulated raters, reported."""
     from playwright.sync_api import sync_playwright
 
+    root = Path(__file__).resolve().parents[2]
+    call_command("import_benchmark", str(root / "fixtures/editbench-mini"), "--no-progress")
+    call_command("create_study", str(root / "fixtures/demo-study.yaml"))
+    study = Study.objects.get(slug="editbench-mini-demo")
+    # Stand-in edits (the references pasted in), so the test needs no model run.
+    items = list(study.items.all())
+    Edit.objects.bulk_create(
+        Edit(item=i, model=m, prompt_type=p, seed=0, image=i.reference.name)
+        for i in items
+        for m in study.edit_models.all()
+        for p in ("mask_simple", "mask_rich", "full_image")
+    )
+    study = study_launch(study=study)
+    raters_simulate(study=study, raters=3, noise=0.1, seed=2)
     out = tmp_path / "report.html"
     call_command(
         "report",
-        simulated.slug,
+        study.slug,
         "--format",
         "html",
         "--out",
@@ -119,8 +134,9 @@ def test_the_html_report_renders_in_a_browser(
         page = browser.new_page(viewport={"width": 1300, "height": 1800})
         page.goto(out.as_uri())
         assert page.locator("svg").count() >= 4
-        assert page.locator("h1").inner_text().startswith("EditBench Studio report")
-        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        assert "EditBench-mini demo" in page.locator("h1").inner_text()
+        assert "nan" not in page.locator("body").inner_text().lower().split()
+        page.screenshot(path=str(ARTIFACTS / "demo-report.png"), full_page=True)
         browser.close()
 
 
