@@ -48,14 +48,15 @@
     return { status: response.status, data };
   }
 
-  function scaleFor(width) {
-    // Integer upscaling only, so pixels stay sharp and undistorted.
-    const room = Math.max(256, Math.min(560, (window.innerWidth - 80) / 3));
+  function scaleFor(width, count) {
+    // Integer upscaling only, so pixels stay sharp and undistorted; as large as
+    // the window allows for the images side by side (input + one or two outputs).
+    const room = Math.max(256, Math.min(640, (window.innerWidth - 40 * count) / count));
     return Math.max(1, Math.floor(room / width));
   }
 
   function setImage(img, src, width, height) {
-    const s = scaleFor(width);
+    const s = scaleFor(width, 1 + task.outputs.length);
     img.src = src;
     img.width = width * s;
     img.height = height * s;
