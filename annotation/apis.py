@@ -39,8 +39,9 @@ from annotation.serializers import (
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Map a ServiceError to 400 (invalid input) or 409 (illegal in the current state)."""
     if isinstance(exc, services.ServiceError):
-        code = status.HTTP_409_CONFLICT if exc.code == "conflict" else status.HTTP_400_BAD_REQUEST
-        return Response({"detail": "; ".join(exc.problems), "errors": exc.problems}, status=code)
+        return Response(
+            {"detail": "; ".join(exc.problems), "errors": exc.problems}, status=exc.http_status
+        )
     return drf_exception_handler(exc, context)
 
 

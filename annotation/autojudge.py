@@ -7,7 +7,6 @@ ones and by the simulated raters; never counted as a human rater.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -16,11 +15,9 @@ from PIL import Image
 from annotation.models import Edit
 
 
-@lru_cache(maxsize=4096)
-def _verdict(edit_id: int) -> Any:
+def _verdict(edit: Edit) -> Any:
     from inference.judge import judge
 
-    edit = Edit.objects.select_related("item").get(pk=edit_id)
     with edit.image.open("rb") as handle:
         image = Image.open(handle).convert("RGB")
     with edit.item.mask.open("rb") as handle:
@@ -39,12 +36,12 @@ def verdicts(edit: Edit) -> dict[str, bool] | None:
     if isinstance(cached, dict):
         return {str(k): bool(v) for k, v in cached.items()}
     try:
-        result = _verdict(edit.pk)
+        result = _verdict(edit)
     except (ValueError, KeyError):
         return None
     correct = {str(k): bool(v) for k, v in result.correct.items()}
-    # Kept with the edit: the verdict of a stored image never changes, and judging
-    # takes a noticeable fraction of a second.
+    # Kept with the edit (the only cache, shared by every process): the verdict of
+    # a stored image never changes, and judging takes a noticeable fraction of a second.
     metadata = {**(edit.metadata or {}), "judge": correct}
     Edit.objects.filter(pk=edit.pk).update(metadata=metadata)
     edit.metadata = metadata

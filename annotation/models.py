@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from annotation import categories as cat
 
@@ -422,6 +423,25 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"assignment {self.pk} ({self.status})"
+
+
+def live_lease(prefix: str = "") -> Q:
+    """A lease not yet expired; ``prefix`` reaches assignments through a relation."""
+    return Q(
+        **{
+            f"{prefix}status": Assignment.Status.LEASED,
+            f"{prefix}lease_expires_at__gt": timezone.now(),
+        }
+    )
+
+
+def live_assignment(prefix: str = "") -> Q:
+    """An assignment that holds its slot: submitted, or leased and not expired.
+
+    Expiry is decided by the clock here, so no request has to mark leases
+    expired first; ``services.assignments_expire`` only updates the bookkeeping.
+    """
+    return Q(**{f"{prefix}status": Assignment.Status.SUBMITTED}) | live_lease(prefix)
 
 
 class Judgment(models.Model):

@@ -26,6 +26,7 @@ from annotation.models import (
     Rater,
     Study,
     StudyUnit,
+    live_lease,
 )
 
 
@@ -101,7 +102,7 @@ def study_dashboard(*, study: Study) -> dict[str, Any]:
         .values("rater_id", "rater__platform", "rater__excluded", "rater__exclusion_reason")
         .annotate(
             submitted=Count("pk", filter=Q(status=Assignment.Status.SUBMITTED)),
-            leased=Count("pk", filter=Q(status=Assignment.Status.LEASED)),
+            leased=Count("pk", filter=live_lease()),
         )
         .order_by("-submitted")
     )

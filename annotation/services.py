@@ -49,6 +49,8 @@ from annotation.models import (
     Rater,
     Study,
     StudyUnit,
+    live_assignment,
+    live_lease,
 )
 from annotation.questions import (
     pairwise_questions,
@@ -71,6 +73,11 @@ class ServiceError(Exception):
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         self.code = code
         super().__init__("\n".join(self.problems))
+
+    @property
+    def http_status(self) -> int:
+        """What an HTTP endpoint answers with: 409 for a conflict, 400 otherwise."""
+        return 409 if self.code == "conflict" else 400
 
 
 @dataclass(frozen=True)
@@ -1070,34 +1077,23 @@ def rater_for_participant(*, platform: str, participant_id: str) -> Rater:
     return rater
 
 
-def _active_assignments() -> Q:
-    return Q(assignments__status=Assignment.Status.SUBMITTED) | Q(
-        assignments__status=Assignment.Status.LEASED,
-        assignments__lease_expires_at__gt=timezone.now(),
-    )
-
-
-def assignments_expire(*, study: Study) -> int:
-    """Mark leases past their expiry as expired, freeing their slots."""
+def assignments_expire() -> int:
+    """Mark leases past their expiry as expired (periodic bookkeeping for the admin)."""
     return Assignment.objects.filter(
-        study=study, status=Assignment.Status.LEASED, lease_expires_at__lte=timezone.now()
+        status=Assignment.Status.LEASED, lease_expires_at__lte=timezone.now()
     ).update(status=Assignment.Status.EXPIRED)
 
 
 def rater_task_count(*, rater: Rater, study: Study) -> int:
     """Tasks a rater has submitted or holds in a study (what the per-rater cap counts)."""
-    return Assignment.objects.filter(
-        rater=rater,
-        study=study,
-        status__in=[Assignment.Status.SUBMITTED, Assignment.Status.LEASED],
-    ).count()
+    return Assignment.objects.filter(live_assignment(), rater=rater, study=study).count()
 
 
 def _lease(rater: Rater, study: Study, unit: StudyUnit) -> Assignment:
     """Create the assignment for a locked unit, balancing left/right over its raters."""
     a_on_left = True
     if unit.kind == StudyUnit.Kind.PAIRWISE:
-        sides = unit.assignments.exclude(status=Assignment.Status.EXPIRED).aggregate(
+        sides = unit.assignments.filter(live_assignment()).aggregate(
             left=Count("pk", filter=Q(a_on_left=True)),
             right=Count("pk", filter=Q(a_on_left=False)),
         )
@@ -1121,7 +1117,9 @@ def _pick_unit(rater: Rater, study: Study, *, gold: bool) -> Assignment | None:
         # Gold units are not limited to K raters: every rater should meet some.
         candidates = list(units.order_by("?").values_list("pk", flat=True)[:10])
     else:
-        counted = units.annotate(active=Count("assignments", filter=_active_assignments()))
+        counted = units.annotate(
+            active=Count("assignments", filter=live_assignment("assignments__"))
+        )
         candidates = list(
             counted.filter(active__lt=study.raters_per_unit)
             .order_by("active", "?")
@@ -1141,11 +1139,8 @@ def _pick_unit(rater: Rater, study: Study, *, gold: bool) -> Assignment | None:
             continue
         if not gold:
             # Recount under the lock: the number that decides is never stale.
-            active = Assignment.objects.filter(unit=unit).filter(
-                Q(status=Assignment.Status.SUBMITTED)
-                | Q(status=Assignment.Status.LEASED, lease_expires_at__gt=timezone.now())
-            )
-            if active.count() >= study.raters_per_unit:
+            active = Assignment.objects.filter(live_assignment(), unit=unit).count()
+            if active >= study.raters_per_unit:
                 continue
         return _lease(rater, study, unit)
     return None
@@ -1166,12 +1161,7 @@ def assignment_next(
     if rater.excluded:
         return None
     held = (
-        Assignment.objects.filter(
-            rater=rater,
-            study=study,
-            status=Assignment.Status.LEASED,
-            lease_expires_at__gt=timezone.now(),
-        )
+        Assignment.objects.filter(live_lease(), rater=rater, study=study)
         .exclude(pk__in=list(exclude))
         .order_by("leased_at", "pk")
         .first()
@@ -1183,7 +1173,6 @@ def assignment_next(
         and rater_task_count(rater=rater, study=study) >= study.max_tasks_per_rater
     ):
         return None
-    assignments_expire(study=study)
     want_gold = study.gold_rate > 0 and random.random() < study.gold_rate
     with transaction.atomic():
         assignment = _pick_unit(rater, study, gold=want_gold)

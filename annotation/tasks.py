@@ -7,7 +7,7 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 
-from annotation.services import jobs_release, jobs_requeue_stale, jobs_run
+from annotation.services import assignments_expire, jobs_release, jobs_requeue_stale, jobs_run
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
@@ -32,3 +32,9 @@ def generate_edits(self: Any, job_ids: list[int]) -> list[int]:
 def requeue_stale_jobs() -> int:
     """Safety net for lost messages: re-enqueue jobs whose worker died."""
     return jobs_requeue_stale()
+
+
+@shared_task
+def expire_leases() -> int:
+    """Bookkeeping: mark leases past their expiry (slots are freed by the clock anyway)."""
+    return assignments_expire()

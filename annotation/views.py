@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
@@ -164,13 +165,6 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
     return body
 
 
-def _error(exc: services.ServiceError) -> JsonResponse:
-    return JsonResponse(
-        {"error": exc.problems[0], "errors": exc.problems},
-        status=409 if exc.code == "conflict" else 400,
-    )
-
-
 def _rater_or_403(request: HttpRequest, study: Study) -> Rater:
     rater = _rater(request, study)
     if rater is None:
@@ -178,62 +172,67 @@ def _rater_or_403(request: HttpRequest, study: Study) -> Rater:
     return rater
 
 
-@require_POST
-def rater_next(request: HttpRequest, slug: str) -> JsonResponse:
-    """The next task (leased now, to preload its images), excluding the one on screen."""
-    study = selectors.study_get_for_raters(slug=slug)
-    rater = _rater_or_403(request, study)
-    try:
-        body = _json_body(request)
-        exclude = [int(i) for i in body.get("exclude", []) if str(i).isdigit()]
-        assignment = services.assignment_next(rater=rater, study=study, exclude=exclude)
-    except services.ServiceError as exc:
-        return _error(exc)
-    return JsonResponse({"task": _payload(study, assignment)})
+RaterApi = Callable[[Study, Rater, dict[str, Any]], dict[str, Any]]
 
 
-@require_POST
-def rater_submit(request: HttpRequest, slug: str) -> JsonResponse:
-    study = selectors.study_get_for_raters(slug=slug)
-    rater = _rater_or_403(request, study)
-    try:
-        body = _json_body(request)
+def rater_api(handler: RaterApi) -> Callable[[HttpRequest, str], JsonResponse]:
+    """A JSON endpoint of the task page: POST, the session's rater (403 without one),
+    a JSON object body; a refused request is 400 or 409 with the message to show."""
+
+    @require_POST
+    @wraps(handler)
+    def view(request: HttpRequest, slug: str) -> JsonResponse:
+        study = selectors.study_get_for_raters(slug=slug)
+        rater = _rater_or_403(request, study)
         try:
-            assignment_id = int(body["assignment"])
-            time_ms = int(body.get("time_on_task_ms", 0))
-            submission = uuid.UUID(str(body["client_submission_id"]))
-        except (KeyError, TypeError, ValueError):
-            raise services.ServiceError(
-                "send assignment, answers, time_on_task_ms and client_submission_id"
-            ) from None
-        result = services.judgment_submit(
-            rater=rater,
-            assignment_id=assignment_id,
-            answers=body.get("answers"),
-            time_on_task_ms=time_ms,
-            client_submission_id=submission,
-        )
-    except services.ServiceError as exc:
-        return _error(exc)
-    return JsonResponse(
-        {"recorded": result.created, "progress": selectors.rater_progress(rater=rater, study=study)}
-    )
+            return JsonResponse(handler(study, rater, _json_body(request)))
+        except services.ServiceError as exc:
+            return JsonResponse(
+                {"error": exc.problems[0], "errors": exc.problems}, status=exc.http_status
+            )
+
+    return view
 
 
-@require_POST
-def rater_broken(request: HttpRequest, slug: str) -> JsonResponse:
-    study = selectors.study_get_for_raters(slug=slug)
-    rater = _rater_or_403(request, study)
+@rater_api
+def rater_next(study: Study, rater: Rater, body: dict[str, Any]) -> dict[str, Any]:
+    """The next task (leased now, to preload its images), excluding the one on screen."""
+    exclude = [int(i) for i in body.get("exclude", []) if str(i).isdigit()]
+    assignment = services.assignment_next(rater=rater, study=study, exclude=exclude)
+    return {"task": _payload(study, assignment)}
+
+
+@rater_api
+def rater_submit(study: Study, rater: Rater, body: dict[str, Any]) -> dict[str, Any]:
     try:
-        body = _json_body(request)
-        if not str(body.get("assignment", "")).isdigit():
-            raise services.ServiceError("send the assignment id")
-        services.assignment_report_broken(
-            rater=rater, assignment_id=int(body["assignment"]), note=str(body.get("note", ""))
-        )
-    except services.ServiceError as exc:
-        return _error(exc)
-    return JsonResponse({"reported": True})
+        assignment_id = int(body["assignment"])
+        time_ms = int(body.get("time_on_task_ms", 0))
+        submission = uuid.UUID(str(body["client_submission_id"]))
+    except (KeyError, TypeError, ValueError):
+        raise services.ServiceError(
+            "send assignment, answers, time_on_task_ms and client_submission_id"
+        ) from None
+    result = services.judgment_submit(
+        rater=rater,
+        assignment_id=assignment_id,
+        answers=body.get("answers"),
+        time_on_task_ms=time_ms,
+        client_submission_id=submission,
+    )
+    return {
+        "recorded": result.created,
+        "progress": selectors.rater_progress(rater=rater, study=study),
+    }
+
+
+@rater_api
+def rater_broken(study: Study, rater: Rater, body: dict[str, Any]) -> dict[str, Any]:
+    if not str(body.get("assignment", "")).isdigit():
+        raise services.ServiceError("send the assignment id")
+    services.assignment_report_broken(
+        rater=rater, assignment_id=int(body["assignment"]), note=str(body.get("note", ""))
+    )
+    return {"reported": True}
 
 
 @require_GET
@@ -258,9 +257,8 @@ def rater_image(request: HttpRequest, slug: str, assignment_id: int, which: str)
     else:
         raise Http404
     assert edit is not None
-    with edit.image.open("rb") as handle:
-        data = handle.read()
-    return HttpResponse(data, content_type="image/png")
+    # The side's name, never the stored file's, goes into Content-Disposition.
+    return FileResponse(edit.image.open("rb"), content_type="image/png", filename=f"{which}.png")
 
 
 @require_GET

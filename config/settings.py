@@ -170,7 +170,8 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stale-generation-jobs": {
         "task": "annotation.tasks.requeue_stale_jobs",
         "schedule": 300.0,
-    }
+    },
+    "expire-leases": {"task": "annotation.tasks.expire_leases", "schedule": 300.0},
 }
 GENERATION_BATCH_SIZE = env_int("GENERATION_BATCH_SIZE", 8, minimum=1)
 GENERATION_CLAIM_TIMEOUT = env_int("GENERATION_CLAIM_TIMEOUT", 600, minimum=1)
