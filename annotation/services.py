@@ -1110,7 +1110,15 @@ def _lease(rater: Rater, study: Study, unit: StudyUnit) -> Assignment:
     )
 
 
-def _pick_unit(rater: Rater, study: Study, *, gold: bool) -> Assignment | None:
+@dataclass(frozen=True)
+class _Pick:
+    assignment: Assignment | None
+    # True when candidates existed but were taken or locked by concurrent requests:
+    # "nothing this time" is then not "nothing left", and the caller tries again.
+    contended: bool = False
+
+
+def _pick_unit(rater: Rater, study: Study, *, gold: bool, wait: bool) -> _Pick:
     seen = Assignment.objects.filter(rater=rater, study=study).values("unit_id")
     units = StudyUnit.objects.filter(study=study, is_gold=gold).exclude(pk__in=seen)
     if gold:
@@ -1126,13 +1134,14 @@ def _pick_unit(rater: Rater, study: Study, *, gold: bool) -> Assignment | None:
             .values_list("pk", flat=True)[:20]
         )
     if not candidates:
-        return None
-    # Lock the candidates; rows another request holds are skipped, so concurrent
-    # raters spread over different units instead of queueing on one.
-    locked = {
-        u.pk: u
-        for u in StudyUnit.objects.select_for_update(skip_locked=True).filter(pk__in=candidates)
-    }
+        return _Pick(None)
+    # Lock the candidates. Normally rows another request holds are skipped, so
+    # concurrent raters spread over different units instead of queueing on one;
+    # when that keeps finding nothing, the caller asks to wait for the locks
+    # instead (taken in primary-key order, so waiting requests cannot deadlock).
+    query = StudyUnit.objects.filter(pk__in=candidates).order_by("pk")
+    query = query.select_for_update() if wait else query.select_for_update(skip_locked=True)
+    locked = {u.pk: u for u in query}
     for pk in candidates:
         unit = locked.get(pk)
         if unit is None:
@@ -1142,7 +1151,24 @@ def _pick_unit(rater: Rater, study: Study, *, gold: bool) -> Assignment | None:
             active = Assignment.objects.filter(live_assignment(), unit=unit).count()
             if active >= study.raters_per_unit:
                 continue
-        return _lease(rater, study, unit)
+        return _Pick(_lease(rater, study, unit))
+    return _Pick(None, contended=True)
+
+
+# Attempts before a rater is told there is nothing for them while other requests
+# keep taking the candidates first; the later attempts wait for row locks.
+_PICK_ATTEMPTS = 8
+_PICK_SKIP_LOCKED_ATTEMPTS = 3
+
+
+def _pick_with_retries(rater: Rater, study: Study, *, gold: bool) -> Assignment | None:
+    for attempt in range(_PICK_ATTEMPTS):
+        # Each attempt is its own transaction: locks taken on units that turned
+        # out full are released, and the next candidate query sees fresh counts.
+        with transaction.atomic():
+            pick = _pick_unit(rater, study, gold=gold, wait=attempt >= _PICK_SKIP_LOCKED_ATTEMPTS)
+        if pick.assignment is not None or not pick.contended:
+            return pick.assignment
     return None
 
 
@@ -1154,7 +1180,8 @@ def assignment_next(
     A live lease the rater already holds (other than ``exclude``) comes back first,
     so a reload never loses or duplicates work. Otherwise a unit the rater has not
     seen, with the fewest submitted + live assignments below K, random among ties;
-    gold units are mixed in at the study's gold rate.
+    gold units are mixed in at the study's gold rate. None means no unit is left
+    for this rater, not that concurrent requests happened to take the candidates.
     """
     if study.status != Study.Status.LIVE:
         raise ServiceError(f"the study is {study.status}, not live", code="conflict")
@@ -1174,13 +1201,11 @@ def assignment_next(
     ):
         return None
     want_gold = study.gold_rate > 0 and random.random() < study.gold_rate
-    with transaction.atomic():
-        assignment = _pick_unit(rater, study, gold=want_gold)
-        if assignment is None and not want_gold:
-            return None
-        if assignment is None:
-            assignment = _pick_unit(rater, study, gold=False)
-    return assignment
+    if want_gold:
+        assignment = _pick_with_retries(rater, study, gold=True)
+        if assignment is not None:
+            return assignment
+    return _pick_with_retries(rater, study, gold=False)
 
 
 @dataclass(frozen=True)

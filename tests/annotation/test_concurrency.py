@@ -12,9 +12,9 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
-from annotation.models import Assignment, Judgment, Study
+from annotation.models import Assignment, Judgment, Study, StudyUnit
 from annotation.services import assignment_next, judgment_submit, rater_for_participant
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -67,3 +67,47 @@ def test_fifty_concurrent_raters_never_over_assign_or_lose_work(
     assert len(set(pairs)) == len(pairs)
     assert sorted(recorded) == sorted(Judgment.objects.values_list("pk", flat=True))
     assert len(recorded) == units * 3
+
+
+def test_a_unit_locked_by_another_request_is_waited_for_not_reported_as_none(
+    make_study: Callable[..., Study],
+) -> None:
+    # K=1; another rater takes every unit but one. While a concurrent request
+    # holds that last unit's row lock (and then lets it go without leasing it),
+    # a new rater must still get it: "none for you" may only mean none is left.
+    study = make_study(raters_per_unit=1, task_pairwise=False)
+    filler = rater_for_participant(platform="prolific", participant_id="filler")
+    for _ in range(study.units.count() - 1):
+        a = assignment_next(rater=filler, study=study)
+        assert a is not None
+        judgment_submit(
+            rater=filler,
+            assignment_id=a.pk,
+            answers={q["id"]: "no" for q in a.unit.questions},
+            time_on_task_ms=900,
+            client_submission_id=uuid.uuid4(),
+        )
+    last = StudyUnit.objects.get(study=study, assignments__isnull=True)
+    holding = threading.Event()
+    errors: list[BaseException] = []
+
+    def hold_lock() -> None:
+        try:
+            with transaction.atomic():
+                StudyUnit.objects.select_for_update().get(pk=last.pk)
+                holding.set()
+                threading.Event().wait(0.8)
+        except BaseException as exc:
+            errors.append(exc)
+            holding.set()
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    assert holding.wait(timeout=30)
+    newcomer = rater_for_participant(platform="prolific", participant_id="newcomer")
+    got = assignment_next(rater=newcomer, study=study)
+    holder.join(timeout=30)
+    assert not errors, errors
+    assert got is not None and got.unit_id == last.pk
