@@ -1139,8 +1139,13 @@ def _pick_unit(rater: Rater, study: Study, *, gold: bool, wait: bool) -> _Pick:
     # concurrent raters spread over different units instead of queueing on one;
     # when that keeps finding nothing, the caller asks to wait for the locks
     # instead (taken in primary-key order, so waiting requests cannot deadlock).
-    query = StudyUnit.objects.filter(pk__in=candidates).order_by("pk")
-    query = query.select_for_update() if wait else query.select_for_update(skip_locked=True)
+    # The edit and item come along (unlocked) for the task payload: no second round trip.
+    query = (
+        StudyUnit.objects.filter(pk__in=candidates)
+        .select_related("edit_a__item")
+        .order_by("pk")
+        .select_for_update(of=("self",), skip_locked=not wait)
+    )
     locked = {u.pk: u for u in query}
     for pk in candidates:
         unit = locked.get(pk)
@@ -1190,6 +1195,7 @@ def assignment_next(
     held = (
         Assignment.objects.filter(live_lease(), rater=rater, study=study)
         .exclude(pk__in=list(exclude))
+        .select_related("unit__edit_a__item")
         .order_by("leased_at", "pk")
         .first()
     )

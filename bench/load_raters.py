@@ -6,6 +6,13 @@ judgments per second, p50/p99 latency of both requests, and checks that no unit 
 more than K judgments.
 
     .venv/bin/python bench/load_raters.py --raters 200 --seconds 30
+    .venv/bin/python bench/load_raters.py --raters 200 --seconds 30 --pace-ms 667
+
+Back to back (the default), each rater always has a request in flight, so by Little's law the
+mean latency is raters / requests per second: 200 raters at 300 judgments/s (600 requests/s)
+wait 333 ms on average whatever the server does. The goal's pairing of 200 raters, 300
+judgments/s and p99 < 150 ms describes raters who spend about half a second on a task; --pace-ms
+667 offers exactly that load.
 
 Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/editbench_bench,
 dropped and created anew). The client runs on the same 2-core machine as the server, so
@@ -71,10 +78,17 @@ def setup_database(url: str, env: dict[str, str]) -> str:
 
 class Rater(threading.Thread):
     def __init__(
-        self, n: int, slug: str, stop: float, results: dict[str, list[float]], lock: threading.Lock
+        self,
+        n: int,
+        slug: str,
+        stop: float,
+        results: dict[str, list[float]],
+        lock: threading.Lock,
+        pace: float = 0.0,
     ) -> None:
         super().__init__(daemon=True)
         self.n, self.slug, self.stop, self.results, self.lock = n, slug, stop, results, lock
+        self.pace = pace
         self.cookies: dict[str, str] = {}
         self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
         self.judgments = 0
@@ -117,7 +131,13 @@ class Rater(threading.Thread):
         if status != 200 or match is None or csrf is None:
             return
         task = json.loads(match.group(1))
+        cycle = time.monotonic()
         while time.monotonic() < self.stop and task:
+            if self.pace:
+                # A rater at the given pace: one task every `pace` seconds (the time on the
+                # task page is whatever the two requests leave of it).
+                time.sleep(max(0.0, cycle + self.pace - time.monotonic()))
+                cycle = max(cycle + self.pace, time.monotonic() - self.pace)
             answers = {
                 q["id"]: ("yes" if q["kind"] == "yes_no" else "left") for q in task["questions"]
             }
@@ -148,6 +168,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--raters", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument(
+        "--pace-ms",
+        type=float,
+        default=0.0,
+        help="each rater starts a task at most every this many ms (0: back to back, no time "
+        "on the task page). 200 raters at 667 ms offer 300 judgments/s.",
+    )
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
     parser.add_argument(
@@ -198,7 +225,10 @@ def main() -> None:
         results: dict[str, list[float]] = {"next": [], "submit": []}
         lock = threading.Lock()
         stop = time.monotonic() + args.seconds
-        raters = [Rater(n, slug, stop, results, lock) for n in range(args.raters)]
+        raters = [
+            Rater(n, slug, stop, results, lock, pace=args.pace_ms / 1000)
+            for n in range(args.raters)
+        ]
         started = time.perf_counter()
         for r in raters:
             r.start()
@@ -225,7 +255,13 @@ def main() -> None:
     )
     print(
         f"{args.raters} raters, {elapsed:.1f} s, gunicorn {args.workers}x{args.threads} "
-        f"gthread, {os.cpu_count()} cores (client on the same machine)"
+        f"gthread, {os.cpu_count()} cores (client on the same machine), "
+        + (
+            f"pace {args.pace_ms:.0f} ms per task (offered {args.raters / args.pace_ms * 1000:.0f} "
+            "judgments/s)"
+            if args.pace_ms
+            else "back to back (no time on task)"
+        )
     )
     print(f"judgments: {judgments} ({judgments / elapsed:.1f}/s), failed submits: {errors}")
     for kind in ("next", "submit"):

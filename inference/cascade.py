@@ -133,8 +133,9 @@ class Cascade(nn.Module):
         """v-prediction loss of the SR stage: the residual of the image over a bilinear upsample
         of its (noise-augmented) low-resolution version."""
         low, _ = downsample(images, masks, self.config.base.resolution)
-        level = torch.rand(images.shape[0], 1, 1, 1, generator=generator) * self.config.sr_noise
-        low = low + level * torch.randn(low.shape, generator=generator)
+        level = _draw(torch.rand, (images.shape[0], 1, 1, 1), generator, images.device)
+        noise = _draw(torch.randn, low.shape, generator, low.device)
+        low = low + level * self.config.sr_noise * noise
         up = upsample(low, self.config.canvas)  # (B, 3, C, C)
         residual = (images - up) * self.config.sr_scale  # (B, 3, C, C)
         return self._loss(self.sr, residual, masks, images, masks, tokens, generator, up)
@@ -151,8 +152,8 @@ class Cascade(nn.Module):
         extra: torch.Tensor | None,
     ) -> torch.Tensor:
         b = x0.shape[0]
-        t = torch.rand(b, generator=generator)
-        noise = torch.randn(x0.shape, generator=generator)
+        t = _draw(torch.rand, (b,), generator, x0.device)
+        noise = _draw(torch.randn, x0.shape, generator, x0.device)
         states, pooled = self.text(tokens.ids, tokens.pad)
         x_t = diffusion.q_sample(x0, t, noise)
         v = net(x_t, t, conditioning(images, masks), states, tokens.pad, pooled, extra)
@@ -303,6 +304,14 @@ def load_checkpoint(
     model = Cascade(config, text.Tokenizer(blob["vocabulary"], config.text.max_len))
     model.load_state_dict(blob["state"])
     return model.to(device).eval(), dict(blob["meta"])
+
+
+def _draw(
+    fn: Any, shape: tuple[int, ...] | torch.Size, generator: torch.Generator, device: torch.device
+) -> torch.Tensor:
+    """Random numbers drawn from a CPU generator (so a seed means the same draws on any device),
+    then moved to ``device``."""
+    return fn(shape, generator=generator).to(device)  # type: ignore[no-any-return]
 
 
 def _noise(generators: list[torch.Generator], side: int, device: torch.device) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """Train a cascade on scenes of the world and write ``inference/checkpoints/<name>.pt`` + card.
 
-    python -m inference.train --name editor-im --policy object --max-minutes 40
-    python -m inference.train --name editor-rm --policy random --max-minutes 40
+    python -m inference.train --name editor-im --policy object --lr 2e-3 --sr-every 1 \
+        --sr-batch 32 --max-minutes 44     (`make train` runs the shipped recipe for both)
 
 Seeded; resumable (the optimizer, EMA and step are saved to ``var/train/<name>.state.pt`` every
 few minutes and picked up by the same command); a tqdm bar shows the losses. The run stops at
@@ -40,7 +40,8 @@ class TrainConfig:
     name: str = "editor-im"  # checkpoint name: <out>/<name>.pt and <name>.md
     policy: str = "object"  # mask policy: "object" (IM) or "random" (IM-RM ablation)
     seed: int = 0  # seeds scenes, masks, captions, noise and initial weights
-    batch: int = 16  # examples per step (both stages)
+    batch: int = 16  # examples per base-stage step
+    sr_batch: int = 0  # examples per SR-stage step (0: same as batch)
     lr: float = 1e-3  # AdamW learning rate after warm-up
     warmup: int = 200  # linear warm-up steps
     steps: int = 100_000  # maximum base-stage steps
@@ -53,6 +54,11 @@ class TrainConfig:
     save_minutes: float = 4.0  # resumable state every this many minutes
     sr_check: int = 64  # held-out items for the SR-vs-bilinear check
     micro: bool = False  # tiny 16×16 configuration (tests)
+    base_channels: tuple[int, ...] = ()  # base U-Net widths per level (empty: the default)
+    sr_channels: tuple[int, ...] = ()  # SR U-Net widths per level (empty: the default)
+    sr_only: bool = False  # train the SR stage alone (recipe sweeps of the second stage)
+    device: str = "cpu"  # where training runs (the shipped checkpoints: this machine's CPU)
+    snapshots: tuple[int, ...] = ()  # also save the EMA weights at these steps (recipe sweeps)
     vocab_scenes: int = 3000  # scenes sampled to build the vocabulary
     out: str = str(CHECKPOINTS)  # directory of the checkpoint and card
     state_dir: str = str(STATE_DIR)  # directory of the resumable state
@@ -95,6 +101,10 @@ def build_model(cfg: TrainConfig) -> cascade.Cascade:
     else:
         config = cascade.CascadeConfig()
         config.text.vocab_size = len(vocab)
+        if cfg.base_channels:
+            config.base.channels = tuple(cfg.base_channels)
+        if cfg.sr_channels:
+            config.sr.channels = tuple(cfg.sr_channels)
     torch.manual_seed(cfg.seed)
     return cascade.Cascade(config, text.Tokenizer(vocab, config.text.max_len))
 
@@ -126,13 +136,14 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> Path:
     """Run (or resume) training; return the checkpoint path."""
     if cfg.policy not in masking.POLICIES:
         raise ValueError(f"policy must be one of {masking.POLICIES}, got {cfg.policy!r}")
-    model = build_model(cfg)
+    device = torch.device(cfg.device)
+    model = build_model(cfg).to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
     state = State()
     state_path = Path(cfg.state_dir) / f"{cfg.name}.state.pt"
     if state_path.exists():
-        blob = torch.load(state_path, map_location="cpu", weights_only=False)
+        blob = torch.load(state_path, map_location=device, weights_only=False)
         model.load_state_dict(blob["model"])
         ema.load_state_dict(blob["ema"])
         opt.load_state_dict(blob["opt"])
@@ -150,12 +161,16 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> Path:
         for group in opt.param_groups:
             group["lr"] = _lr(cfg, state.step)
         stages = ["base"] + (["sr"] if (state.step + 1) % cfg.sr_every == 0 else [])
+        if cfg.sr_only:
+            stages = ["sr"]
         for stage in stages:
-            examples = pool.examples(cfg.batch, policy)
-            images, masks = data.to_tensors(examples)
+            size = cfg.sr_batch if stage == "sr" and cfg.sr_batch else cfg.batch
+            examples = pool.examples(size, policy)
+            images, masks = (t.to(device) for t in data.to_tensors(examples))
             tokens = model.tokenizer.encode(e.caption for e in examples)
-            keep = torch.rand(cfg.batch, generator=gen) >= cfg.cond_drop
+            keep = torch.rand(size, generator=gen) >= cfg.cond_drop
             tokens = text.drop_captions(tokens, keep, model.tokenizer)
+            tokens = text.Tokenized(tokens.ids.to(device), tokens.pad.to(device), tokens.unknown)
             loss_fn = model.base_loss if stage == "base" else model.sr_loss
             loss = loss_fn(images, masks, tokens, gen)
             opt.zero_grad(set_to_none=True)
@@ -175,13 +190,18 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> Path:
         bar.set_postfix(
             base=f"{state.base_loss:.4f}", sr=f"{state.sr_loss:.4f}", min=f"{spent / 60:.1f}"
         )
+        if state.step in cfg.snapshots:
+            snapshot = Path(cfg.state_dir) / f"{cfg.name}-{state.step}.pt"
+            snapshot.parent.mkdir(parents=True, exist_ok=True)
+            meta = {"name": cfg.name, "policy": cfg.policy, "steps": state.step, "use_sr": False}
+            cascade.save_checkpoint(snapshot, ema, {**meta, "minutes": spent / 60})
         if time.monotonic() - last_save > cfg.save_minutes * 60:
             _save_state(state_path, model, ema, opt, state, spent)
             last_save = time.monotonic()
     bar.close()
     state.seconds = spent
     _save_state(state_path, model, ema, opt, state, spent)
-    return finish(cfg, ema, state)
+    return finish(cfg, ema.to("cpu"), state)
 
 
 def _save_state(
@@ -263,6 +283,8 @@ def write_card(path: Path, meta: dict[str, Any], model: cascade.Cascade, weights
         kept = path.read_text().split(EVAL_MARKER, 1)[1]
     params = sum(p.numel() for p in model.parameters())
     check = meta["sr_check"]
+    batch = meta["train_config"]["batch"]
+    sr_batch = meta["train_config"].get("sr_batch") or batch
     sr_line = (
         "the SR stage is used"
         if meta["use_sr"]
@@ -285,8 +307,8 @@ def write_card(path: Path, meta: dict[str, Any], model: cascade.Cascade, weights
         f"- Training data: world seeds drawn below {data.HELDOUT_BASE} (held-out items use "
         f"{data.HELDOUT_BASE} + i and are never trained on)",
         f"- Command: `{meta['command']}`",
-        f"- Steps: {meta['steps']} base + {meta['sr_steps']} SR, batch "
-        f"{meta['train_config']['batch']}, wall time {meta['minutes']:.1f} min (training loop, "
+        f"- Steps: {meta['steps']} base + {meta['sr_steps']} SR, batch {batch} (SR {sr_batch}), "
+        f"wall time {meta['minutes']:.1f} min (training loop, "
         "this 2-core machine, 1 thread)",
         f"- Final running losses: base {meta['base_loss']:.4f}, SR {meta['sr_loss']:.4f}",
         f"- Parameters: {params / 1e6:.2f} M; weights file {weights.stat().st_size / 1e6:.1f} MB "
@@ -310,6 +332,7 @@ def parse_args(argv: list[str]) -> TrainConfig:
     p.add_argument("--policy", choices=masking.POLICIES, default=defaults.policy)
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--batch", type=int, default=defaults.batch)
+    p.add_argument("--sr-batch", type=int, default=defaults.sr_batch)
     p.add_argument("--lr", type=float, default=defaults.lr)
     p.add_argument("--steps", type=int, default=defaults.steps)
     p.add_argument("--max-minutes", type=float, default=defaults.max_minutes)
@@ -318,6 +341,11 @@ def parse_args(argv: list[str]) -> TrainConfig:
     p.add_argument("--sr-check", type=int, default=defaults.sr_check)
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--micro", action="store_true", help="tiny 16×16 configuration")
+    p.add_argument("--base-channels", default="", help="base U-Net widths, e.g. 32,64,96")
+    p.add_argument("--sr-channels", default="", help="SR U-Net widths, e.g. 16,32,64")
+    p.add_argument("--sr-only", action="store_true", help="train the SR stage alone")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--snapshots", default="", help="steps at which to also save EMA weights")
     p.add_argument("--out", default=defaults.out)
     p.add_argument("--state-dir", default=defaults.state_dir)
     a = p.parse_args(argv)
@@ -327,6 +355,7 @@ def parse_args(argv: list[str]) -> TrainConfig:
         policy=a.policy,
         seed=a.seed,
         batch=a.batch,
+        sr_batch=a.sr_batch,
         lr=a.lr,
         steps=a.steps,
         max_minutes=a.max_minutes,
@@ -334,6 +363,11 @@ def parse_args(argv: list[str]) -> TrainConfig:
         save_minutes=a.save_minutes,
         sr_check=a.sr_check,
         micro=a.micro,
+        base_channels=tuple(int(c) for c in a.base_channels.split(",") if c),
+        sr_channels=tuple(int(c) for c in a.sr_channels.split(",") if c),
+        sr_only=a.sr_only,
+        device=a.device,
+        snapshots=tuple(int(c) for c in a.snapshots.split(",") if c),
         out=a.out,
         state_dir=a.state_dir,
         command="python -m inference.train " + shlex.join(argv),

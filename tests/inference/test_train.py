@@ -37,3 +37,35 @@ def test_a_second_run_resumes_from_the_saved_state(tmp_path: Path) -> None:
     train.train(_config(tmp_path, 4), progress=False)
     path = train.train(_config(tmp_path, 7), progress=False)
     assert cascade.load_checkpoint(path)[1]["steps"] == 7
+
+
+def test_snapshots_are_saved_at_the_asked_steps_and_load(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, 5)
+    cfg.snapshots = (2, 4)
+    train.train(cfg, progress=False)
+    for step in (2, 4):
+        _, meta = cascade.load_checkpoint(tmp_path / "state" / f"micro-{step}.pt")
+        assert meta["steps"] == step and meta["use_sr"] is False
+    assert not (tmp_path / "state" / "micro-5.pt").exists()
+
+
+def test_sr_only_trains_the_second_stage_alone_with_its_own_batch(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, 3)
+    cfg.sr_only, cfg.sr_batch = True, 6
+    path = train.train(cfg, progress=False)
+    before = train.build_model(cfg)  # the same seeded initial weights
+    after, meta = cascade.load_checkpoint(path)
+    assert meta["sr_steps"] == 3 and "SR 6" in path.with_suffix(".md").read_text()
+    base_same = all(
+        torch.equal(x, y)
+        for x, y in zip(
+            before.base.state_dict().values(), after.base.state_dict().values(), strict=True
+        )
+    )
+    sr_same = all(
+        torch.equal(x, y)
+        for x, y in zip(
+            before.sr.state_dict().values(), after.sr.state_dict().values(), strict=True
+        )
+    )
+    assert base_same and not sr_same

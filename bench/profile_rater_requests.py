@@ -1,0 +1,106 @@
+"""Where a rater's request time goes: the task page's two JSON calls, in-process.
+
+    .venv/bin/python bench/profile_rater_requests.py --pairs 300 [--cprofile]
+
+Sets up the load-test study of ``bench/load_raters.py`` on PostgreSQL (BENCH_DATABASE_URL,
+dropped and created anew), then lets raters submit-and-ask-next through Django's test client
+(full middleware stack, no HTTP server) and prints, per endpoint, the mean time and the SQL
+statements of one request. With ``--cprofile``, the 25 costliest functions as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import load_raters  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--pairs", type=int, default=300)
+    p.add_argument("--raters", type=int, default=20)
+    p.add_argument("--cprofile", action="store_true")
+    p.add_argument("--reuse", action="store_true", help="keep the database of an earlier run")
+    a = p.parse_args()
+    url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/editbench_bench")
+    work = Path("var/bench-profile")
+    env = {
+        **os.environ, "DATABASE_URL": url, "MEDIA_ROOT": str(work.resolve() / "media"),
+        "SECRET_KEY": "bench-" + "k" * 60, "ALLOWED_HOSTS": "testserver", "CELERY_BROKER_URL": "",
+        "LOG_LEVEL": "WARNING", "DEBUG": "0", "SECURE_SSL_REDIRECT": "0",
+        "SESSION_COOKIE_SECURE": "0", "CSRF_COOKIE_SECURE": "0", "STATIC_MANIFEST": "0",
+    }  # fmt: skip
+    work.mkdir(parents=True, exist_ok=True)
+    slug = "load-test" if a.reuse else load_raters.setup_database(url, {**env, "DEBUG": "1"})
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    clients = []
+    for n in range(a.raters):
+        c = Client()
+        c.get(f"/s/{slug}/?PROLIFIC_PID=profile-{uuid.uuid4().hex[:8]}-{n}&STUDY_ID=s&SESSION_ID=x")
+        page = c.get(f"/s/{slug}/task/").content.decode()
+        task = json.loads(load_raters.TASK_DATA.search(page).group(1))  # type: ignore[union-attr]
+        clients.append((c, task))
+    times: dict[str, list[float]] = {"submit": [], "next": []}
+    sample: dict[str, list[str]] = {}
+    profiler = cProfile.Profile() if a.cprofile else None
+
+    def step(i: int) -> None:
+        c, task = clients[i % len(clients)]
+        answers = {q["id"]: ("yes" if q["kind"] == "yes_no" else "left") for q in task["questions"]}
+        body = {"assignment": task["assignment"], "answers": answers, "time_on_task_ms": 3000,
+                "client_submission_id": str(uuid.uuid4())}  # fmt: skip
+        for kind, path, payload in (
+            ("submit", f"/s/{slug}/api/submit", body),
+            ("next", f"/s/{slug}/api/next", {"exclude": []}),
+        ):
+            with CaptureQueriesContext(connection) as q:
+                t = time.perf_counter()
+                r = c.post(path, json.dumps(payload), content_type="application/json")
+                times[kind].append(time.perf_counter() - t)
+            assert r.status_code == 200, (kind, r.status_code, r.content[:200])
+            sample[kind] = [x["sql"] for x in q.captured_queries]
+            if kind == "next":
+                clients[i % len(clients)] = (c, r.json()["task"])
+
+    for i in range(min(20, a.pairs)):  # warm-up
+        step(i)
+    times = {"submit": [], "next": []}
+    if profiler:
+        profiler.enable()
+    for i in range(a.pairs):
+        step(i)
+    if profiler:
+        profiler.disable()
+    for kind in ("submit", "next"):
+        print(f"{kind}: mean {statistics.mean(times[kind]) * 1000:.2f} ms, "
+              f"median {statistics.median(times[kind]) * 1000:.2f} ms, "
+              f"{len(sample[kind])} SQL statements")  # fmt: skip
+        for sql in sample[kind]:
+            print("   ", sql[:220])
+    if profiler:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()
