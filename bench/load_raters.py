@@ -159,6 +159,13 @@ class Rater(threading.Thread):
             task = json.loads(text).get("task") if status == 200 else None
 
 
+def machine_cpu_seconds() -> float:
+    """Busy CPU seconds of the whole machine so far (all processes), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
@@ -229,12 +236,15 @@ def main() -> None:
             Rater(n, slug, stop, results, lock, pace=args.pace_ms / 1000)
             for n in range(args.raters)
         ]
+        cpu_before, client_before = machine_cpu_seconds(), time.process_time()
         started = time.perf_counter()
         for r in raters:
             r.start()
         for r in raters:
             r.join(timeout=args.seconds + 120)
         elapsed = time.perf_counter() - started
+        machine_cpu = machine_cpu_seconds() - cpu_before
+        client_cpu = time.process_time() - client_before
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -264,6 +274,14 @@ def main() -> None:
         )
     )
     print(f"judgments: {judgments} ({judgments / elapsed:.1f}/s), failed submits: {errors}")
+    if judgments:
+        server_cpu = machine_cpu - client_cpu
+        print(
+            f"CPU per judgment: {server_cpu / judgments * 1000:.1f} ms server + database, "
+            f"{client_cpu / judgments * 1000:.1f} ms client; the server alone on these "
+            f"{os.cpu_count()} cores would top out near "
+            f"{(os.cpu_count() or 1) / server_cpu * judgments:.0f} judgments/s"
+        )
     for kind in ("next", "submit"):
         values = results[kind]
         if values:

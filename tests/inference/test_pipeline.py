@@ -119,21 +119,21 @@ def test_a_missing_checkpoint_is_named() -> None:
         pipeline.load("no-such-model")
 
 
-# Held-out colour items (indices of data.heldout_item) and their seeds; with the shipped weights
-# these edits show the asked-for colour. Found by `python -m inference.evaluate`-style runs.
-SHIPPED_COLOUR_ITEMS = (7, 25, 29)
-
-
 def test_the_shipped_checkpoint_paints_the_asked_for_colour() -> None:
+    # The first 12 held-out items that test colour, each with its index as the seed; the
+    # evaluation measures 0.95 colour accuracy for editor-im (10 of these 12 at the time of
+    # writing), and a model that ignored the caption would get about 1 in 10 right.
     model = pipeline.load(SHIPPED)
-    items = [data.heldout_item(i) for i in SHIPPED_COLOUR_ITEMS]
-    assert all(it.spec.attribute_type == "color" for it in items)
+    indices = [i for i in range(200) if data.heldout_item(i).spec.attribute_type == "color"][:12]
+    items = [data.heldout_item(i) for i in indices]
     results = pipeline.inpaint(
         [it.image for it in items], [it.mask for it in items],
         [it.captions.mask_simple for it in items], model=model, guidance="oscillate",
-        steps=20, seed=list(SHIPPED_COLOUR_ITEMS),
+        steps=20, seed=indices,
     )  # fmt: skip
+    right = []
     for it, r in zip(items, results, strict=True):
         edited = np.asarray(r.image)
         assert np.array_equal(edited[~it.mask], it.image[~it.mask])
-        assert judge.judge(edited, it.mask, it.target).correct["color"], it.captions.mask_simple
+        right.append(judge.judge(edited, it.mask, it.target).correct["color"])
+    assert sum(right) >= 9, right
