@@ -305,6 +305,12 @@ class StudyUnit(models.Model):
     # The questions shown, built from the item's structured target.
     questions = models.JSONField(default=list)
     is_gold = models.BooleanField(default=False)
+    # Assignments holding a slot of this unit (leased or submitted), kept by the services in
+    # the transaction that changes them, so the next-task query can pick the emptiest units by
+    # an index instead of counting every assignment of the study. A hint for choosing: the
+    # exact count, under the unit's row lock, decides whether a lease is given. Leases past
+    # their expiry stay counted until ``services.assignments_expire`` marks them.
+    slots_taken = models.PositiveIntegerField(default=0)
     gold_answer = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -326,7 +332,10 @@ class StudyUnit(models.Model):
                 name="unit_gold_has_answer",
             ),
         ]
-        indexes = [models.Index(fields=["study", "kind"], name="unit_study_kind_idx")]
+        indexes = [
+            models.Index(fields=["study", "kind"], name="unit_study_kind_idx"),
+            models.Index(fields=["study", "is_gold", "slots_taken"], name="unit_open_slots_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"unit {self.pk} ({self.kind})"

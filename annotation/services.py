@@ -16,6 +16,7 @@ import secrets
 import time
 import uuid
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -1077,11 +1078,33 @@ def rater_for_participant(*, platform: str, participant_id: str) -> Rater:
     return rater
 
 
-def assignments_expire() -> int:
-    """Mark leases past their expiry as expired (periodic bookkeeping for the admin)."""
-    return Assignment.objects.filter(
-        status=Assignment.Status.LEASED, lease_expires_at__lte=timezone.now()
-    ).update(status=Assignment.Status.EXPIRED)
+def assignments_expire(*, study: Study | None = None) -> int:
+    """Mark leases past their expiry as expired and give their units the slots back.
+
+    Run periodically (a beat task) and, for one study, when a rater finds no unit left.
+    Leases another request holds locked (being submitted or reported) are left for the
+    next run. Returns how many leases expired.
+    """
+    with transaction.atomic():
+        expiring = Assignment.objects.select_for_update(skip_locked=True).filter(
+            status=Assignment.Status.LEASED, lease_expires_at__lte=timezone.now()
+        )
+        if study is not None:
+            expiring = expiring.filter(study=study)
+        rows = list(expiring.values_list("pk", "unit_id"))
+        if not rows:
+            return 0
+        Assignment.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+            status=Assignment.Status.EXPIRED
+        )
+        # Units in key order, so two concurrent runs cannot deadlock on them.
+        for unit_id, n in sorted(Counter(unit for _, unit in rows).items()):
+            _slots_taken_add(unit_id, -n)
+    return len(rows)
+
+
+def _slots_taken_add(unit_id: int, n: int) -> None:
+    StudyUnit.objects.filter(pk=unit_id).update(slots_taken=F("slots_taken") + n)
 
 
 def rater_task_count(*, rater: Rater, study: Study) -> int:
@@ -1101,13 +1124,15 @@ def _lease(rater: Rater, study: Study, unit: StudyUnit) -> Assignment:
             a_on_left = secrets.randbelow(2) == 0
         else:
             a_on_left = sides["left"] < sides["right"]
-    return Assignment.objects.create(
+    assignment = Assignment.objects.create(
         rater=rater,
         unit=unit,
         study=study,
         a_on_left=a_on_left,
         lease_expires_at=timezone.now() + timedelta(minutes=study.lease_minutes),
     )
+    _slots_taken_add(unit.pk, 1)
+    return assignment
 
 
 @dataclass(frozen=True)
@@ -1125,12 +1150,10 @@ def _pick_unit(rater: Rater, study: Study, *, gold: bool, wait: bool) -> _Pick:
         # Gold units are not limited to K raters: every rater should meet some.
         candidates = list(units.order_by("?").values_list("pk", flat=True)[:10])
     else:
-        counted = units.annotate(
-            active=Count("assignments", filter=live_assignment("assignments__"))
-        )
+        # The emptiest units first, by the slot counter (an index, however large the study).
         candidates = list(
-            counted.filter(active__lt=study.raters_per_unit)
-            .order_by("active", "?")
+            units.filter(slots_taken__lt=study.raters_per_unit)
+            .order_by("slots_taken", "?")
             .values_list("pk", flat=True)[:20]
         )
     if not candidates:
@@ -1167,13 +1190,21 @@ _PICK_SKIP_LOCKED_ATTEMPTS = 3
 
 
 def _pick_with_retries(rater: Rater, study: Study, *, gold: bool) -> Assignment | None:
+    expired = False
     for attempt in range(_PICK_ATTEMPTS):
         # Each attempt is its own transaction: locks taken on units that turned
         # out full are released, and the next candidate query sees fresh counts.
         with transaction.atomic():
             pick = _pick_unit(rater, study, gold=gold, wait=attempt >= _PICK_SKIP_LOCKED_ATTEMPTS)
-        if pick.assignment is not None or not pick.contended:
+        if pick.assignment is not None:
             return pick.assignment
+        if not pick.contended:
+            # Nothing open by the counters. Leases past their expiry still count there
+            # until they are marked (a beat task does it; the embedded demo runs none), so
+            # mark this study's now and look once more before saying nothing is left.
+            if gold or expired or not assignments_expire(study=study):
+                return None
+            expired = True
     return None
 
 
@@ -1298,6 +1329,7 @@ def assignment_report_broken(*, rater: Rater, assignment_id: int, note: str) -> 
         if assignment.status != Assignment.Status.LEASED:
             raise ServiceError("only a task in progress can be reported", code="conflict")
         BrokenItemReport.objects.create(assignment=assignment, note=note.strip()[:2000])
+        _slots_taken_add(assignment.unit_id, -1)
         assignment.status = Assignment.Status.SKIPPED
         assignment.save(update_fields=["status"])
     return assignment

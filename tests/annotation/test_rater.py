@@ -16,10 +16,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from annotation.models import Assignment, EditModel, Judgment, Rater, Study
+from annotation.models import Assignment, EditModel, Judgment, Rater, Study, StudyUnit
 from annotation.services import (
     ServiceError,
     assignment_next,
+    assignment_report_broken,
+    assignments_expire,
     judgment_submit,
     rater_for_participant,
 )
@@ -515,3 +517,71 @@ def test_nothing_a_rater_sees_reveals_a_model(
         assert secret not in text, f"{secret!r} leaked to a rater"
     ids = {str(pk) for pk in EditModel.objects.values_list("pk", flat=True)}
     assert not any(f"model={i}" in text or f"/models/{i}" in text for i in ids)
+
+
+def _slots(study: Study) -> dict[int, int]:
+    return dict(StudyUnit.objects.filter(study=study).values_list("pk", "slots_taken"))
+
+
+def _holding(study: Study) -> dict[int, int]:
+    counts = Counter(
+        Assignment.objects.filter(study=study, status__in=["leased", "submitted"]).values_list(
+            "unit", flat=True
+        )
+    )
+    return {pk: counts.get(pk, 0) for pk in study.units.values_list("pk", flat=True)}
+
+
+def test_the_slot_counter_follows_leases_submits_reports_and_expiry(
+    make_study: Callable[..., Study],
+) -> None:
+    study = make_study(raters_per_unit=2)
+    raters = [rater_for_participant(platform="prolific", participant_id=f"c{n}") for n in range(3)]
+    leased = []
+    for r in raters:
+        a = assignment_next(rater=r, study=study)
+        assert a is not None
+        leased.append(a)
+    assert _slots(study) == _holding(study) and sum(_slots(study).values()) == 3
+    submit(raters[0], leased[0])
+    assert _slots(study) == _holding(study) and sum(_slots(study).values()) == 3
+    assignment_report_broken(rater=raters[1], assignment_id=leased[1].pk, note="blank")
+    assert _slots(study) == _holding(study) and sum(_slots(study).values()) == 2
+    Assignment.objects.filter(pk=leased[2].pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert assignments_expire() == 1
+    assert _slots(study) == _holding(study) and sum(_slots(study).values()) == 1
+    assert assignments_expire() == 0  # nothing counted twice
+
+
+def test_the_emptiest_units_by_the_counter_come_first(make_study: Callable[..., Study]) -> None:
+    study = make_study(raters_per_unit=3)
+    units = list(study.units.order_by("pk"))
+    # Every unit but the last looks fuller: the next rater must get the last one.
+    StudyUnit.objects.filter(pk__in=[u.pk for u in units[:-1]]).update(slots_taken=1)
+    rater = rater_for_participant(platform="prolific", participant_id="emptiest")
+    a = assignment_next(rater=rater, study=study)
+    assert a is not None and a.unit_id == units[-1].pk
+
+
+def test_the_migration_counts_the_slots_of_existing_assignments(
+    make_study: Callable[..., Study],
+) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("annotation.migrations.0002_unit_slots_taken")
+    study = make_study(raters_per_unit=2)
+    for n in range(2):
+        rater = rater_for_participant(platform="prolific", participant_id=f"m{n}")
+        for _ in range(3):
+            a = assignment_next(rater=rater, study=study, exclude=[])
+            assert a is not None
+            submit(rater, a)
+    assignment_next(rater=rater, study=study)  # one more, left leased
+    expected = _slots(study)
+    StudyUnit.objects.filter(study=study).update(slots_taken=0)
+    migration.count_existing(apps, None)
+    assert _slots(study) == expected == _holding(study)
