@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     ceiling = matmul_gflops()
     upsampler = "SR stage" if model.use_sr else "bilinear (SR stage not used)"
     body = (
-        "## Speed (`python bench/inference_speed.py`)\n\n"
+        "### Speed (`python bench/inference_speed.py`)\n\n"
         f"`{a.checkpoint}`, batch {a.batch}, {a.steps} base steps ({a.guidance}), upsampler: "
         f"{upsampler}, {a.threads} threads, median of {a.repeats}: "
         f"**{batch_s / a.batch:.3f} s per 64×64 edit** ({batch_s:.2f} s per batch).\n\n"

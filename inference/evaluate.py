@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
     out.write_text(json.dumps(report, indent=1))
     body = markdown(report)
     print(body)
-    write_section(Path(a.results), "evaluate", "## Evaluation (`python -m inference.evaluate`)\n\n"
+    write_section(Path(a.results), "evaluate", "### Evaluation (`python -m inference.evaluate`)\n\n"
                   + body)  # fmt: skip
     for name in a.checkpoints if not a.judge_only else []:
         card = pipeline.resolve(name).with_suffix(".md")
