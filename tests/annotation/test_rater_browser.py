@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from annotation.models import Assignment, BenchmarkItem, Judgment, Study
@@ -42,6 +43,9 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
         launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+        # Close the database connections the test opened while Playwright ran: without this,
+        # dropping the PostgreSQL test database at the end of the run found one still open.
+        connections.close_all()
 
 
 def answer_by_keyboard(page: Page) -> None:
