@@ -305,11 +305,11 @@ class StudyUnit(models.Model):
     # The questions shown, built from the item's structured target.
     questions = models.JSONField(default=list)
     is_gold = models.BooleanField(default=False)
-    # Assignments holding a slot of this unit (leased or submitted), kept by the services in
-    # the transaction that changes them, so the next-task query can pick the emptiest units by
-    # an index instead of counting every assignment of the study. A hint for choosing: the
-    # exact count, under the unit's row lock, decides whether a lease is given. Leases past
-    # their expiry stay counted until ``services.assignments_expire`` marks them.
+    # Assignments holding a slot of this unit (leased or submitted), changed by the services
+    # only under the unit's row lock and in the transaction that changes them, so the next-task
+    # query picks the emptiest units by an index and, read under the lock, it decides whether a
+    # lease is given. Leases past their expiry stay counted until
+    # ``services.assignments_expire`` marks them (never more than K, possibly briefly fewer).
     slots_taken = models.PositiveIntegerField(default=0)
     gold_answer = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1174,11 +1174,10 @@ def _pick_unit(rater: Rater, study: Study, *, gold: bool, wait: bool) -> _Pick:
         unit = locked.get(pk)
         if unit is None:
             continue
-        if not gold:
-            # Recount under the lock: the number that decides is never stale.
-            active = Assignment.objects.filter(live_assignment(), unit=unit).count()
-            if active >= study.raters_per_unit:
-                continue
+        # The counter as read under the row lock is current: every change to it
+        # happens under the same lock, so this is what decides, not a recount.
+        if not gold and unit.slots_taken >= study.raters_per_unit:
+            continue
         return _Pick(_lease(rater, study, unit))
     return _Pick(None, contended=True)
 

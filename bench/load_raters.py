@@ -41,6 +41,23 @@ TASK_DATA = re.compile(r'<script id="task-data" type="application/json">(.*?)</s
 CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 
+def server_env(database: str, media: Path, *, host: str) -> dict[str, str]:
+    """Production settings (DEBUG off) for a plain-HTTP server on loopback."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database,
+        "MEDIA_ROOT": str(media),
+        "SECRET_KEY": "bench-" + "k" * 60,
+        "ALLOWED_HOSTS": host,
+        "SECURE_SSL_REDIRECT": "0",
+        "SESSION_COOKIE_SECURE": "0",
+        "CSRF_COOKIE_SECURE": "0",
+        "STATIC_MANIFEST": "0",
+        "CELERY_BROKER_URL": "",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
 def setup_database(url: str, env: dict[str, str]) -> str:
     parsed = urlparse(url)
     name = parsed.path.lstrip("/")
@@ -193,19 +210,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(subprocess.run(["mktemp", "-d"], capture_output=True, text=True).stdout.strip())
-    env = {
-        **os.environ,
-        "DATABASE_URL": args.database,
-        "MEDIA_ROOT": str(work / "media"),
-        "SECRET_KEY": "bench-" + "k" * 60,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "SESSION_COOKIE_SECURE": "0",
-        "CSRF_COOKIE_SECURE": "0",
-        "STATIC_MANIFEST": "0",
-        "CELERY_BROKER_URL": "",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = server_env(args.database, work / "media", host="127.0.0.1")
     slug = setup_database(args.database, {**env, "DEBUG": "1"})
     server = subprocess.Popen(
         [

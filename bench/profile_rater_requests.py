@@ -37,12 +37,7 @@ def main() -> None:
     a = p.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/editbench_bench")
     work = Path("var/bench-profile")
-    env = {
-        **os.environ, "DATABASE_URL": url, "MEDIA_ROOT": str(work.resolve() / "media"),
-        "SECRET_KEY": "bench-" + "k" * 60, "ALLOWED_HOSTS": "testserver", "CELERY_BROKER_URL": "",
-        "LOG_LEVEL": "WARNING", "DEBUG": "0", "SECURE_SSL_REDIRECT": "0",
-        "SESSION_COOKIE_SECURE": "0", "CSRF_COOKIE_SECURE": "0", "STATIC_MANIFEST": "0",
-    }  # fmt: skip
+    env = load_raters.server_env(url, work.resolve() / "media", host="testserver")
     work.mkdir(parents=True, exist_ok=True)
     slug = "load-test" if a.reuse else load_raters.setup_database(url, {**env, "DEBUG": "1"})
     os.environ.update(env)

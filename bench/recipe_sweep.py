@@ -18,14 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collections import defaultdict
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from inference import cascade, data, evaluate, judge, pipeline, text
+from inference import cascade, data, evaluate, pipeline, text
 
 
 def main() -> None:
@@ -63,18 +62,15 @@ def main() -> None:
         print(json.dumps(row), flush=True)
 
 
-def _judge_all(items: list[data.HeldOutItem], edited: torch.Tensor) -> dict[str, Any]:
-    per: dict[str, list[bool]] = defaultdict(list)
-    simple = []
-    for it, img in zip(items, edited, strict=True):
-        arr = ((img.permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).byte().cpu().numpy()
-        v = judge.judge(arr, it.mask, it.target)
-        per[it.spec.attribute_type].append(v.correct[v.tested])
-        per["object"].append(v.correct["object"])
-        simple.append(v.simple_correct)
+def _summary(items: list[data.HeldOutItem], edited: torch.Tensor) -> dict[str, Any]:
+    """Judge (B, 3, C, C) edits in [-1, 1] the way ``inference.evaluate`` does."""
+    pixels = ((edited.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
+    results = [evaluate.judge_edit(it, img) for it, img in zip(items, pixels.numpy(), strict=True)]
+    s = evaluate.summarize(results, 0.0)
     return {
-        "all_correct": round(float(np.mean(simple)), 3),
-        "by_attribute": {k: round(float(np.mean(v)), 3) for k, v in per.items()},
+        "all_correct": round(s["all_correct_mask_simple"], 3),
+        "by_attribute": {k: round(v, 3) for k, v in s["tested_by_attribute_type"].items()},
+        "object": round(float(np.mean([r.correct["object"] for r in results])), 3),
     }
 
 
@@ -82,14 +78,14 @@ def _judge_all(items: list[data.HeldOutItem], edited: torch.Tensor) -> dict[str,
 def ceiling(a: argparse.Namespace, items: list[data.HeldOutItem]) -> None:
     truth, masks = data.to_tensors([data.Example(it.truth, it.mask, "") for it in items])
     inputs, _ = data.to_tensors([data.Example(it.image, it.mask, "") for it in items])
-    low, _ = cascade.downsample(truth, masks, 32)
+    low, _ = cascade.downsample(truth, masks, cascade.CascadeConfig().base.resolution)
     fixed = {
         mode: F.interpolate(low, size=truth.shape[-2:], mode=mode)
         for mode in ("nearest", "bilinear", "bicubic")
     }
     for mode, up in fixed.items():
         out = torch.where(masks > 0, up.clamp(-1, 1), inputs)
-        print(json.dumps({"upsampler": mode, **_judge_all(items, out)}), flush=True)
+        print(json.dumps({"upsampler": mode, **_summary(items, out)}), flush=True)
     for path in a.snapshots:
         model = pipeline.load(Path(path).resolve(), device=a.device)
         net = model.cascade
@@ -104,7 +100,7 @@ def ceiling(a: argparse.Namespace, items: list[data.HeldOutItem]) -> None:
                 low[sl].to(dev), inputs[sl].to(dev), masks[sl].to(dev), tok, gens
             ).cpu()
         row = {"snapshot": Path(path).name, "steps": model.meta.get("steps")}
-        print(json.dumps({**row, **_judge_all(items, out)}), flush=True)
+        print(json.dumps({**row, **_summary(items, out)}), flush=True)
 
 
 if __name__ == "__main__":

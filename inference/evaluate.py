@@ -84,18 +84,22 @@ def run_edits(
         )  # fmt: skip
         seconds += time.perf_counter() - began
         for it, r in zip(chunk, results, strict=True):
-            edited = np.asarray(r.image)
-            v = judge.judge(edited, it.mask, it.target)
-            out.append(ItemResult(
-                attribute_type=it.spec.attribute_type,
-                object_type=it.spec.target.object_type,
-                correct=v.correct,
-                tested_correct=v.correct[v.tested],
-                simple_correct=v.simple_correct,
-                preserved=bool((edited[~it.mask] == it.image[~it.mask]).all()),
-                psnr=_psnr(edited, it.truth, it.mask),
-            ))  # fmt: skip
+            out.append(judge_edit(it, np.asarray(r.image)))
     return out, seconds / len(items)
+
+
+def judge_edit(item: data.HeldOutItem, edited: np.ndarray[Any, Any]) -> ItemResult:
+    """The judge's verdicts on one edit (H×W×3 uint8) of a held-out item."""
+    v = judge.judge(edited, item.mask, item.target)
+    return ItemResult(
+        attribute_type=item.spec.attribute_type,
+        object_type=item.spec.target.object_type,
+        correct=v.correct,
+        tested_correct=v.correct[v.tested],
+        simple_correct=v.simple_correct,
+        preserved=bool((edited[~item.mask] == item.image[~item.mask]).all()),
+        psnr=_psnr(edited, item.truth, item.mask),
+    )
 
 
 def summarize(results: list[ItemResult], seconds: float) -> dict[str, Any]:

@@ -160,9 +160,10 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> Path:
     while state.step < cfg.steps and spent < cfg.max_minutes * 60:
         for group in opt.param_groups:
             group["lr"] = _lr(cfg, state.step)
-        stages = ["base"] + (["sr"] if (state.step + 1) % cfg.sr_every == 0 else [])
         if cfg.sr_only:
             stages = ["sr"]
+        else:
+            stages = ["base"] + (["sr"] if (state.step + 1) % cfg.sr_every == 0 else [])
         for stage in stages:
             size = cfg.sr_batch if stage == "sr" and cfg.sr_batch else cfg.batch
             examples = pool.examples(size, policy)
