@@ -7,6 +7,7 @@ write goes through annotation/services.py.
 
 from __future__ import annotations
 
+import random
 import uuid
 from pathlib import PurePath
 from typing import Any
@@ -288,6 +289,14 @@ class Study(models.Model):
         return self.name
 
 
+SHUFFLE_KEYS = 2**31 - 1  # shuffle keys are drawn from [0, SHUFFLE_KEYS)
+
+
+def shuffle_key() -> int:
+    """A random place in a study's fixed random order of units (see ``StudyUnit.shuffle``)."""
+    return random.randrange(SHUFFLE_KEYS)
+
+
 class StudyUnit(models.Model):
     """What one rater judges once: an edit with its questions, or a pair of edits."""
 
@@ -311,6 +320,10 @@ class StudyUnit(models.Model):
     # lease is given. Leases past their expiry stay counted until
     # ``services.assignments_expire`` marks them (never more than K, possibly briefly fewer).
     slots_taken = models.PositiveIntegerField(default=0)
+    # The unit's place in a random order fixed when it is created. The next-task query starts
+    # at a random key among the emptiest units and follows an index from there, which breaks
+    # ties at random without sorting every open unit of the study on each request.
+    shuffle = models.IntegerField(default=shuffle_key)
     gold_answer = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -334,7 +347,9 @@ class StudyUnit(models.Model):
         ]
         indexes = [
             models.Index(fields=["study", "kind"], name="unit_study_kind_idx"),
-            models.Index(fields=["study", "is_gold", "slots_taken"], name="unit_open_slots_idx"),
+            models.Index(
+                fields=["study", "is_gold", "slots_taken", "shuffle"], name="unit_open_order_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -127,10 +127,14 @@ def study_dashboard(*, study: Study) -> dict[str, Any]:
 
 
 def assignment_get_for_rater(
-    *, rater: Rater, assignment_id: int, for_update: bool = False
+    *, rater: Rater, assignment_id: int, for_update: bool = False, with_edits: bool = False
 ) -> Assignment:
-    """The rater's own assignment; any other id is a 404 (not 403), so ids cannot be probed."""
-    assignments = Assignment.objects.select_related("unit", "study", "unit__edit_a__item")
+    """The rater's own assignment, with its unit and study (``with_edits``: the unit's edits
+    and item too); any other id is a 404 (not 403), so ids cannot be probed."""
+    related = ["unit", "study"]
+    if with_edits:
+        related += ["unit__edit_a__item", "unit__edit_b"]
+    assignments = Assignment.objects.select_related(*related)
     if for_update:
         assignments = assignments.select_for_update(of=("self",))
     try:

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 from PIL import Image
@@ -52,6 +52,7 @@ from annotation.models import (
     StudyUnit,
     live_assignment,
     live_lease,
+    shuffle_key,
 )
 from annotation.questions import (
     pairwise_questions,
@@ -1112,11 +1113,11 @@ def rater_task_count(*, rater: Rater, study: Study) -> int:
     return Assignment.objects.filter(live_assignment(), rater=rater, study=study).count()
 
 
-def _lease(rater: Rater, study: Study, unit: StudyUnit) -> Assignment:
+def _lease(rater: Rater, study: Study, unit_id: int, kind: str) -> Assignment:
     """Create the assignment for a locked unit, balancing left/right over its raters."""
     a_on_left = True
-    if unit.kind == StudyUnit.Kind.PAIRWISE:
-        sides = unit.assignments.filter(live_assignment()).aggregate(
+    if kind == StudyUnit.Kind.PAIRWISE:
+        sides = Assignment.objects.filter(live_assignment(), unit_id=unit_id).aggregate(
             left=Count("pk", filter=Q(a_on_left=True)),
             right=Count("pk", filter=Q(a_on_left=False)),
         )
@@ -1126,12 +1127,12 @@ def _lease(rater: Rater, study: Study, unit: StudyUnit) -> Assignment:
             a_on_left = sides["left"] < sides["right"]
     assignment = Assignment.objects.create(
         rater=rater,
-        unit=unit,
+        unit_id=unit_id,
         study=study,
         a_on_left=a_on_left,
         lease_expires_at=timezone.now() + timedelta(minutes=study.lease_minutes),
     )
-    _slots_taken_add(unit.pk, 1)
+    _slots_taken_add(unit_id, 1)
     return assignment
 
 
@@ -1143,43 +1144,44 @@ class _Pick:
     contended: bool = False
 
 
+def _from_random_start(units: QuerySet[StudyUnit]) -> list[QuerySet[StudyUnit]]:
+    """``units`` in their fixed random order (``StudyUnit.shuffle``) from a random key on,
+    wrapping around: two index range scans that together meet every unit once."""
+    start = shuffle_key()
+    return [
+        units.filter(shuffle__gte=start).order_by("shuffle"),
+        units.filter(shuffle__lt=start).order_by("shuffle"),
+    ]
+
+
 def _pick_unit(rater: Rater, study: Study, *, gold: bool, wait: bool) -> _Pick:
     seen = Assignment.objects.filter(rater=rater, study=study).values("unit_id")
     units = StudyUnit.objects.filter(study=study, is_gold=gold).exclude(pk__in=seen)
     if gold:
         # Gold units are not limited to K raters: every rater should meet some.
-        candidates = list(units.order_by("?").values_list("pk", flat=True)[:10])
+        ways = _from_random_start(units)
     else:
-        # The emptiest units first, by the slot counter (an index, however large the study).
-        candidates = list(
-            units.filter(slots_taken__lt=study.raters_per_unit)
-            .order_by("slots_taken", "?")
-            .values_list("pk", flat=True)[:20]
-        )
-    if not candidates:
-        return _Pick(None)
-    # Lock the candidates. Normally rows another request holds are skipped, so
-    # concurrent raters spread over different units instead of queueing on one;
-    # when that keeps finding nothing, the caller asks to wait for the locks
-    # instead (taken in primary-key order, so waiting requests cannot deadlock).
-    # The edit and item come along (unlocked) for the task payload: no second round trip.
-    query = (
-        StudyUnit.objects.filter(pk__in=candidates)
-        .select_related("edit_a__item")
-        .order_by("pk")
-        .select_for_update(of=("self",), skip_locked=not wait)
-    )
-    locked = {u.pk: u for u in query}
-    for pk in candidates:
-        unit = locked.get(pk)
-        if unit is None:
-            continue
-        # The counter as read under the row lock is current: every change to it
-        # happens under the same lock, so this is what decides, not a recount.
-        if not gold and unit.slots_taken >= study.raters_per_unit:
-            continue
-        return _Pick(_lease(rater, study, unit))
-    return _Pick(None, contended=True)
+        # The emptiest units first, by the slot counter, random among them; every step is a
+        # short scan of one index, however large the study.
+        units = units.filter(slots_taken__lt=study.raters_per_unit)
+        level = units.order_by("slots_taken").values_list("slots_taken", flat=True).first()
+        if level is None:
+            return _Pick(None)
+        fuller = units.filter(slots_taken__gt=level).order_by("slots_taken", "shuffle")
+        ways = [*_from_random_start(units.filter(slots_taken=level)), fuller]
+    # Each way finds and locks one unit in one statement. Normally rows another request
+    # holds are skipped, so concurrent raters spread over different units instead of
+    # queueing on one; when that keeps finding nothing, the caller asks to wait for the
+    # locks instead. A row that changed while this waited for it is checked against the
+    # filter again by PostgreSQL, so the counter read under the lock is current: every
+    # change to it happens under the same lock, and it decides.
+    for way in ways:
+        locked = way.select_for_update(skip_locked=not wait)
+        for pk, kind, slots_taken in locked.values_list("pk", "kind", "slots_taken")[:1]:
+            if gold or slots_taken < study.raters_per_unit:  # (SQLite has no re-check)
+                return _Pick(_lease(rater, study, pk, kind))
+    # Nothing unlocked: "nothing left" only if nothing is open at all.
+    return _Pick(None, contended=units.exists())
 
 
 # Attempts before a rater is told there is nothing for them while other requests
@@ -1225,23 +1227,28 @@ def assignment_next(
     held = (
         Assignment.objects.filter(live_lease(), rater=rater, study=study)
         .exclude(pk__in=list(exclude))
-        .select_related("unit__edit_a__item")
         .order_by("leased_at", "pk")
+        .values_list("pk", flat=True)
         .first()
     )
     if held is not None:
-        return held
+        return _with_task(held)
     if (
         study.max_tasks_per_rater is not None
         and rater_task_count(rater=rater, study=study) >= study.max_tasks_per_rater
     ):
         return None
     want_gold = study.gold_rate > 0 and random.random() < study.gold_rate
-    if want_gold:
-        assignment = _pick_with_retries(rater, study, gold=True)
-        if assignment is not None:
-            return assignment
-    return _pick_with_retries(rater, study, gold=False)
+    assignment = _pick_with_retries(rater, study, gold=True) if want_gold else None
+    if assignment is None:
+        assignment = _pick_with_retries(rater, study, gold=False)
+    return None if assignment is None else _with_task(assignment.pk)
+
+
+def _with_task(assignment_id: int) -> Assignment:
+    """The assignment with what its task payload shows, in one query. The lookups that
+    choose an assignment read ids only: joins cost planning time on every request."""
+    return Assignment.objects.select_related("unit__edit_a__item").get(pk=assignment_id)
 
 
 @dataclass(frozen=True)
@@ -1265,50 +1272,77 @@ def judgment_submit(
     """
     from annotation.selectors import assignment_get_for_rater
 
-    previous = Judgment.objects.filter(client_submission_id=client_submission_id).first()
-    if previous is not None:
-        if previous.assignment.rater_id != rater.pk:
-            raise ServiceError("this submission id was used by someone else", code="conflict")
-        return SubmitResult(previous, created=False)
     if not 0 <= time_on_task_ms <= 24 * 3600 * 1000:
         raise ServiceError("time_on_task_ms must be between 0 and one day")
-    with transaction.atomic():
-        assignment = assignment_get_for_rater(
-            rater=rater, assignment_id=assignment_id, for_update=True
-        )
-        study = assignment.study
-        if study.status not in (Study.Status.LIVE, Study.Status.PAUSED):
-            raise ServiceError(f"the study is {study.status}; no more answers", code="conflict")
-        if assignment.status == Assignment.Status.SUBMITTED:
-            raise ServiceError("this task was already submitted", code="conflict")
-        if assignment.status != Assignment.Status.LEASED or (
-            assignment.lease_expires_at <= timezone.now()
-        ):
-            raise ServiceError(
-                "the time for this task ran out and it went to someone else; "
-                "continue with the next task",
-                code="conflict",
+    try:
+        with transaction.atomic():
+            assignment = assignment_get_for_rater(
+                rater=rater, assignment_id=assignment_id, for_update=True
             )
-        unit = assignment.unit
-        try:
-            cleaned = validate_answers(unit.questions, answers)
-        except ValueError as exc:
-            raise ServiceError(str(exc)) from None
-        if unit.kind == StudyUnit.Kind.PAIRWISE:
-            # Store what the rater saw (left/right) and what it means (a/b).
-            cleaned = {**cleaned, **_pair_meaning(cleaned, a_on_left=assignment.a_on_left)}
-        judgment = Judgment.objects.create(
-            assignment=assignment,
-            answers=cleaned,
-            correct=single_correct(cleaned) if unit.kind == StudyUnit.Kind.SINGLE else None,
-            time_on_task_ms=time_on_task_ms,
-            client_submission_id=client_submission_id,
-            simulated=rater.simulated,
+            result = _judgment_record(
+                rater=rater,
+                assignment=assignment,
+                answers=answers,
+                time_on_task_ms=time_on_task_ms,
+                client_submission_id=client_submission_id,
+            )
+    except IntegrityError:
+        # The unique submission id, already used for another task: a client bug, not a retry
+        # (a retry names the same task and gets its judgment back from _judgment_record).
+        raise ServiceError(
+            "this submission id was already used for another task", code="conflict"
+        ) from None
+    if result.created:
+        rater_apply_quality_rules(rater=rater, study=assignment.study)
+    return result
+
+
+def _judgment_record(
+    *,
+    rater: Rater,
+    assignment: Assignment,
+    answers: Any,
+    time_on_task_ms: int,
+    client_submission_id: uuid.UUID,
+) -> SubmitResult:
+    """The body of :func:`judgment_submit`, with the assignment's row locked."""
+    if assignment.status == Assignment.Status.SUBMITTED:
+        # A retry of the submission that was recorded (the answer to it was lost) is
+        # answered with that judgment; the lock makes a concurrent double submit wait here.
+        previous = assignment.judgments.filter(client_submission_id=client_submission_id).first()
+        if previous is not None:
+            return SubmitResult(previous, created=False)
+        raise ServiceError("this task was already submitted", code="conflict")
+    study = assignment.study
+    if study.status not in (Study.Status.LIVE, Study.Status.PAUSED):
+        raise ServiceError(f"the study is {study.status}; no more answers", code="conflict")
+    if assignment.status != Assignment.Status.LEASED or (
+        assignment.lease_expires_at <= timezone.now()
+    ):
+        raise ServiceError(
+            "the time for this task ran out and it went to someone else; "
+            "continue with the next task",
+            code="conflict",
         )
-        assignment.status = Assignment.Status.SUBMITTED
-        assignment.submitted_at = timezone.now()
-        assignment.save(update_fields=["status", "submitted_at"])
-    rater_apply_quality_rules(rater=rater, study=study)
+    unit = assignment.unit
+    try:
+        cleaned = validate_answers(unit.questions, answers)
+    except ValueError as exc:
+        raise ServiceError(str(exc)) from None
+    if unit.kind == StudyUnit.Kind.PAIRWISE:
+        # Store what the rater saw (left/right) and what it means (a/b).
+        cleaned = {**cleaned, **_pair_meaning(cleaned, a_on_left=assignment.a_on_left)}
+    judgment = Judgment.objects.create(
+        assignment=assignment,
+        answers=cleaned,
+        correct=single_correct(cleaned) if unit.kind == StudyUnit.Kind.SINGLE else None,
+        time_on_task_ms=time_on_task_ms,
+        client_submission_id=client_submission_id,
+        simulated=rater.simulated,
+    )
+    assignment.status = Assignment.Status.SUBMITTED
+    assignment.submitted_at = timezone.now()
+    assignment.save(update_fields=["status", "submitted_at"])
     return SubmitResult(judgment, created=True)
 
 

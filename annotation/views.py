@@ -194,16 +194,22 @@ def rater_api(handler: RaterApi) -> Callable[[HttpRequest, str], JsonResponse]:
     return view
 
 
+def _exclude(body: Any) -> list[int]:
+    values = body.get("exclude", []) if isinstance(body, dict) else []
+    return [int(i) for i in values if str(i).isdigit()] if isinstance(values, list) else []
+
+
 @rater_api
 def rater_next(study: Study, rater: Rater, body: dict[str, Any]) -> dict[str, Any]:
     """The next task (leased now, to preload its images), excluding the one on screen."""
-    exclude = [int(i) for i in body.get("exclude", []) if str(i).isdigit()]
-    assignment = services.assignment_next(rater=rater, study=study, exclude=exclude)
+    assignment = services.assignment_next(rater=rater, study=study, exclude=_exclude(body))
     return {"task": _payload(study, assignment)}
 
 
 @rater_api
 def rater_submit(study: Study, rater: Rater, body: dict[str, Any]) -> dict[str, Any]:
+    """Record the answers to one task; with ``next``, also lease the task after the preloaded
+    one, so the page keeps one task in hand with a single request per task."""
     try:
         assignment_id = int(body["assignment"])
         time_ms = int(body.get("time_on_task_ms", 0))
@@ -219,10 +225,22 @@ def rater_submit(study: Study, rater: Rater, body: dict[str, Any]) -> dict[str, 
         time_on_task_ms=time_ms,
         client_submission_id=submission,
     )
-    return {
+    answer: dict[str, Any] = {
         "recorded": result.created,
         "progress": selectors.rater_progress(rater=rater, study=study),
     }
+    if isinstance(body.get("next"), dict):
+        # The task page asks for the task after the one it has preloaded in the same round
+        # trip (``{"next": {"exclude": [preloaded]}}``): one request per task, not two.
+        # The judgment is recorded whatever happens here; no task is ``null``, as from next.
+        try:
+            following = services.assignment_next(
+                rater=rater, study=study, exclude=_exclude(body["next"])
+            )
+        except services.ServiceError:
+            following = None
+        answer["next"] = _payload(study, following)
+    return answer
 
 
 @rater_api
@@ -243,7 +261,9 @@ def rater_image(request: HttpRequest, slug: str, assignment_id: int, which: str)
     rater = _rater(request, study)
     if rater is None:
         raise Http404
-    assignment = selectors.assignment_get_for_rater(rater=rater, assignment_id=assignment_id)
+    assignment = selectors.assignment_get_for_rater(
+        rater=rater, assignment_id=assignment_id, with_edits=True
+    )
     unit = assignment.unit
     if which == "input":
         item = unit.edit_a.item

@@ -1,16 +1,18 @@
 """N concurrent simulated raters against the app under gunicorn on PostgreSQL (loopback only).
 
-Each rater arrives by a Prolific link, then loops: submit the task on screen, ask for the
-next (`POST …/api/submit`, `POST …/api/next`), exactly as the task page does. Prints
-judgments per second, p50/p99 latency of both requests, and checks that no unit received
-more than K judgments.
+Each rater arrives by a Prolific link and works as the task page does: it preloads the task
+after the one on screen (`POST …/api/next`), then sends one request per task, which records
+the answers and leases the task after the preloaded one (`POST …/api/submit` with `next`).
+Measured from the moment every rater holds a task (their arrival and first page are not
+counted) for --seconds. Prints judgments per second, p50/p99 latency of the requests, the
+machine's CPU time per judgment, and checks that no unit received more than K judgments.
 
     .venv/bin/python bench/load_raters.py --raters 200 --seconds 30
     .venv/bin/python bench/load_raters.py --raters 200 --seconds 30 --pace-ms 667
 
 Back to back (the default), each rater always has a request in flight, so by Little's law the
-mean latency is raters / requests per second: 200 raters at 300 judgments/s (600 requests/s)
-wait 333 ms on average whatever the server does. The goal's pairing of 200 raters, 300
+mean latency is raters / requests per second: 200 raters at 300 judgments/s (300 requests/s,
+one per task) wait 667 ms on average whatever the server does. The goal's pairing of 200 raters, 300
 judgments/s and p99 < 150 ms describes raters who spend about half a second on a task; --pace-ms
 667 offers exactly that load.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import os
 import re
 import statistics
@@ -33,6 +36,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,18 +97,32 @@ def setup_database(url: str, env: dict[str, str]) -> str:
     return "load-test"
 
 
+class Window:
+    """The measured stretch: it opens when every rater has arrived and holds a task (so the
+    arrivals' page loads are not counted), and closes ``seconds`` later."""
+
+    def __init__(self, raters: int, seconds: float) -> None:
+        self.seconds = seconds
+        self.stop = math.inf
+        self.started = self.cpu = self.client_cpu = 0.0
+        self.results: dict[str, list[float]] = {"next": [], "submit": []}
+        self.lock = threading.Lock()
+        self.barrier = threading.Barrier(raters, action=self._open)
+
+    def _open(self) -> None:
+        with self.lock:
+            for values in self.results.values():
+                values.clear()
+        self.cpu, self.client_cpu = machine_cpu_seconds(), time.process_time()
+        self.started = time.perf_counter()
+        self.stop = time.monotonic() + self.seconds
+
+
 class Rater(threading.Thread):
-    def __init__(
-        self,
-        n: int,
-        slug: str,
-        stop: float,
-        results: dict[str, list[float]],
-        lock: threading.Lock,
-        pace: float = 0.0,
-    ) -> None:
+    def __init__(self, n: int, slug: str, window: Window, pace: float = 0.0) -> None:
         super().__init__(daemon=True)
-        self.n, self.slug, self.stop, self.results, self.lock = n, slug, stop, results, lock
+        self.n, self.slug, self.window = n, slug, window
+        self.results, self.lock = window.results, window.lock
         self.pace = pace
         self.cookies: dict[str, str] = {}
         self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
@@ -123,8 +141,15 @@ class Rater(threading.Thread):
                     "Referer": f"http://127.0.0.1:{PORT}/",
                 }
             )
-        self.conn.request(method, path, body=data, headers=headers)
-        response = self.conn.getresponse()
+        try:
+            self.conn.request(method, path, body=data, headers=headers)
+            response = self.conn.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closed an idle keep-alive connection (a rater waiting for the
+            # others to arrive): reconnect once, as a browser does.
+            self.conn.close()
+            self.conn.request(method, path, body=data, headers=headers)
+            response = self.conn.getresponse()
         text = response.read().decode()
         for header, value in response.getheaders():
             if header.lower() == "set-cookie":
@@ -144,21 +169,24 @@ class Rater(threading.Thread):
         self.request("GET", f"{base}/?PROLIFIC_PID=load-{self.n}&STUDY_ID=s&SESSION_ID=x")
         status, page = self.request("GET", f"{base}/task/")
         match = TASK_DATA.search(page)
-        csrf = CSRF.search(page)
-        if status != 200 or match is None or csrf is None:
-            return
-        task = json.loads(match.group(1))
+        task, preloaded = None, None
+        if status == 200 and match is not None and CSRF.search(page) is not None:
+            task = json.loads(match.group(1))
+            # As the task page does: preload the following task while this one is on screen,
+            # then one request per task: the answers, and the task after the preloaded one.
+            preloaded = self.next_task([task["assignment"]])
+        self.window.barrier.wait()
         cycle = time.monotonic()
-        while time.monotonic() < self.stop and task:
+        while time.monotonic() < self.window.stop and task:
             if self.pace:
                 # A rater at the given pace: one task every `pace` seconds (the time on the
-                # task page is whatever the two requests leave of it).
+                # task page is whatever the request leaves of it).
                 time.sleep(max(0.0, cycle + self.pace - time.monotonic()))
                 cycle = max(cycle + self.pace, time.monotonic() - self.pace)
             answers = {
                 q["id"]: ("yes" if q["kind"] == "yes_no" else "left") for q in task["questions"]
             }
-            status, _ = self.timed(
+            status, text = self.timed(
                 "submit",
                 f"{base}/api/submit",
                 {
@@ -166,14 +194,25 @@ class Rater(threading.Thread):
                     "answers": answers,
                     "time_on_task_ms": 3000,
                     "client_submission_id": str(uuid.uuid4()),
+                    "next": {"exclude": [preloaded["assignment"]] if preloaded else []},
                 },
             )
-            if status == 200:
-                self.judgments += 1
-            else:
+            if status != 200:
                 self.errors += 1
-            status, text = self.timed("next", f"{base}/api/next", {"exclude": []})
-            task = json.loads(text).get("task") if status == 200 else None
+                return
+            self.judgments += 1
+            following = json.loads(text).get("next")
+            if preloaded:
+                task, preloaded = preloaded, following
+            elif following:
+                task, preloaded = following, self.next_task([following["assignment"]])
+            else:
+                task = None
+
+    def next_task(self, exclude: list[int]) -> dict[str, Any] | None:
+        status, text = self.timed("next", f"/s/{self.slug}/api/next", {"exclude": exclude})
+        task: dict[str, Any] | None = json.loads(text).get("task") if status == 200 else None
+        return task
 
 
 def machine_cpu_seconds() -> float:
@@ -234,22 +273,16 @@ def main() -> None:
     )
     try:
         time.sleep(4)
-        results: dict[str, list[float]] = {"next": [], "submit": []}
-        lock = threading.Lock()
-        stop = time.monotonic() + args.seconds
-        raters = [
-            Rater(n, slug, stop, results, lock, pace=args.pace_ms / 1000)
-            for n in range(args.raters)
-        ]
-        cpu_before, client_before = machine_cpu_seconds(), time.process_time()
-        started = time.perf_counter()
+        window = Window(args.raters, args.seconds)
+        raters = [Rater(n, slug, window, pace=args.pace_ms / 1000) for n in range(args.raters)]
         for r in raters:
             r.start()
         for r in raters:
-            r.join(timeout=args.seconds + 120)
-        elapsed = time.perf_counter() - started
-        machine_cpu = machine_cpu_seconds() - cpu_before
-        client_cpu = time.process_time() - client_before
+            r.join(timeout=args.seconds + 300)
+        elapsed = time.perf_counter() - window.started
+        machine_cpu = machine_cpu_seconds() - window.cpu
+        client_cpu = time.process_time() - window.client_cpu
+        results = window.results
     finally:
         server.terminate()
         server.wait(timeout=30)

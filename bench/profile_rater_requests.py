@@ -1,11 +1,12 @@
-"""Where a rater's request time goes: the task page's two JSON calls, in-process.
+"""Where a rater's request time goes: the task page's call per task, in-process.
 
     .venv/bin/python bench/profile_rater_requests.py --pairs 300 [--cprofile]
 
 Sets up the load-test study of ``bench/load_raters.py`` on PostgreSQL (BENCH_DATABASE_URL,
-dropped and created anew), then lets raters submit-and-ask-next through Django's test client
-(full middleware stack, no HTTP server) and prints, per endpoint, the mean time and the SQL
-statements of one request. With ``--cprofile``, the 25 costliest functions as well.
+dropped and created anew), then lets raters answer tasks through Django's test client
+(full middleware stack, no HTTP server) and prints the mean time of the page's one request
+per task (the answers, and the task after the preloaded one) and its SQL statements. With
+``--cprofile``, the 25 costliest functions as well.
 """
 
 from __future__ import annotations
@@ -55,39 +56,42 @@ def main() -> None:
         c.get(f"/s/{slug}/?PROLIFIC_PID=profile-{uuid.uuid4().hex[:8]}-{n}&STUDY_ID=s&SESSION_ID=x")
         page = c.get(f"/s/{slug}/task/").content.decode()
         task = json.loads(load_raters.TASK_DATA.search(page).group(1))  # type: ignore[union-attr]
-        clients.append((c, task))
-    times: dict[str, list[float]] = {"submit": [], "next": []}
+        preloaded = c.post(
+            f"/s/{slug}/api/next",
+            json.dumps({"exclude": [task["assignment"]]}),
+            content_type="application/json",
+        ).json()["task"]
+        clients.append((c, task, preloaded))
+    times: dict[str, list[float]] = {"submit": []}
     sample: dict[str, list[str]] = {}
     profiler = cProfile.Profile() if a.cprofile else None
 
     def step(i: int) -> None:
-        c, task = clients[i % len(clients)]
+        # What the task page sends once per task: the answers, and a request for the task
+        # after the preloaded one.
+        c, task, preloaded = clients[i % len(clients)]
         answers = {q["id"]: ("yes" if q["kind"] == "yes_no" else "left") for q in task["questions"]}
         body = {"assignment": task["assignment"], "answers": answers, "time_on_task_ms": 3000,
-                "client_submission_id": str(uuid.uuid4())}  # fmt: skip
-        for kind, path, payload in (
-            ("submit", f"/s/{slug}/api/submit", body),
-            ("next", f"/s/{slug}/api/next", {"exclude": []}),
-        ):
-            with CaptureQueriesContext(connection) as q:
-                t = time.perf_counter()
-                r = c.post(path, json.dumps(payload), content_type="application/json")
-                times[kind].append(time.perf_counter() - t)
-            assert r.status_code == 200, (kind, r.status_code, r.content[:200])
-            sample[kind] = [x["sql"] for x in q.captured_queries]
-            if kind == "next":
-                clients[i % len(clients)] = (c, r.json()["task"])
+                "client_submission_id": str(uuid.uuid4()),
+                "next": {"exclude": [preloaded["assignment"]]}}  # fmt: skip
+        with CaptureQueriesContext(connection) as q:
+            t = time.perf_counter()
+            r = c.post(f"/s/{slug}/api/submit", json.dumps(body), content_type="application/json")
+            times["submit"].append(time.perf_counter() - t)
+        assert r.status_code == 200, (r.status_code, r.content[:200])
+        sample["submit"] = [x["sql"] for x in q.captured_queries]
+        clients[i % len(clients)] = (c, preloaded, r.json()["next"])
 
     for i in range(min(20, a.pairs)):  # warm-up
         step(i)
-    times = {"submit": [], "next": []}
+    times = {"submit": []}
     if profiler:
         profiler.enable()
     for i in range(a.pairs):
         step(i)
     if profiler:
         profiler.disable()
-    for kind in ("submit", "next"):
+    for kind in ("submit",):
         print(f"{kind}: mean {statistics.mean(times[kind]) * 1000:.2f} ms, "
               f"median {statistics.median(times[kind]) * 1000:.2f} ms, "
               f"{len(sample[kind])} SQL statements")  # fmt: skip

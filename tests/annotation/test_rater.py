@@ -181,6 +181,24 @@ def test_a_second_submission_with_a_new_id_is_refused(make_study: Callable[..., 
         submit(rater, a)
 
 
+def test_a_submission_id_already_used_for_another_task_is_refused_and_records_nothing(
+    make_study: Callable[..., Study],
+) -> None:
+    study = make_study()
+    rater = rater_for_participant(platform="prolific", participant_id="reuse")
+    first = assignment_next(rater=rater, study=study)
+    assert first is not None
+    submission = uuid.uuid4()
+    submit(rater, first, client_submission_id=submission)
+    second = assignment_next(rater=rater, study=study)
+    assert second is not None
+    with pytest.raises(ServiceError, match="already used for another task") as refused:
+        submit(rater, second, client_submission_id=submission)
+    assert refused.value.http_status == 409
+    second.refresh_from_db()
+    assert second.status == "leased" and not second.judgments.exists()
+
+
 @pytest.mark.parametrize(
     "answers,message",
     [
@@ -585,3 +603,104 @@ def test_the_migration_counts_the_slots_of_existing_assignments(
     StudyUnit.objects.filter(study=study).update(slots_taken=0)
     migration.count_existing(apps, None)
     assert _slots(study) == expected == _holding(study)
+
+
+def test_ties_between_equally_full_units_are_broken_at_random(
+    make_study: Callable[..., Study],
+) -> None:
+    from django.db import transaction
+
+    study = make_study(raters_per_unit=3)
+    rater = rater_for_participant(platform="prolific", participant_id="ties")
+    first_units = set()
+    for _ in range(20):
+        with transaction.atomic():
+            a = assignment_next(rater=rater, study=study)
+            assert a is not None
+            first_units.add(a.unit_id)
+            transaction.set_rollback(True)  # the same empty study every time
+    # 20 draws over the study's equally empty units: one fixed choice would give 1.
+    assert len(first_units) >= 5
+
+
+def test_the_shuffle_migration_gives_every_existing_unit_its_own_key(
+    make_study: Callable[..., Study],
+) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("annotation.migrations.0003_unit_shuffle")
+    study = make_study()
+    StudyUnit.objects.filter(study=study).update(shuffle=0)  # what adding the field leaves
+    migration.shuffle_existing(apps, None)
+    keys = list(study.units.values_list("shuffle", flat=True))
+    assert len(set(keys)) == len(keys) > 10
+
+
+def _page_task(client: Client, study: Study) -> dict[str, Any]:
+    task: dict[str, Any] = client.get(f"/s/{study.slug}/task/").context["task"]
+    return task
+
+
+def _answer(client: Client, study: Study, task: dict[str, Any], **extra: Any) -> Any:
+    assignment = Assignment.objects.get(pk=task["assignment"])
+    body = {
+        "assignment": assignment.pk,
+        "answers": yes_answers(assignment),
+        "time_on_task_ms": 2500,
+        "client_submission_id": str(uuid.uuid4()),
+        **extra,
+    }
+    return post_json(client, reverse("rater-submit", args=[study.slug]), body)
+
+
+def test_one_request_records_the_answers_and_leases_the_task_after_the_preloaded_one(
+    make_study: Callable[..., Study],
+) -> None:
+    study = make_study()
+    client = Client()
+    prolific(client, study, pid="one-trip")
+    on_screen = _page_task(client, study)
+    preloaded = post_json(
+        client, reverse("rater-next", args=[study.slug]), {"exclude": [on_screen["assignment"]]}
+    ).json()["task"]
+    response = _answer(client, study, on_screen, next={"exclude": [preloaded["assignment"]]})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["recorded"] is True and body["progress"]["done"] == 1
+    following = body["next"]
+    assert following["assignment"] not in (on_screen["assignment"], preloaded["assignment"])
+    assert set(following) == set(preloaded)  # the same payload as the next endpoint's
+    rater = Assignment.objects.get(pk=on_screen["assignment"]).rater
+    assert set(
+        Assignment.objects.filter(rater=rater, status="leased").values_list("pk", flat=True)
+    ) == {preloaded["assignment"], following["assignment"]}
+    assert Judgment.objects.filter(assignment_id=on_screen["assignment"]).count() == 1
+
+
+def test_without_next_the_submit_answer_has_no_task_and_leases_nothing(
+    make_study: Callable[..., Study],
+) -> None:
+    study = make_study()
+    client = Client()
+    prolific(client, study, pid="no-next")
+    response = _answer(client, study, _page_task(client, study))
+    assert response.status_code == 200 and "next" not in response.json()
+    assert not Assignment.objects.filter(status="leased").exists()
+
+
+def test_a_paused_study_records_the_answers_and_offers_no_next_task(
+    make_study: Callable[..., Study],
+) -> None:
+    from annotation.services import study_pause
+
+    study = make_study()
+    client = Client()
+    prolific(client, study, pid="pause-next")
+    task = _page_task(client, study)
+    study_pause(study=study)
+    response = _answer(client, study, task, next={"exclude": []})
+    assert response.status_code == 200
+    assert response.json()["recorded"] is True and response.json()["next"] is None
+    assert Judgment.objects.filter(assignment_id=task["assignment"]).count() == 1

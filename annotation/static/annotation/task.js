@@ -11,6 +11,7 @@
 
   let task = JSON.parse(el("task-data").textContent);
   let next = null; // the preloaded next task
+  let fetches = 0; // numbers the requests for a task to preload; only the latest one counts
   let answers = {};
   let shownAt = 0;
   let busy = false;
@@ -78,7 +79,9 @@
     el("submit").disabled = current !== -1 || busy;
   }
 
-  function render(t) {
+  // Show task t. `following` is the task to preload after it when the caller already has it
+  // (the answer to a submit: a task, or null when none is left); otherwise it is asked for.
+  function render(t, following) {
     task = t;
     answers = {};
     document.body.dataset.assignment = String(t.assignment);
@@ -122,16 +125,21 @@
     });
     shownAt = performance.now();
     refresh();
-    prefetch();
+    if (following === undefined) prefetch();
+    else preload(following);
+  }
+
+  function preload(t) {
+    fetches += 1; // an older request's answer must not replace this one
+    next = t;
+    if (t) for (const src of [t.input, ...t.outputs]) { const i = new Image(); i.src = src; }
   }
 
   async function prefetch() {
     next = null;
+    const mine = ++fetches;
     const { status, data } = await post(urls.next, { exclude: [task.assignment] });
-    if (status === 200 && data.task) {
-      next = data.task;
-      for (const src of [next.input, ...next.outputs]) { const i = new Image(); i.src = src; }
-    }
+    if (mine === fetches && status === 200 && data.task) preload(data.task);
   }
 
   async function advance() {
@@ -146,18 +154,25 @@
     busy = true;
     refresh();
     const assignment = task.assignment;
+    // One round trip: the answers, and the task to preload after the one already preloaded
+    // (a preload still in flight is superseded: the server hands its lease back here).
+    const preloaded = next;
+    fetches += 1;
     const { status, data } = await post(urls.submit, {
       assignment,
       answers,
       time_on_task_ms: Math.round(performance.now() - shownAt),
       client_submission_id: submissionId(assignment),
+      next: { exclude: preloaded ? [preloaded.assignment] : [] },
     });
     busy = false;
     if (status === 200) {
       sessionStorage.removeItem(`editbench:submission:${assignment}`);
       const p = data.progress;
       el("progress").textContent = p.total ? `${p.done} of ${p.total}` : `${p.done} done`;
-      await advance();
+      if (preloaded) render(preloaded, data.next || null);
+      else if (data.next) render(data.next);
+      else window.location.assign(urls.done);
     } else if (status === 409) {
       // Already recorded, or the lease ran out: either way, move on.
       sessionStorage.removeItem(`editbench:submission:${assignment}`);
