@@ -239,7 +239,7 @@ def main() -> None:
         "on the task page). 200 raters at 667 ms offer 300 judgments/s.",
     )
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument(
         "--database",
         default=os.environ.get(
