@@ -7,6 +7,7 @@ view cannot forget the check.
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -144,42 +145,50 @@ def assignment_get_for_rater(
 
 
 def rater_quality(*, rater: Rater, study: Study) -> dict[str, Any]:
-    """Quality signals of one rater in one study: gold accuracy, median time, straight-lining."""
-    judgments = list(
-        Judgment.objects.filter(
-            assignment__rater=rater, assignment__study=study, superseded_by__isnull=True
-        ).select_related("assignment__unit")
+    """Quality signals of one rater in one study: gold accuracy, median time, straight-lining.
+
+    Runs after every submission when a study has quality rules, so it reads the few columns it
+    needs as tuples, not model instances.
+    """
+    rows = Judgment.objects.filter(
+        assignment__rater=rater, assignment__study=study, superseded_by__isnull=True
+    ).values_list(
+        "answers",
+        "time_on_task_ms",
+        "assignment__unit__kind",
+        "assignment__unit__is_gold",
+        "assignment__unit__gold_answer",
     )
-    gold = [j for j in judgments if j.assignment.unit.is_gold]
-    gold_right = sum(1 for j in gold if _gold_passed(j))
+    gold = gold_right = 0
     # Straight-lining: the same raw answers (what was clicked, before any
     # left/right decoding) on every task of a kind.
     patterns: dict[str, list[tuple[str, ...]]] = {}
-    for j in judgments:
-        if j.assignment.unit.is_gold:
+    times = []
+    for answers, time_ms, kind, is_gold, gold_answer in rows:
+        times.append(time_ms)
+        if is_gold:
+            gold += 1
+            gold_right += _gold_passed(answers, kind=kind, expected=gold_answer or {})
             continue
-        clicked = tuple(str(v) for k, v in sorted(j.answers.items()) if not k.endswith("_choice"))
-        patterns.setdefault(j.assignment.unit.kind, []).append(clicked)
+        clicked = tuple(str(v) for k, v in sorted(answers.items()) if not k.endswith("_choice"))
+        patterns.setdefault(kind, []).append(clicked)
     shares = [
-        max(values.count(v) for v in set(values)) / len(values)
+        Counter(values).most_common(1)[0][1] / len(values)
         for values in patterns.values()
         if len(values) >= 5
     ]
-    times = sorted(j.time_on_task_ms for j in judgments)
     return {
-        "judgments": len(judgments),
-        "gold_answers": len(gold),
-        "gold_accuracy": gold_right / len(gold) if gold else None,
+        "judgments": len(times),
+        "gold_answers": gold,
+        "gold_accuracy": gold_right / gold if gold else None,
         "median_seconds": statistics.median(times) / 1000 if times else None,
         "same_answer_share": max(shares) if shares else None,
     }
 
 
-def _gold_passed(judgment: Judgment) -> bool:
-    expected = judgment.assignment.unit.gold_answer or {}
-    answers = judgment.answers
+def _gold_passed(answers: dict[str, Any], *, kind: str, expected: dict[str, Any]) -> bool:
     for question, value in expected.items():
-        if judgment.assignment.unit.kind == StudyUnit.Kind.PAIRWISE:
+        if kind == StudyUnit.Kind.PAIRWISE:
             if answers.get(f"{question}_choice") != value:
                 return False
         elif answers.get(question) != value:

@@ -269,6 +269,42 @@ def test_quality_rules_flag_a_straight_liner_and_keep_the_judgments(
     assert Judgment.objects.filter(assignment__rater=rater).count() >= 10
 
 
+def test_rater_quality_reads_gold_accuracy_and_median_time_and_excludes_by_them(
+    make_study: Callable[..., Study],
+) -> None:
+    import statistics
+
+    from annotation.selectors import rater_quality
+
+    study = make_study(gold_rate=0.5, raters_per_unit=1, task_pairwise=False, quality_rules={})
+    rater = rater_for_participant(platform="prolific", participant_id="golden")
+    gold_seen = gold_right = 0
+    times: list[int] = []
+    while gold_seen < 4 and (a := assignment_next(rater=rater, study=study)) is not None:
+        answers = yes_answers(a)
+        if a.unit.is_gold:
+            gold_seen += 1
+            (question, expected), *_ = a.unit.gold_answer.items()
+            right = gold_seen % 2 == 1  # right on the 1st and 3rd gold unit only
+            answers[question] = expected if right else ("yes" if expected == "no" else "no")
+            gold_right += right
+        times.append(1000 + 700 * len(times))
+        submit(rater, a, answers=answers, time_on_task_ms=times[-1])
+    assert gold_seen == 4
+    quality = rater_quality(rater=rater, study=study)
+    assert quality["judgments"] == len(times)
+    assert quality["gold_answers"] == 4 and quality["gold_accuracy"] == gold_right / 4 == 0.5
+    assert quality["median_seconds"] == statistics.median(times) / 1000
+    # The same figures decide exclusion once the study has a rule on them.
+    from annotation.services import rater_apply_quality_rules
+
+    study.quality_rules = {"min_gold_accuracy": 0.6}
+    assert rater_apply_quality_rules(rater=rater, study=study)
+    rater.refresh_from_db()
+    assert rater.excluded and "min_gold_accuracy" in rater.exclusion_reason
+    assert Judgment.objects.filter(assignment__rater=rater).count() == len(times)
+
+
 # --- crowd entry and pages --------------------------------------------------------------------
 
 
