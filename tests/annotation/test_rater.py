@@ -544,23 +544,25 @@ def test_nothing_a_rater_sees_reveals_a_model(
             seen.append(image)
             seen.append(repr(sorted(response.headers.items())))
         assignment = Assignment.objects.get(pk=task["assignment"])
-        record(
-            post_json(
-                client, reverse("rater-next", args=[study.slug]), {"exclude": [task["assignment"]]}
-            )
+        preload = post_json(
+            client, reverse("rater-next", args=[study.slug]), {"exclude": [task["assignment"]]}
         )
-        record(
-            post_json(
-                client,
-                url,
-                {
-                    "assignment": assignment.pk,
-                    "answers": yes_answers(assignment),
-                    "time_on_task_ms": 2000,
-                    "client_submission_id": str(uuid.uuid4()),
-                },
-            )
+        record(preload)
+        preloaded = preload.json()["task"]
+        # As the page sends it: the answers, and a request for the task after the preloaded one.
+        submitted = post_json(
+            client,
+            url,
+            {
+                "assignment": assignment.pk,
+                "answers": yes_answers(assignment),
+                "time_on_task_ms": 2000,
+                "client_submission_id": str(uuid.uuid4()),
+                "next": {"exclude": [preloaded["assignment"]] if preloaded else []},
+            },
         )
+        record(submitted)
+        assert "next" in submitted.json()
         page = client.get(f"/s/{study.slug}/task/")
         if page.status_code != 200:
             break
