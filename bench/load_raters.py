@@ -28,6 +28,7 @@ import http.client
 import json
 import math
 import os
+import random
 import re
 import statistics
 import subprocess
@@ -176,7 +177,10 @@ class Rater(threading.Thread):
             # then one request per task: the answers, and the task after the preloaded one.
             preloaded = self.next_task([task["assignment"]])
         self.window.barrier.wait()
-        cycle = time.monotonic()
+        # Raters do not start in step: each begins at a random point of its first period, as
+        # people arriving at different times would (200 raters in step would send 200 requests
+        # at once every period).
+        cycle = time.monotonic() + random.Random(self.n).uniform(0.0, self.pace) - self.pace
         while time.monotonic() < self.window.stop and task:
             if self.pace:
                 # A rater at the given pace: one task every `pace` seconds (the time on the
