@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.text import slugify
 from PIL import Image
@@ -1164,9 +1164,8 @@ def _pick_unit(rater: Rater, study: Study, *, gold: bool, wait: bool) -> _Pick:
         # The emptiest units first, by the slot counter, random among them; every step is a
         # short scan of one index, however large the study.
         units = units.filter(slots_taken__lt=study.raters_per_unit)
-        level = units.order_by("slots_taken").values_list("slots_taken", flat=True).first()
-        if level is None:
-            return _Pick(None)
+        # The emptiest level is a subquery of the same statement (evaluated once by it).
+        level = Subquery(units.order_by("slots_taken").values("slots_taken")[:1])
         fuller = units.filter(slots_taken__gt=level).order_by("slots_taken", "shuffle")
         ways = [*_from_random_start(units.filter(slots_taken=level)), fuller]
     # Each way finds and locks one unit in one statement. Normally rows another request

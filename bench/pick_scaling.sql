@@ -3,7 +3,8 @@
 -- Run after bench/load_raters.py, which leaves its study (id 1, 1,680 units) in
 -- editbench_bench; this grows the study to about 52,000 units (copies of its units with
 -- random counters and keys), then times the sort-by-random() query the assignment used to run
--- against the two index scans it runs now (level, then the pick from a random key):
+-- against the statement it runs now (the emptiest level as a subquery, then the first unlocked
+-- unit of that level from a random key, both index scans):
 --
 --     psql -h 127.0.0.1 -U postgres editbench_bench -v copies=30 -f bench/pick_scaling.sql
 --
@@ -27,19 +28,17 @@ WHERE NOT is_gold AND study_id = 1 AND slots_taken < 3
 ORDER BY slots_taken, random() LIMIT 1 FOR UPDATE SKIP LOCKED;
 ROLLBACK;
 
-\echo 'now, 1 of 2: the emptiest level'
-EXPLAIN (ANALYZE, COSTS OFF)
-SELECT slots_taken FROM annotation_studyunit
-WHERE NOT is_gold AND study_id = 1 AND slots_taken < 3
-  AND id NOT IN (SELECT unit_id FROM annotation_assignment WHERE rater_id = 1 AND study_id = 1)
-ORDER BY slots_taken LIMIT 1;
-
-\echo 'now, 2 of 2: the first unlocked unit of that level from a random key'
+\echo 'now: the first unlocked unit of the emptiest level from a random key, one statement'
 BEGIN;
 EXPLAIN (ANALYZE, COSTS OFF)
 SELECT id, kind, slots_taken FROM annotation_studyunit
-WHERE NOT is_gold AND study_id = 1 AND slots_taken < 3 AND slots_taken = 0
-  AND shuffle >= 1000000000
+WHERE NOT is_gold AND study_id = 1 AND slots_taken < 3
   AND id NOT IN (SELECT unit_id FROM annotation_assignment WHERE rater_id = 1 AND study_id = 1)
+  AND slots_taken = (
+    SELECT v.slots_taken FROM annotation_studyunit v
+    WHERE NOT v.is_gold AND v.study_id = 1 AND v.slots_taken < 3
+      AND v.id NOT IN (SELECT unit_id FROM annotation_assignment WHERE rater_id = 1 AND study_id = 1)
+    ORDER BY v.slots_taken LIMIT 1)
+  AND shuffle >= 1000000000
 ORDER BY shuffle LIMIT 1 FOR UPDATE SKIP LOCKED;
 ROLLBACK;
