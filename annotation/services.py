@@ -1273,75 +1273,56 @@ def judgment_submit(
 
     if not 0 <= time_on_task_ms <= 24 * 3600 * 1000:
         raise ServiceError("time_on_task_ms must be between 0 and one day")
-    try:
-        with transaction.atomic():
-            assignment = assignment_get_for_rater(
-                rater=rater, assignment_id=assignment_id, for_update=True
+    with transaction.atomic():
+        assignment = assignment_get_for_rater(
+            rater=rater, assignment_id=assignment_id, for_update=True
+        )
+        if assignment.status == Assignment.Status.SUBMITTED:
+            # A retry of the submission that was recorded (the answer to it was lost) gets
+            # that judgment back; the row lock makes a concurrent double submit wait here.
+            previous = assignment.judgments.filter(client_submission_id=client_submission_id)
+            if (judgment := previous.first()) is not None:
+                return SubmitResult(judgment, created=False)
+            raise ServiceError("this task was already submitted", code="conflict")
+        study = assignment.study
+        if study.status not in (Study.Status.LIVE, Study.Status.PAUSED):
+            raise ServiceError(f"the study is {study.status}; no more answers", code="conflict")
+        if assignment.status != Assignment.Status.LEASED or (
+            assignment.lease_expires_at <= timezone.now()
+        ):
+            raise ServiceError(
+                "the time for this task ran out and it went to someone else; "
+                "continue with the next task",
+                code="conflict",
             )
-            result = _judgment_record(
-                rater=rater,
+        unit = assignment.unit
+        try:
+            cleaned = validate_answers(unit.questions, answers)
+        except ValueError as exc:
+            raise ServiceError(str(exc)) from None
+        if unit.kind == StudyUnit.Kind.PAIRWISE:
+            # Store what the rater saw (left/right) and what it means (a/b).
+            cleaned = {**cleaned, **_pair_meaning(cleaned, a_on_left=assignment.a_on_left)}
+        try:
+            judgment = Judgment.objects.create(
                 assignment=assignment,
-                answers=answers,
+                answers=cleaned,
+                correct=single_correct(cleaned) if unit.kind == StudyUnit.Kind.SINGLE else None,
                 time_on_task_ms=time_on_task_ms,
                 client_submission_id=client_submission_id,
+                simulated=rater.simulated,
             )
-    except IntegrityError:
-        # The unique submission id, already used for another task: a client bug, not a retry
-        # (a retry names the same task and gets its judgment back from _judgment_record).
-        raise ServiceError(
-            "this submission id was already used for another task", code="conflict"
-        ) from None
-    if result.created:
-        rater_apply_quality_rules(rater=rater, study=assignment.study)
-    return result
-
-
-def _judgment_record(
-    *,
-    rater: Rater,
-    assignment: Assignment,
-    answers: Any,
-    time_on_task_ms: int,
-    client_submission_id: uuid.UUID,
-) -> SubmitResult:
-    """The body of :func:`judgment_submit`, with the assignment's row locked."""
-    if assignment.status == Assignment.Status.SUBMITTED:
-        # A retry of the submission that was recorded (the answer to it was lost) is
-        # answered with that judgment; the lock makes a concurrent double submit wait here.
-        previous = assignment.judgments.filter(client_submission_id=client_submission_id).first()
-        if previous is not None:
-            return SubmitResult(previous, created=False)
-        raise ServiceError("this task was already submitted", code="conflict")
-    study = assignment.study
-    if study.status not in (Study.Status.LIVE, Study.Status.PAUSED):
-        raise ServiceError(f"the study is {study.status}; no more answers", code="conflict")
-    if assignment.status != Assignment.Status.LEASED or (
-        assignment.lease_expires_at <= timezone.now()
-    ):
-        raise ServiceError(
-            "the time for this task ran out and it went to someone else; "
-            "continue with the next task",
-            code="conflict",
-        )
-    unit = assignment.unit
-    try:
-        cleaned = validate_answers(unit.questions, answers)
-    except ValueError as exc:
-        raise ServiceError(str(exc)) from None
-    if unit.kind == StudyUnit.Kind.PAIRWISE:
-        # Store what the rater saw (left/right) and what it means (a/b).
-        cleaned = {**cleaned, **_pair_meaning(cleaned, a_on_left=assignment.a_on_left)}
-    judgment = Judgment.objects.create(
-        assignment=assignment,
-        answers=cleaned,
-        correct=single_correct(cleaned) if unit.kind == StudyUnit.Kind.SINGLE else None,
-        time_on_task_ms=time_on_task_ms,
-        client_submission_id=client_submission_id,
-        simulated=rater.simulated,
-    )
-    assignment.status = Assignment.Status.SUBMITTED
-    assignment.submitted_at = timezone.now()
-    assignment.save(update_fields=["status", "submitted_at"])
+        except IntegrityError:
+            # The unique submission id, already used for another task: a client bug, not a
+            # retry (a retry names the same task, answered above). Leaving the block rolls
+            # the transaction back.
+            raise ServiceError(
+                "this submission id was already used for another task", code="conflict"
+            ) from None
+        assignment.status = Assignment.Status.SUBMITTED
+        assignment.submitted_at = timezone.now()
+        assignment.save(update_fields=["status", "submitted_at"])
+    rater_apply_quality_rules(rater=rater, study=study)
     return SubmitResult(judgment, created=True)
 
 

@@ -98,6 +98,19 @@ def setup_database(url: str, env: dict[str, str]) -> str:
     return "load-test"
 
 
+def submit_body(task: dict[str, Any], preloaded: dict[str, Any] | None) -> dict[str, Any]:
+    """What the task page sends once per task: the answers (yes, or the left side, to every
+    question) and a request for the task after the preloaded one."""
+    answers = {q["id"]: ("yes" if q["kind"] == "yes_no" else "left") for q in task["questions"]}
+    return {
+        "assignment": task["assignment"],
+        "answers": answers,
+        "time_on_task_ms": 3000,
+        "client_submission_id": str(uuid.uuid4()),
+        "next": {"exclude": [preloaded["assignment"]] if preloaded else []},
+    }
+
+
 class Window:
     """The measured stretch: it opens when every rater has arrived and holds a task (so the
     arrivals' page loads are not counted), and closes ``seconds`` later."""
@@ -187,20 +200,7 @@ class Rater(threading.Thread):
                 # task page is whatever the request leaves of it).
                 time.sleep(max(0.0, cycle + self.pace - time.monotonic()))
                 cycle = max(cycle + self.pace, time.monotonic() - self.pace)
-            answers = {
-                q["id"]: ("yes" if q["kind"] == "yes_no" else "left") for q in task["questions"]
-            }
-            status, text = self.timed(
-                "submit",
-                f"{base}/api/submit",
-                {
-                    "assignment": task["assignment"],
-                    "answers": answers,
-                    "time_on_task_ms": 3000,
-                    "client_submission_id": str(uuid.uuid4()),
-                    "next": {"exclude": [preloaded["assignment"]] if preloaded else []},
-                },
-            )
+            status, text = self.timed("submit", f"{base}/api/submit", submit_body(task, preloaded))
             if status != 200:
                 self.errors += 1
                 return

@@ -67,13 +67,8 @@ def main() -> None:
     profiler = cProfile.Profile() if a.cprofile else None
 
     def step(i: int) -> None:
-        # What the task page sends once per task: the answers, and a request for the task
-        # after the preloaded one.
         c, task, preloaded = clients[i % len(clients)]
-        answers = {q["id"]: ("yes" if q["kind"] == "yes_no" else "left") for q in task["questions"]}
-        body = {"assignment": task["assignment"], "answers": answers, "time_on_task_ms": 3000,
-                "client_submission_id": str(uuid.uuid4()),
-                "next": {"exclude": [preloaded["assignment"]]}}  # fmt: skip
+        body = load_raters.submit_body(task, preloaded)
         with CaptureQueriesContext(connection) as q:
             t = time.perf_counter()
             r = c.post(f"/s/{slug}/api/submit", json.dumps(body), content_type="application/json")
