@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import connection
 from django.db.models import Count, Q
 from django.http import Http404
 from django.utils import timezone
@@ -210,10 +211,22 @@ def rater_get(*, rater_id: int | None) -> Rater | None:
     return Rater.objects.filter(pk=rater_id).first()
 
 
+def rater_ref(*, rater_id: int) -> Rater:
+    """The rater with this id, read from the database only when a field other than the id is
+    first used (then ``Rater.DoesNotExist`` if it is gone). For the task page's calls, whose
+    statements check the rater themselves."""
+    return Rater.from_db(None, ["id"], [rater_id])
+
+
 def rater_progress(*, rater: Rater, study: Study) -> dict[str, Any]:
-    done = Assignment.objects.filter(
-        rater=rater, study=study, status=Assignment.Status.SUBMITTED
-    ).count()
+    # One count per task request: plain SQL, not the ORM's query building (0.3 ms a call).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM annotation_assignment"
+            " WHERE rater_id = %s AND study_id = %s AND status = %s",
+            [rater.pk, study.pk, Assignment.Status.SUBMITTED],
+        )
+        (done,) = cursor.fetchone()
     return {"done": done, "total": study.max_tasks_per_rater}
 
 

@@ -35,6 +35,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from annotation import categories as cat
+from annotation import task_sql
 from annotation.generation import GeneratedEdit, GenerationInput, generator_for
 from annotation.images import MAX_IMAGE_BYTES, ImageRejected, open_checked
 from annotation.manifest import ManifestRow, read_manifest
@@ -1221,11 +1222,30 @@ def assignment_next(
     """
     if study.status != Study.Status.LIVE:
         raise ServiceError(f"the study is {study.status}, not live", code="conflict")
+    exclude = list(exclude)
+    want_gold = study.gold_rate > 0 and random.random() < study.gold_rate
+    if task_sql.enabled():
+        # The common case in one statement (task_sql); anything else falls through to the
+        # ORM code below, which decides every case.
+        now = timezone.now()
+        for gold in (True, False) if want_gold else (False,):
+            # From a random key on, then (the wrap-around) from the first key.
+            for start in (shuffle_key(), 0):
+                leased = task_sql.lease_next(
+                    rater_id=rater.pk,
+                    study=study,
+                    exclude=exclude,
+                    gold=gold,
+                    start=start,
+                    now=now,
+                )
+                if leased is not None:
+                    return leased
     if rater.excluded:
         return None
     held = (
         Assignment.objects.filter(live_lease(), rater=rater, study=study)
-        .exclude(pk__in=list(exclude))
+        .exclude(pk__in=exclude)
         .order_by("leased_at", "pk")
         .values_list("pk", flat=True)
         .first()
@@ -1237,7 +1257,6 @@ def assignment_next(
         and rater_task_count(rater=rater, study=study) >= study.max_tasks_per_rater
     ):
         return None
-    want_gold = study.gold_rate > 0 and random.random() < study.gold_rate
     assignment = _pick_with_retries(rater, study, gold=True) if want_gold else None
     if assignment is None:
         assignment = _pick_with_retries(rater, study, gold=False)
@@ -1269,22 +1288,98 @@ def judgment_submit(
     Raises Http404 for an assignment that is not the rater's, ServiceError for
     invalid answers (invalid) or a lease that can no longer be submitted (conflict).
     """
-    from annotation.selectors import assignment_get_for_rater
-
     if not 0 <= time_on_task_ms <= 24 * 3600 * 1000:
         raise ServiceError("time_on_task_ms must be between 0 and one day")
+    recorded = None
+    if task_sql.enabled():
+        # The common case in two statements (task_sql); anything else falls through to the
+        # ORM code, which decides every case.
+        recorded = _judgment_submit_sql(
+            rater=rater,
+            assignment_id=assignment_id,
+            answers=answers,
+            time_on_task_ms=time_on_task_ms,
+            client_submission_id=client_submission_id,
+        )
+    if recorded is None:
+        recorded = _judgment_submit_orm(
+            rater=rater,
+            assignment_id=assignment_id,
+            answers=answers,
+            time_on_task_ms=time_on_task_ms,
+            client_submission_id=client_submission_id,
+        )
+    result, study = recorded
+    if result.created and study.quality_rules:
+        rater_apply_quality_rules(rater=rater, study=study)
+    return result
+
+
+def _judgment_answers(
+    kind: str, questions: list[dict[str, Any]], answers: Any, *, a_on_left: bool
+) -> tuple[dict[str, str], bool | None]:
+    """The answers as stored, and whether a single-image judgment is correct."""
+    try:
+        cleaned = validate_answers(questions, answers)
+    except ValueError as exc:
+        raise ServiceError(str(exc)) from None
+    if kind == StudyUnit.Kind.PAIRWISE:
+        # Store what the rater saw (left/right) and what it means (a/b).
+        return {**cleaned, **_pair_meaning(cleaned, a_on_left=a_on_left)}, None
+    return cleaned, single_correct(cleaned)
+
+
+def _judgment_submit_sql(
+    *,
+    rater: Rater,
+    assignment_id: int,
+    answers: Any,
+    time_on_task_ms: int,
+    client_submission_id: uuid.UUID,
+) -> tuple[SubmitResult, Study] | None:
+    """A live lease submitted by two statements; None for anything else (nothing written)."""
+    task = task_sql.submit_read(rater_id=rater.pk, assignment_id=assignment_id)
+    now = timezone.now()
+    if task is None or task["expires"] <= now:
+        return None
+    cleaned, correct = _judgment_answers(
+        task["kind"], task["questions"], answers, a_on_left=task["a_on_left"]
+    )
+    judgment = task_sql.submit_write(
+        rater_id=rater.pk,
+        assignment_id=assignment_id,
+        answers=cleaned,
+        correct=correct,
+        time_on_task_ms=time_on_task_ms,
+        client_submission_id=client_submission_id,
+        simulated=task["simulated"],
+        now=now,
+    )
+    return None if judgment is None else (SubmitResult(judgment, created=True), task["study"])
+
+
+def _judgment_submit_orm(
+    *,
+    rater: Rater,
+    assignment_id: int,
+    answers: Any,
+    time_on_task_ms: int,
+    client_submission_id: uuid.UUID,
+) -> tuple[SubmitResult, Study]:
+    from annotation.selectors import assignment_get_for_rater
+
     with transaction.atomic():
         assignment = assignment_get_for_rater(
             rater=rater, assignment_id=assignment_id, for_update=True
         )
+        study = assignment.study
         if assignment.status == Assignment.Status.SUBMITTED:
             # A retry of the submission that was recorded (the answer to it was lost) gets
             # that judgment back; the row lock makes a concurrent double submit wait here.
             previous = assignment.judgments.filter(client_submission_id=client_submission_id)
             if (judgment := previous.first()) is not None:
-                return SubmitResult(judgment, created=False)
+                return SubmitResult(judgment, created=False), study
             raise ServiceError("this task was already submitted", code="conflict")
-        study = assignment.study
         if study.status not in (Study.Status.LIVE, Study.Status.PAUSED):
             raise ServiceError(f"the study is {study.status}; no more answers", code="conflict")
         if assignment.status != Assignment.Status.LEASED or (
@@ -1296,18 +1391,14 @@ def judgment_submit(
                 code="conflict",
             )
         unit = assignment.unit
-        try:
-            cleaned = validate_answers(unit.questions, answers)
-        except ValueError as exc:
-            raise ServiceError(str(exc)) from None
-        if unit.kind == StudyUnit.Kind.PAIRWISE:
-            # Store what the rater saw (left/right) and what it means (a/b).
-            cleaned = {**cleaned, **_pair_meaning(cleaned, a_on_left=assignment.a_on_left)}
+        cleaned, correct = _judgment_answers(
+            unit.kind, unit.questions, answers, a_on_left=assignment.a_on_left
+        )
         try:
             judgment = Judgment.objects.create(
                 assignment=assignment,
                 answers=cleaned,
-                correct=single_correct(cleaned) if unit.kind == StudyUnit.Kind.SINGLE else None,
+                correct=correct,
                 time_on_task_ms=time_on_task_ms,
                 client_submission_id=client_submission_id,
                 simulated=rater.simulated,
@@ -1322,8 +1413,7 @@ def judgment_submit(
         assignment.status = Assignment.Status.SUBMITTED
         assignment.submitted_at = timezone.now()
         assignment.save(update_fields=["status", "submitted_at"])
-    rater_apply_quality_rules(rater=rater, study=study)
-    return SubmitResult(judgment, created=True)
+    return SubmitResult(judgment, created=True), study
 
 
 def _pair_meaning(answers: dict[str, str], *, a_on_left: bool) -> dict[str, str]:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 
@@ -107,3 +108,19 @@ def make_study(
         return study
 
     return make
+
+
+# The task page's calls run hand-written SQL first on PostgreSQL (annotation/task_sql.py) and
+# the ORM code for everything else; on PostgreSQL the rater tests run on both, on SQLite the
+# ORM code is all there is.
+TASK_PATHS = (
+    ["sql", "orm"]
+    if django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    else ["orm"]
+)
+
+
+@pytest.fixture(params=TASK_PATHS)
+def task_path(request: Any, settings: Any) -> str:
+    settings.RATER_SQL_PATH = request.param == "sql"
+    return str(request.param)

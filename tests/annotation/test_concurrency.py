@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from annotation.models import Assignment, Judgment, Study, StudyUnit
 from annotation.services import assignment_next, judgment_submit, rater_for_participant
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("task_path")]
 
 
 def test_fifty_concurrent_raters_never_over_assign_or_lose_work(

@@ -26,7 +26,7 @@ from annotation.services import (
     rater_for_participant,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("task_path")]
 
 
 def yes_answers(assignment: Assignment) -> dict[str, str]:
@@ -681,15 +681,19 @@ def _page_task(client: Client, study: Study) -> dict[str, Any]:
     return task
 
 
-def _answer(client: Client, study: Study, task: dict[str, Any], **extra: Any) -> Any:
+def _answer_body(task: dict[str, Any], **extra: Any) -> dict[str, Any]:
     assignment = Assignment.objects.get(pk=task["assignment"])
-    body = {
+    return {
         "assignment": assignment.pk,
         "answers": yes_answers(assignment),
         "time_on_task_ms": 2500,
         "client_submission_id": str(uuid.uuid4()),
         **extra,
     }
+
+
+def _answer(client: Client, study: Study, task: dict[str, Any], **extra: Any) -> Any:
+    body = _answer_body(task, **extra)
     return post_json(client, reverse("rater-submit", args=[study.slug]), body)
 
 
@@ -742,3 +746,99 @@ def test_a_paused_study_records_the_answers_and_offers_no_next_task(
     assert response.status_code == 200
     assert response.json()["recorded"] is True and response.json()["next"] is None
     assert Judgment.objects.filter(assignment_id=task["assignment"]).count() == 1
+
+
+# --- the task page's statements ----------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_request_takes_five_statements_on_the_sql_path(
+    make_study: Callable[..., Study], task_path: str, django_assert_max_num_queries: Any
+) -> None:
+    study = make_study()
+    client = Client()
+    prolific(client, study, pid="statements")
+    on_screen = _page_task(client, study)
+    preloaded = post_json(
+        client, reverse("rater-next", args=[study.slug]), {"exclude": [on_screen["assignment"]]}
+    ).json()["task"]
+    # One task request first, so each statement has been prepared on this connection.
+    following = _answer(client, study, on_screen, next={"exclude": [preloaded["assignment"]]})
+    on_screen, preloaded = preloaded, following.json()["next"]
+    # SQL: the study, the assignment's read and write, the progress count, the next lease.
+    # ORM: reads, locks, writes and BEGIN/COMMIT pairs of both steps (15; a pair's side count
+    # and the pick's wrap-around or fuller level add one each).
+    body = _answer_body(on_screen, next={"exclude": [preloaded["assignment"]]})
+    with django_assert_max_num_queries({"sql": 5, "orm": 19}[task_path]):
+        response = post_json(client, reverse("rater-submit", args=[study.slug]), body)
+    assert response.status_code == 200 and response.json()["recorded"] is True
+    assert response.json()["next"]["assignment"] not in (
+        on_screen["assignment"],
+        preloaded["assignment"],
+    )
+
+
+def test_a_random_start_past_every_open_unit_wraps_around(
+    make_study: Callable[..., Study], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from annotation import services
+    from annotation.models import SHUFFLE_KEYS
+
+    study = make_study(raters_per_unit=1)
+    StudyUnit.objects.filter(study=study).update(shuffle=SHUFFLE_KEYS - 2)
+    monkeypatch.setattr(services, "shuffle_key", lambda: SHUFFLE_KEYS - 1)
+    rater = rater_for_participant(platform="prolific", participant_id="wrap")
+    seen = []
+    while (a := assignment_next(rater=rater, study=study)) is not None:
+        seen.append(a.unit_id)
+        submit(rater, a)
+    assert sorted(seen) == sorted(study.units.values_list("pk", flat=True))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_task_calls_work_again_on_a_new_database_connection(
+    make_study: Callable[..., Study],
+) -> None:
+    study = make_study()
+    rater = rater_for_participant(platform="prolific", participant_id="reconnect")
+    for _ in range(3):
+        a = assignment_next(rater=rater, study=study)
+        assert a is not None and submit(rater, a).created
+        # A new session has none of the statements the last one prepared.
+        connection.close()
+    assert Judgment.objects.filter(assignment__rater=rater).count() == 3
+
+
+def test_an_excluded_rater_gets_no_task_not_even_the_one_held(
+    make_study: Callable[..., Study],
+) -> None:
+    study = make_study()
+    rater = rater_for_participant(platform="prolific", participant_id="excluded")
+    held = assignment_next(rater=rater, study=study)
+    assert held is not None
+    Rater.objects.filter(pk=rater.pk).update(excluded=True, exclusion_reason="gold accuracy")
+    assert assignment_next(rater=Rater.objects.get(pk=rater.pk), study=study) is None
+    assert Assignment.objects.filter(rater=rater).count() == 1
+
+
+def test_a_session_whose_rater_was_deleted_gets_no_task_and_records_nothing(
+    make_study: Callable[..., Study],
+) -> None:
+    study = make_study()
+    client = Client()
+    prolific(client, study, pid="deleted")
+    Rater.objects.all().delete()
+    response = post_json(client, reverse("rater-next", args=[study.slug]), {"exclude": []})
+    assert response.status_code == 403
+    other = rater_for_participant(platform="prolific", participant_id="other")
+    task = assignment_next(rater=other, study=study)
+    assert task is not None
+    body = {
+        "assignment": task.pk,
+        "answers": yes_answers(task),
+        "time_on_task_ms": 2500,
+        "client_submission_id": str(uuid.uuid4()),
+    }
+    response = post_json(client, reverse("rater-submit", args=[study.slug]), body)
+    assert response.status_code == 404
+    assert not Judgment.objects.exists()
