@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import Count, Q
 from django.http import Http404
 from django.utils import timezone
@@ -215,7 +215,7 @@ def rater_ref(*, rater_id: int) -> Rater:
     """The rater with this id, read from the database only when a field other than the id is
     first used (then ``Rater.DoesNotExist`` if it is gone). For the task page's calls, whose
     statements check the rater themselves."""
-    return Rater.from_db(None, ["id"], [rater_id])
+    return Rater.from_db(DEFAULT_DB_ALIAS, ["id"], [rater_id])
 
 
 def rater_progress(*, rater: Rater, study: Study) -> dict[str, Any]:

@@ -6,8 +6,9 @@ the answers and leases the task after the preloaded one (`POST …/api/submit` w
 Measured from the moment every rater holds a task, for --seconds; the arrivals (task page and
 preload) are timed apart. Prints judgments per second, p50/p99 latency of the requests, the
 machine's CPU time per judgment, and checks that no unit received more than K judgments. The
-study (4 baseline models, 240 items, 3 prompt types, single and pairwise: 7,200 units, K = 3)
-holds 21,600 judgments, enough for 30 s at 300 judgments/s with room to spare.
+study (6 baseline models, 240 items: 4,320 single units over 3 prompt types and 3,600 pairwise,
+every pair on the mask-rich prompt; 7,920 units, K = 3) holds 23,760 judgments, enough for 30 s
+back to back (about 600 judgments/s).
 
     .venv/bin/python bench/load_raters.py --raters 200 --seconds 30
     .venv/bin/python bench/load_raters.py --raters 200 --seconds 30 --pace-ms 667
@@ -87,6 +88,8 @@ def setup_database(url: str, env: dict[str, str]) -> str:
         "  - {name: B, kind: baseline, preset: reference}\n"
         "  - {name: C, kind: baseline, preset: blur_fill}\n"
         "  - {name: D, kind: baseline, preset: identity}\n"
+        "  - {name: E, kind: baseline, preset: blur_fill}\n"
+        "  - {name: F, kind: baseline, preset: reference}\n"
         "prompt_types: [mask_simple, mask_rich, full_image]\ntasks: [single, pairwise]\n"
         "raters_per_unit: 3\ngold_rate: 0\nlease_minutes: 30\n"
     )
