@@ -244,6 +244,10 @@ def _execute(statement: _Statement, params: dict[str, Any]) -> list[tuple[Any, .
         return cursor.fetchall()
 
 
+# Ids PostgreSQL's bigint holds: any other number names no row (and would be an error there).
+MAX_ID = 2**63 - 1
+
+
 def enabled() -> bool:
     """Whether the services try these statements first (PostgreSQL, RATER_SQL_PATH on)."""
     return connection.vendor == "postgresql" and bool(settings.RATER_SQL_PATH)

@@ -842,3 +842,22 @@ def test_a_session_whose_rater_was_deleted_gets_no_task_and_records_nothing(
     response = post_json(client, reverse("rater-submit", args=[study.slug]), body)
     assert response.status_code == 404
     assert not Judgment.objects.exists()
+
+
+@pytest.mark.parametrize("bad_id", [10**20, -1, "12abc", None])
+def test_out_of_range_or_malformed_ids_are_a_clear_refusal_not_a_server_error(
+    make_study: Callable[..., Study], bad_id: Any
+) -> None:
+    study = make_study()
+    client = Client()
+    prolific(client, study, pid="huge-ids")
+    task = _page_task(client, study)
+    body = _answer_body(task, next={"exclude": [bad_id]})
+    response = post_json(client, reverse("rater-next", args=[study.slug]), {"exclude": [bad_id]})
+    assert response.status_code == 200 and response.json()["task"] is not None
+    response = post_json(client, reverse("rater-submit", args=[study.slug]), body)
+    assert response.status_code == 200 and response.json()["next"] is not None
+    body = _answer_body(task, assignment=bad_id)
+    response = post_json(client, reverse("rater-submit", args=[study.slug]), body)
+    assert response.status_code in (400, 404)
+    assert Judgment.objects.count() == 1
