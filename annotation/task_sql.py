@@ -9,10 +9,14 @@ on its own (so no BEGIN/COMMIT round trips either) and prepared once per databas
 Only the common case is handled here. ``services.judgment_submit`` and
 ``services.assignment_next`` call these functions first on PostgreSQL and fall back to their
 ORM code, which handles every case, whenever one answers ``None``: an assignment that is not
-the rater's or no longer leased, a duplicate submission, an excluded or capped rater, no
-unlocked unit at or after the random start key (the ORM code then wraps around, takes fuller
-levels, retries under contention and marks expired leases). The rules are the ORM code's;
-the test suite runs on SQLite (ORM only) and on PostgreSQL (these statements first).
+the rater's or no longer leased, a duplicate submission or a taken submission id, an excluded
+or capped rater, no unlocked unit at the emptiest level from the random start key or, on a
+second try, from the first key (the ORM code then takes fuller levels, retries under contention
+and marks expired leases). The rules are the ORM code's; the test suite runs on SQLite (ORM
+only) and on PostgreSQL (both: these statements first, and the ORM code alone).
+
+Prepared statements belong to a database session: behind a connection pooler, use session
+pooling, not transaction pooling (or RATER_SQL_PATH=0).
 
 Times come from Python (``timezone.now()``), not from the database's ``now()``, as in the ORM
 code: inside a test's transaction ``now()`` would stand still.
