@@ -289,6 +289,9 @@ class Study(models.Model):
         return self.name
 
 
+# The largest id a key (BigAutoField) can hold: any larger number names no row.
+MAX_ID = 2**63 - 1
+
 SHUFFLE_KEYS = 2**31 - 1  # shuffle keys are drawn from [0, SHUFFLE_KEYS)
 
 

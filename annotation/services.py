@@ -1222,7 +1222,7 @@ def assignment_next(
     """
     if study.status != Study.Status.LIVE:
         raise ServiceError(f"the study is {study.status}, not live", code="conflict")
-    exclude = [pk for pk in exclude if 0 < pk <= task_sql.MAX_ID]
+    exclude = list(exclude)
     want_gold = study.gold_rate > 0 and random.random() < study.gold_rate
     if task_sql.enabled():
         # The common case in one statement (task_sql); anything else falls through to the
@@ -1338,11 +1338,9 @@ def _judgment_submit_sql(
     client_submission_id: uuid.UUID,
 ) -> tuple[SubmitResult, Study] | None:
     """A live lease submitted by two statements; None for anything else (nothing written)."""
-    if not 0 < assignment_id <= task_sql.MAX_ID:
-        return None
-    task = task_sql.submit_read(rater_id=rater.pk, assignment_id=assignment_id)
     now = timezone.now()
-    if task is None or task["expires"] <= now:
+    task = task_sql.submit_read(rater_id=rater.pk, assignment_id=assignment_id, now=now)
+    if task is None:
         return None
     cleaned, correct = _judgment_answers(
         task["kind"], task["questions"], answers, a_on_left=task["a_on_left"]

@@ -36,7 +36,15 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 
-from annotation.models import Assignment, BenchmarkItem, Edit, Judgment, Study, StudyUnit
+from annotation.models import (
+    MAX_ID,
+    Assignment,
+    BenchmarkItem,
+    Edit,
+    Judgment,
+    Study,
+    StudyUnit,
+)
 
 # What every lease query means by "live" (models.live_assignment): submitted, or leased and
 # not expired at %(now)s. ``{a}`` is the assignment table's alias.
@@ -248,10 +256,6 @@ def _execute(statement: _Statement, params: dict[str, Any]) -> list[tuple[Any, .
         return cursor.fetchall()
 
 
-# Ids PostgreSQL's bigint holds: any other number names no row (and would be an error there).
-MAX_ID = 2**63 - 1
-
-
 def enabled() -> bool:
     """Whether the services try these statements first (PostgreSQL, RATER_SQL_PATH on)."""
     return connection.vendor == "postgresql" and bool(settings.RATER_SQL_PATH)
@@ -284,20 +288,23 @@ def _model(cls: type[Model], **values: Any) -> Any:
     return cls.from_db(connection.alias, names, [values[n] for n in names])
 
 
-def submit_read(*, rater_id: int, assignment_id: int) -> dict[str, Any] | None:
-    """The rater's assignment as a submission needs it, when it is a live lease in a study
-    that takes answers; None otherwise (the ORM path then says why)."""
+def submit_read(*, rater_id: int, assignment_id: int, now: datetime) -> dict[str, Any] | None:
+    """The rater's assignment as a submission needs it, when it is a lease live at ``now`` in a
+    study that takes answers; None otherwise (the ORM path then says why)."""
+    if not 0 < assignment_id <= MAX_ID:
+        # As a parameter here it would be an error; the ORM answers "no such row".
+        return None
     rows = _execute(_SUBMIT_READ_STATEMENT, {"assignment": assignment_id, "rater": rater_id})
     if not rows:
         return None
     status, expires, a_on_left, kind, questions, simulated, study_id, study_status, rules = rows[0]
-    if status != Assignment.Status.LEASED or study_status not in (
-        Study.Status.LIVE,
-        Study.Status.PAUSED,
+    if (
+        status != Assignment.Status.LEASED
+        or expires <= now
+        or study_status not in (Study.Status.LIVE, Study.Status.PAUSED)
     ):
         return None
     return {
-        "expires": expires,
         "a_on_left": a_on_left,
         "kind": kind,
         "questions": _json(questions),

@@ -20,7 +20,7 @@ from PIL import Image
 
 from analysis.report import report_to_html
 from annotation import selectors, services
-from annotation.models import Assignment, Rater, Study
+from annotation.models import MAX_ID, Assignment, Rater, Study
 from annotation.rendering import mask_overlay_png
 from annotation.selectors import item_get_for_staff, study_get_for_staff
 
@@ -202,8 +202,11 @@ def rater_api(handler: RaterApi) -> Callable[[HttpRequest, str], JsonResponse]:
 
 
 def _exclude(body: Any) -> list[int]:
+    """The assignment ids to leave out; anything that cannot be an id is dropped."""
     values = body.get("exclude", []) if isinstance(body, dict) else []
-    return [int(i) for i in values if str(i).isdigit()] if isinstance(values, list) else []
+    if not isinstance(values, list):
+        return []
+    return [int(i) for i in values if str(i).isdigit() and 0 < int(i) <= MAX_ID]
 
 
 @rater_api

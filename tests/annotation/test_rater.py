@@ -681,6 +681,16 @@ def _page_task(client: Client, study: Study) -> dict[str, Any]:
     return task
 
 
+def _arrive(client: Client, study: Study, pid: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A participant arrives: the task on screen, and the following one preloaded."""
+    prolific(client, study, pid=pid)
+    on_screen = _page_task(client, study)
+    preloaded = post_json(
+        client, reverse("rater-next", args=[study.slug]), {"exclude": [on_screen["assignment"]]}
+    ).json()["task"]
+    return on_screen, preloaded
+
+
 def _answer_body(task: dict[str, Any], **extra: Any) -> dict[str, Any]:
     assignment = Assignment.objects.get(pk=task["assignment"])
     return {
@@ -702,11 +712,7 @@ def test_one_request_records_the_answers_and_leases_the_task_after_the_preloaded
 ) -> None:
     study = make_study()
     client = Client()
-    prolific(client, study, pid="one-trip")
-    on_screen = _page_task(client, study)
-    preloaded = post_json(
-        client, reverse("rater-next", args=[study.slug]), {"exclude": [on_screen["assignment"]]}
-    ).json()["task"]
+    on_screen, preloaded = _arrive(client, study, pid="one-trip")
     response = _answer(client, study, on_screen, next={"exclude": [preloaded["assignment"]]})
     assert response.status_code == 200
     body = response.json()
@@ -757,11 +763,7 @@ def test_a_task_request_takes_five_statements_on_the_sql_path(
 ) -> None:
     study = make_study()
     client = Client()
-    prolific(client, study, pid="statements")
-    on_screen = _page_task(client, study)
-    preloaded = post_json(
-        client, reverse("rater-next", args=[study.slug]), {"exclude": [on_screen["assignment"]]}
-    ).json()["task"]
+    on_screen, preloaded = _arrive(client, study, pid="statements")
     # One task request first, so each statement has been prepared on this connection.
     following = _answer(client, study, on_screen, next={"exclude": [preloaded["assignment"]]})
     on_screen, preloaded = preloaded, following.json()["next"]
