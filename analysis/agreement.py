@@ -104,9 +104,11 @@ def _counts(
     answer_codes = pd.Series(df[answer].to_numpy(), dtype=object).map(lookup)
     n_categories = len(categories)
     flat = unit_codes.astype(np.int64) * n_categories + answer_codes.to_numpy(dtype=np.int64)
-    counts: npt.NDArray[np.float64] = np.bincount(
-        flat, minlength=len(units) * n_categories
-    ).reshape(len(units), n_categories).astype(float)
+    counts: npt.NDArray[np.float64] = (
+        np.bincount(flat, minlength=len(units) * n_categories)
+        .reshape(len(units), n_categories)
+        .astype(float)
+    )
     return counts
 
 
@@ -266,9 +268,7 @@ def agreement_table(
     rows = []
     for key, group in groups:
         counts = _pairable(_counts(group, answer, categories))
-        results = [
-            _krippendorff_alpha(counts), _fleiss_kappa(counts), _raw_agreement(counts)
-        ]
+        results = [_krippendorff_alpha(counts), _fleiss_kappa(counts), _raw_agreement(counts)]
         row: dict[str, Any] = dict(zip(by, key, strict=True))
         row.update(
             n_units=int(group["unit"].nunique()),
@@ -279,6 +279,13 @@ def agreement_table(
             note="; ".join(dict.fromkeys(r.note for r in results if r.note)),
         )
         rows.append(row)
-    columns = [*by, "n_units", "n_ratings", "krippendorff_alpha", "fleiss_kappa",
-               "raw_agreement", "note"]
+    columns = [
+        *by,
+        "n_units",
+        "n_ratings",
+        "krippendorff_alpha",
+        "fleiss_kappa",
+        "raw_agreement",
+        "note",
+    ]
     return pd.DataFrame(rows, columns=columns)

@@ -256,7 +256,8 @@ def _draw_clusters(
 
 
 def _resampled_ratios(
-    sums: npt.NDArray[np.float64], sizes: npt.NDArray[np.float64],
+    sums: npt.NDArray[np.float64],
+    sizes: npt.NDArray[np.float64],
     drawn: npt.NDArray[np.integer[Any]],
 ) -> npt.NDArray[np.float64]:
     """``sum(sums[drawn]) / sum(sizes[drawn])`` per row of ``drawn``.
@@ -275,9 +276,9 @@ def _resampled_ratios(
         and k * float(sizes.max()) < 2.0**32
     )
     if not packable:
-        ratios: npt.NDArray[np.float64] = (
-            np.take(sums, drawn).sum(axis=1) / np.take(sizes, drawn).sum(axis=1)
-        )
+        ratios: npt.NDArray[np.float64] = np.take(sums, drawn).sum(axis=1) / np.take(
+            sizes, drawn
+        ).sum(axis=1)
         return ratios
     packed = (doubled.astype(np.int64) << 32) | sizes.astype(np.int64)
     totals = np.take(packed, drawn).sum(axis=1)
@@ -342,7 +343,14 @@ def cluster_sums_bootstrap(
     estimate = float(s.sum() / m.sum())
     if k == 1:
         return Estimate(
-            estimate, estimate, estimate, method, n, confidence, 1, DEGENERATE_SINGLE_CLUSTER,
+            estimate,
+            estimate,
+            estimate,
+            method,
+            n,
+            confidence,
+            1,
+            DEGENERATE_SINGLE_CLUSTER,
         )
     # Each resample draws k cluster indices uniformly with replacement (the same
     # distribution as multinomial counts of k draws over k equally likely clusters) and

@@ -195,10 +195,18 @@ def _compare(
         n_items=k,
         win_rate_a=wilson(wins_a, wins_a + wins_b, confidence=confidence),
         win_rate_a_bootstrap=cluster_sums_bootstrap(
-            won_a, decided, rng=rng, confidence=confidence, n_resamples=n_resamples,
+            won_a,
+            decided,
+            rng=rng,
+            confidence=confidence,
+            n_resamples=n_resamples,
         ),
         win_rate_a_ties_split=cluster_sums_bootstrap(
-            split, judged, rng=rng, confidence=confidence, n_resamples=n_resamples,
+            split,
+            judged,
+            rng=rng,
+            confidence=confidence,
+            n_resamples=n_resamples,
         ),
         p_value=_binomial_p(wins_a, wins_a + wins_b),
         p_holm=math.nan,
@@ -241,7 +249,11 @@ def pairwise_comparisons(
 
 
 def _comparisons_of(
-    frame: pd.DataFrame, *, rng: np.random.Generator, n_resamples: int, confidence: float,
+    frame: pd.DataFrame,
+    *,
+    rng: np.random.Generator,
+    n_resamples: int,
+    confidence: float,
     alpha: float,
 ) -> list[PairwiseComparison]:
     """:func:`pairwise_comparisons` of a frame already validated, without excluded rows."""
@@ -391,7 +403,10 @@ def _strongly_connected(wins: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
 
 
 def _fit_bradley_terry_batch(
-    wins: npt.NDArray[np.float64], *, start: npt.NDArray[np.float64], tol: float = 1e-10,
+    wins: npt.NDArray[np.float64],
+    *,
+    start: npt.NDArray[np.float64],
+    tol: float = 1e-10,
     max_iter: int = 10_000,
 ) -> npt.NDArray[np.float64]:
     """:func:`fit_bradley_terry` of a ``(b, m, m)`` stack of win matrices at once.
@@ -478,14 +493,23 @@ def bradley_terry(
     if n_resamples < 1:
         raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
     return _bradley_terry_of(
-        _prepared(df), rng=rng, question=question, n_resamples=n_resamples,
-        confidence=confidence, method=method,
+        _prepared(df),
+        rng=rng,
+        question=question,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        method=method,
     )
 
 
 def _bradley_terry_of(
-    frame: pd.DataFrame, *, rng: np.random.Generator, question: str, n_resamples: int,
-    confidence: float, method: str,
+    frame: pd.DataFrame,
+    *,
+    rng: np.random.Generator,
+    question: str,
+    n_resamples: int,
+    confidence: float,
+    method: str,
 ) -> BradleyTerryResult:
     """:func:`bradley_terry` of a frame already validated, without excluded rows."""
     frame = frame.loc[frame["question"] == question]
@@ -512,8 +536,11 @@ def _bradley_terry_of(
             question=question,
             models=tuple(models),
             strengths=tuple(
-                replace(no_data(method_name, confidence=confidence, n_clusters=k),
-                        n=len(decided), note="no finite estimate")
+                replace(
+                    no_data(method_name, confidence=confidence, n_clusters=k),
+                    n=len(decided),
+                    note="no finite estimate",
+                )
                 for _ in models
             ),
             n_judgments=len(decided),
@@ -550,8 +577,15 @@ def _bradley_terry_of(
         question=question,
         models=tuple(models[i] for i in order),
         strengths=tuple(
-            Estimate(float(point[i]), float(bounds[0, i]), float(bounds[1, i]), method_name,
-                     len(decided), confidence, k)
+            Estimate(
+                float(point[i]),
+                float(bounds[0, i]),
+                float(bounds[1, i]),
+                method_name,
+                len(decided),
+                confidence,
+                k,
+            )
             for i in order
         ),
         n_judgments=len(decided),

@@ -50,8 +50,7 @@ __all__ = [
 NO_DATA_LABEL = "no data"
 
 # Colour-blind-safe palette (Okabe-Ito), cycled when there are more models than colours.
-_PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
-            "#000000")
+_PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 _PREFERENCE_COLOURS = ("#0072B2", "#BBBBBB", "#E69F00")
 _PREFERENCE_TEXT = ("white", "black", "black")
 _RC: dict[RcKeyType, Any] = {
@@ -100,11 +99,12 @@ def svg_markup(fig: Figure, *, chart_id: str) -> str:
     # (it carries the creator's URL and the date).
     with mpl.rc_context({**_RC, "svg.hashsalt": chart_id}):
         fig.savefig(
-            buffer, format="svg",
+            buffer,
+            format="svg",
             metadata={"Creator": None, "Date": None, "Format": None, "Type": None},
         )
     svg = buffer.getvalue()
-    svg = svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg") :]
     svg = re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", svg, count=2)
     svg = svg.replace("xlink:href=", "href=")
     ids = set(_ID_ATTRIBUTE.findall(svg))
@@ -123,7 +123,11 @@ def _colour(index: int) -> str:
 
 
 def _bar_panel(
-    ax: Axes, rows: pd.DataFrame, *, column: str, levels: Sequence[str],
+    ax: Axes,
+    rows: pd.DataFrame,
+    *,
+    column: str,
+    levels: Sequence[str],
     models: Sequence[str],
 ) -> None:
     """Grouped bars: x = levels of ``column``, one bar per model, bootstrap error bars."""
@@ -138,17 +142,34 @@ def _bar_panel(
     nan = (math.nan, math.nan, math.nan)
     for m, model in enumerate(models):
         x = np.arange(len(levels)) + (m - (len(models) - 1) / 2) * width
-        estimate, low, high = np.array(
-            [values.get((model, level), nan) for level in levels], dtype=float
-        ).reshape(-1, 3).T
+        estimate, low, high = (
+            np.array([values.get((model, level), nan) for level in levels], dtype=float)
+            .reshape(-1, 3)
+            .T
+        )
         shown = ~np.isnan(estimate)
         for position in x[~shown]:
-            ax.text(position, 0.02, NO_DATA_LABEL, rotation=90, ha="center", va="bottom",
-                    fontsize=7, color="#666666")
+            ax.text(
+                position,
+                0.02,
+                NO_DATA_LABEL,
+                rotation=90,
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                color="#666666",
+            )
         if shown.any():
             error = np.clip([estimate[shown] - low[shown], high[shown] - estimate[shown]], 0, None)
-            ax.bar(x[shown], estimate[shown], width=width * 0.92, color=_colour(m), yerr=error,
-                   capsize=2, error_kw={"elinewidth": 0.8, "capthick": 0.8})
+            ax.bar(
+                x[shown],
+                estimate[shown],
+                width=width * 0.92,
+                color=_colour(m),
+                yerr=error,
+                capsize=2,
+                error_kw={"elinewidth": 0.8, "capthick": 0.8},
+            )
     ax.set_xticks(range(len(levels)), [_plain(level) for level in levels])
     ax.set_xlim(-0.5, len(levels) - 0.5)
     ax.set_ylim(0.0, 1.05)
@@ -208,18 +229,20 @@ def accuracy_chart(
             rows = table if prompt_type is None else table.loc[table["prompt_type"] == prompt_type]
             _bar_panel(ax, rows, column=by, levels=tick_levels, models=models)
             if by == "prompt_type":
-                ax.set_xticks(range(len(tick_levels)),
-                              [prompt_label(level) for level in tick_levels])
+                ax.set_xticks(
+                    range(len(tick_levels)), [prompt_label(level) for level in tick_levels]
+                )
             if prompt_type is not None:
                 ax.set_title(prompt_label(prompt_type))
         axes[0].set_ylabel(ylabel)
-        handles = [
-            Patch(color=_colour(m), label=_plain(model))
-            for m, model in enumerate(models)
-        ]
+        handles = [Patch(color=_colour(m), label=_plain(model)) for m, model in enumerate(models)]
         if handles:
-            fig.legend(handles=handles, loc="outside upper center",
-                       ncol=min(len(handles), 4), frameon=False)
+            fig.legend(
+                handles=handles,
+                loc="outside upper center",
+                ncol=min(len(handles), 4),
+                frameon=False,
+            )
         return svg_markup(fig, chart_id=chart_id)
 
 
@@ -263,8 +286,15 @@ def preference_chart(comparisons: pd.DataFrame, *, chart_id: str) -> str:
             ):
                 ax.barh(y, share, left=left, color=colour, height=0.7)
                 if share >= 0.08:
-                    ax.text(left + share / 2, y, f"{share:.0%}", ha="center", va="center",
-                            fontsize=7, color=ink)
+                    ax.text(
+                        left + share / 2,
+                        y,
+                        f"{share:.0%}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color=ink,
+                    )
                 left += share
         if n == 0:
             ax.text(0.5, 0.0, NO_DATA_LABEL, ha="center", va="center", color="#666666")
@@ -383,9 +413,16 @@ def _accuracy_html(
     judgments: pd.DataFrame, majority: pd.DataFrame | None, *, column: str, level: str
 ) -> str:
     by = ["model", "prompt_type"] + ([] if column == "prompt_type" else [column])
-    header = ["Model", "Prompt type", *([] if column == "prompt_type" else [
-        column.replace("_", " ").capitalize()]),
-        "Judgments", "Items", "Accuracy", f"Wilson {level}", f"Bootstrap {level}"]
+    header = [
+        "Model",
+        "Prompt type",
+        *([] if column == "prompt_type" else [column.replace("_", " ").capitalize()]),
+        "Judgments",
+        "Items",
+        "Accuracy",
+        f"Wilson {level}",
+        f"Bootstrap {level}",
+    ]
     merged = judgments
     if majority is not None:
         header += ["Edits", "Majority accuracy", f"Majority bootstrap {level}", "Ties"]
@@ -397,12 +434,16 @@ def _accuracy_html(
         if column != "prompt_type":
             cells.append(str(r[column]))
         cells += [
-            _fmt(r["n_judgments"]), _fmt(r["n_items"]), _share(r["accuracy"], r["n_judgments"]),
-            _ci(r["wilson_low"], r["wilson_high"]), _ci(r["bootstrap_low"], r["bootstrap_high"]),
+            _fmt(r["n_judgments"]),
+            _fmt(r["n_items"]),
+            _share(r["accuracy"], r["n_judgments"]),
+            _ci(r["wilson_low"], r["wilson_high"]),
+            _ci(r["bootstrap_low"], r["bootstrap_high"]),
         ]
         if majority is not None:
             cells += [
-                _fmt(r["n_edits"]), _share(r["accuracy_majority"], r["n_edits"]),
+                _fmt(r["n_edits"]),
+                _share(r["accuracy_majority"], r["n_edits"]),
                 _ci(r["bootstrap_low_majority"], r["bootstrap_high_majority"]),
                 _fmt(r["n_ties"]),
             ]
@@ -423,32 +464,66 @@ def _single_html(report: Report) -> str:
         if key in _CHARTED:
             levels = report.prompt_types if column == "prompt_type" else CATEGORY_LEVELS[column]
             svg = accuracy_chart(
-                judgments, by=column, levels=levels, models=report.models,
-                prompt_types=report.prompt_types, chart_id=f"chart-single-{key}",
+                judgments,
+                by=column,
+                levels=levels,
+                models=report.models,
+                prompt_types=report.prompt_types,
+                chart_id=f"chart-single-{key}",
             )
-            out.append(_figure(
-                svg, f"Accuracy of the judgments by {what}, per model, after exclusions. "
-                f"Error bars: {level} item-clustered bootstrap intervals."
-            ))
+            out.append(
+                _figure(
+                    svg,
+                    f"Accuracy of the judgments by {what}, per model, after exclusions. "
+                    f"Error bars: {level} item-clustered bootstrap intervals.",
+                )
+            )
         table_html = _accuracy_html(judgments, votes, column=column, level=level)
         opened = " open" if key == "prompt" else ""
-        out.append(f"<details{opened}><summary>Table: {html.escape(what)}</summary>"
-                   f"{table_html}</details>")
+        out.append(
+            f"<details{opened}><summary>Table: {html.escape(what)}</summary>{table_html}</details>"
+        )
     return "".join(out)
 
 
 def _pairwise_rows_html(frame: pd.DataFrame, level: str) -> str:
-    header = ["Question", "Prompt type", "Model A", "Model B", "A wins", "No preference",
-              "B wins", "Items", "Win rate A", f"Wilson {level}", f"Bootstrap {level}",
-              "Win rate A (ties split)", "p", "p (Holm)", "Significant", "Note"]
+    header = [
+        "Question",
+        "Prompt type",
+        "Model A",
+        "Model B",
+        "A wins",
+        "No preference",
+        "B wins",
+        "Items",
+        "Win rate A",
+        f"Wilson {level}",
+        f"Bootstrap {level}",
+        "Win rate A (ties split)",
+        "p",
+        "p (Holm)",
+        "Significant",
+        "Note",
+    ]
     rows = [
-        [str(r["question"]), prompt_label(str(r["prompt_type"])), str(r["model_a"]),
-         str(r["model_b"]), _fmt(r["wins_a"]), _fmt(r["ties"]), _fmt(r["wins_b"]),
-         _fmt(r["n_items"]), _share(r["win_rate_a"], r["win_rate_a_n"]),
-         _ci(r["win_rate_a_low"], r["win_rate_a_high"]),
-         _ci(r["bootstrap_low"], r["bootstrap_high"]),
-         _share(r["win_rate_a_ties_split"], r["win_rate_a_ties_split_n"]),
-         _p(r["p_value"]), _p(r["p_holm"]), _fmt(r["reject_holm"]), str(r["note"])]
+        [
+            str(r["question"]),
+            prompt_label(str(r["prompt_type"])),
+            str(r["model_a"]),
+            str(r["model_b"]),
+            _fmt(r["wins_a"]),
+            _fmt(r["ties"]),
+            _fmt(r["wins_b"]),
+            _fmt(r["n_items"]),
+            _share(r["win_rate_a"], r["win_rate_a_n"]),
+            _ci(r["win_rate_a_low"], r["win_rate_a_high"]),
+            _ci(r["bootstrap_low"], r["bootstrap_high"]),
+            _share(r["win_rate_a_ties_split"], r["win_rate_a_ties_split_n"]),
+            _p(r["p_value"]),
+            _p(r["p_holm"]),
+            _fmt(r["reject_holm"]),
+            str(r["note"]),
+        ]
         for r in frame.to_dict(orient="records")
     ]
     return _html_table(header, rows)
@@ -457,41 +532,103 @@ def _pairwise_rows_html(frame: pd.DataFrame, level: str) -> str:
 def _pairwise_html(report: Report) -> str:
     level = f"{report.confidence:.0%}"
     comparisons = _kept(report.tables["pairwise"])
-    out = [_figure(
-        preference_chart(comparisons, chart_id="chart-pairwise"),
-        "Share of side-by-side judgments preferring the first model, neither, or the second "
-        "model, per model pair and question (after exclusions).",
-    ), _pairwise_rows_html(comparisons, level)]
+    out = [
+        _figure(
+            preference_chart(comparisons, chart_id="chart-pairwise"),
+            "Share of side-by-side judgments preferring the first model, neither, or the second "
+            "model, per model pair and question (after exclusions).",
+        ),
+        _pairwise_rows_html(comparisons, level),
+    ]
     if "bradley_terry" in report.tables:
         bt = _kept(report.tables["bradley_terry"])
         out.append("<h3>Bradley–Terry ranking</h3>")
-        out.append(_html_table(
-            ["Question", "Prompt type", "Rank", "Model", "Log-strength", f"Bootstrap {level}",
-             "Decided judgments", "Note"],
-            ([str(r["question"]), prompt_label(str(r["prompt_type"])), _fmt(r["rank"]),
-              str(r["model"]), _fmt(r["strength"]), _ci(r["strength_low"], r["strength_high"]),
-              _fmt(r["n_judgments"]), str(r["note"])] for r in bt.to_dict(orient="records")),
-        ))
+        out.append(
+            _html_table(
+                [
+                    "Question",
+                    "Prompt type",
+                    "Rank",
+                    "Model",
+                    "Log-strength",
+                    f"Bootstrap {level}",
+                    "Decided judgments",
+                    "Note",
+                ],
+                (
+                    [
+                        str(r["question"]),
+                        prompt_label(str(r["prompt_type"])),
+                        _fmt(r["rank"]),
+                        str(r["model"]),
+                        _fmt(r["strength"]),
+                        _ci(r["strength_low"], r["strength_high"]),
+                        _fmt(r["n_judgments"]),
+                        str(r["note"]),
+                    ]
+                    for r in bt.to_dict(orient="records")
+                ),
+            )
+        )
     bias = _kept(report.tables["position_bias"])
     out.append("<h3>Position bias</h3>")
-    out.append(_html_table(
-        ["Question", "Left wins", "Right wins", "No preference", "Share left",
-         f"Wilson {level}", "p", "Note"],
-        ([_or(r["question"], "both pooled"), _fmt(r["left_wins"]),
-          _fmt(r["right_wins"]), _fmt(r["ties"]), _share(r["share_left"], r["share_left_n"]),
-          _ci(r["share_left_low"], r["share_left_high"]), _p(r["p_value"]), str(r["note"])]
-         for r in bias.to_dict(orient="records")),
-    ))
+    out.append(
+        _html_table(
+            [
+                "Question",
+                "Left wins",
+                "Right wins",
+                "No preference",
+                "Share left",
+                f"Wilson {level}",
+                "p",
+                "Note",
+            ],
+            (
+                [
+                    _or(r["question"], "both pooled"),
+                    _fmt(r["left_wins"]),
+                    _fmt(r["right_wins"]),
+                    _fmt(r["ties"]),
+                    _share(r["share_left"], r["share_left_n"]),
+                    _ci(r["share_left_low"], r["share_left_high"]),
+                    _p(r["p_value"]),
+                    str(r["note"]),
+                ]
+                for r in bias.to_dict(orient="records")
+            ),
+        )
+    )
     return "".join(out)
 
 
 def _agreement_html(frame: pd.DataFrame) -> str:
     return _html_table(
-        ["Judgments", "Task", "Question", "Units", "Ratings", "Krippendorff's alpha",
-         "Fleiss' kappa", "Raw agreement", "Note"],
-        ([str(r["judgments"]), str(r["task"]), str(r["question"]), _fmt(r["n_units"]),
-          _fmt(r["n_ratings"]), _fmt(r["krippendorff_alpha"]), _fmt(r["fleiss_kappa"]),
-          _fmt(r["raw_agreement"]), str(r["note"])] for r in frame.to_dict(orient="records")),
+        [
+            "Judgments",
+            "Task",
+            "Question",
+            "Units",
+            "Ratings",
+            "Krippendorff's alpha",
+            "Fleiss' kappa",
+            "Raw agreement",
+            "Note",
+        ],
+        (
+            [
+                str(r["judgments"]),
+                str(r["task"]),
+                str(r["question"]),
+                _fmt(r["n_units"]),
+                _fmt(r["n_ratings"]),
+                _fmt(r["krippendorff_alpha"]),
+                _fmt(r["fleiss_kappa"]),
+                _fmt(r["raw_agreement"]),
+                str(r["note"]),
+            ]
+            for r in frame.to_dict(orient="records")
+        ),
     )
 
 
@@ -499,20 +636,44 @@ def _auto_judge_html(report: Report) -> str:
     level = f"{report.confidence:.0%}"
     by_prompt = report.tables["auto_judge_by_prompt"].frame
     vs = _kept(report.tables["auto_judge_vs_humans"])
-    return "".join([
-        "<h3>Accuracy by prompt type</h3>",
-        _accuracy_html(by_prompt, None, column="prompt_type", level=level),
-        "<h3>Agreement with the human majority</h3>",
-        _html_table(
-            ["Model", "Prompt type", "Edits", "Agree", "Agreement", f"Wilson {level}",
-             "Cohen's kappa", f"Kappa {level}", "Human ties", "Judge only", "Note"],
-            ([_or(r["model"], "all"), prompt_label(_or(r["prompt_type"], "all")),
-              _fmt(r["n_edits"]), _fmt(r["n_agree"]),
-              _share(r["agreement"], r["n_edits"]), _ci(r["agreement_low"], r["agreement_high"]),
-              _fmt(r["kappa"]), _ci(r["kappa_low"], r["kappa_high"]), _fmt(r["n_human_ties"]),
-              _fmt(r["n_judge_only"]), str(r["note"])] for r in vs.to_dict(orient="records")),
-        ),
-    ])
+    return "".join(
+        [
+            "<h3>Accuracy by prompt type</h3>",
+            _accuracy_html(by_prompt, None, column="prompt_type", level=level),
+            "<h3>Agreement with the human majority</h3>",
+            _html_table(
+                [
+                    "Model",
+                    "Prompt type",
+                    "Edits",
+                    "Agree",
+                    "Agreement",
+                    f"Wilson {level}",
+                    "Cohen's kappa",
+                    f"Kappa {level}",
+                    "Human ties",
+                    "Judge only",
+                    "Note",
+                ],
+                (
+                    [
+                        _or(r["model"], "all"),
+                        prompt_label(_or(r["prompt_type"], "all")),
+                        _fmt(r["n_edits"]),
+                        _fmt(r["n_agree"]),
+                        _share(r["agreement"], r["n_edits"]),
+                        _ci(r["agreement_low"], r["agreement_high"]),
+                        _fmt(r["kappa"]),
+                        _ci(r["kappa_low"], r["kappa_high"]),
+                        _fmt(r["n_human_ties"]),
+                        _fmt(r["n_judge_only"]),
+                        str(r["note"]),
+                    ]
+                    for r in vs.to_dict(orient="records")
+                ),
+            ),
+        ]
+    )
 
 
 def _frame_html(frame: pd.DataFrame) -> str:
@@ -535,11 +696,14 @@ def _excluded_html(report: Report) -> str:
     ]
     if "single_by_prompt" in report.tables:
         out.append("<h3>Single-image accuracy without exclusions</h3>")
-        out.append(_accuracy_html(
-            _scope(report.tables["single_by_prompt"], ALL),
-            _scope(report.tables["majority_by_prompt"], ALL),
-            column="prompt_type", level=level,
-        ))
+        out.append(
+            _accuracy_html(
+                _scope(report.tables["single_by_prompt"], ALL),
+                _scope(report.tables["majority_by_prompt"], ALL),
+                column="prompt_type",
+                level=level,
+            )
+        )
     if "pairwise" in report.tables:
         out.append("<h3>Side-by-side comparisons without exclusions</h3>")
         out.append(_pairwise_rows_html(_scope(report.tables["pairwise"], ALL), level))
@@ -565,9 +729,14 @@ def render_html(report: Report) -> str:
     """
     title = f"EditBench Studio report: {report.study}"
     sections: list[tuple[str, str, str]] = [
-        ("methods", "Methods", "".join(
-            f"<p>{html.escape(paragraph)}</p>" for paragraph in report.methods_text.split("\n\n")
-        )),
+        (
+            "methods",
+            "Methods",
+            "".join(
+                f"<p>{html.escape(paragraph)}</p>"
+                for paragraph in report.methods_text.split("\n\n")
+            ),
+        ),
     ]
     if "single_by_prompt" in report.tables:
         sections.append(("single", "Single-image accuracy", _single_html(report)))
@@ -581,11 +750,14 @@ def render_html(report: Report) -> str:
     sections.append(("excluded", "Excluded judgments", _excluded_html(report)))
     if "rater_quality" in report.tables:
         raters = report.tables["rater_quality"]
-        sections.append((
-            "raters", "Raters",
-            f"<p>{html.escape(raters.description)}</p><details><summary>Table: "
-            f"{len(raters.frame)} raters</summary>{_frame_html(raters.frame)}</details>",
-        ))
+        sections.append(
+            (
+                "raters",
+                "Raters",
+                f"<p>{html.escape(raters.description)}</p><details><summary>Table: "
+                f"{len(raters.frame)} raters</summary>{_frame_html(raters.frame)}</details>",
+            )
+        )
     dates = " to ".join(
         d.isoformat() for d in (report.settings.launched_at, report.settings.closed_at) if d
     )
@@ -599,12 +771,12 @@ def render_html(report: Report) -> str:
         for anchor, heading, content in sections
     )
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
         f"<header><h1>{html.escape(title)}</h1>"
-        f"<p class=\"muted\">Models: {html.escape(', '.join(report.models) or 'none')}"
+        f'<p class="muted">Models: {html.escape(", ".join(report.models) or "none")}'
         f"{' · ' + html.escape(dates) if dates else ''}</p></header>\n"
         f"<nav><ul>{nav}</ul></nav>\n{body}\n"
-        f"<footer class=\"muted\"><p>Generated by EditBench Studio analysis; "
+        f'<footer class="muted"><p>Generated by EditBench Studio analysis; '
         f"{report.n_resamples} bootstrap resamples{seed}.</p></footer>\n</body>\n</html>\n"
     )

@@ -355,10 +355,18 @@ def _compact(frame: pd.DataFrame, groups: Sequence[Sequence[str]]) -> pd.DataFra
 
 
 _SINGLE_LABELS = (
-    ("item",), ("model",), ("rater",), *((column,) for column in CATEGORY_LEVELS),
+    ("item",),
+    ("model",),
+    ("rater",),
+    *((column,) for column in CATEGORY_LEVELS),
 )
 _PAIRWISE_LABELS = (
-    ("item",), ("model_a",), ("model_b",), ("rater",), ("prompt_type",), ("question",),
+    ("item",),
+    ("model_a",),
+    ("model_b",),
+    ("rater",),
+    ("prompt_type",),
+    ("question",),
     ("left", "choice"),
 )
 
@@ -386,7 +394,9 @@ def _judge_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _resolve_models(
-    settings: StudySettings, single: pd.DataFrame, pairwise: pd.DataFrame,
+    settings: StudySettings,
+    single: pd.DataFrame,
+    pairwise: pd.DataFrame,
     auto: pd.DataFrame | None,
 ) -> tuple[str, ...]:
     observed = _distinct(single["model"], pairwise["model_a"], pairwise["model_b"])
@@ -400,9 +410,9 @@ def _resolve_models(
     return settings.models
 
 
-def _resolve_prompt_types(settings: StudySettings, frames: Sequence[pd.DataFrame]) -> tuple[
-    str, ...
-]:
+def _resolve_prompt_types(
+    settings: StudySettings, frames: Sequence[pd.DataFrame]
+) -> tuple[str, ...]:
     observed = _distinct(*(frame["prompt_type"] for frame in frames))
     if not settings.prompt_types:
         return tuple(p for p in PROMPT_TYPES if p in observed)
@@ -471,37 +481,42 @@ def _count_rows(task: str, split: _Split) -> list[dict[str, Any]]:
     for scope in (KEPT, ALL):
         frame = split.frame(scope)
         models = (
-            _distinct(frame["model"]) if "model" in frame.columns
+            _distinct(frame["model"])
+            if "model" in frame.columns
             else _distinct(frame["model_a"], frame["model_b"])
         )
-        rows.append({
-            "judgments": scope,
-            "task": task,
-            "n_judgments": len(frame),
-            "n_raters": int(frame["rater"].nunique()),
-            "n_items": int(frame["item"].nunique()),
-            "n_units": int(frame["unit"].nunique()),
-            "n_models": len(models),
-        })
+        rows.append(
+            {
+                "judgments": scope,
+                "task": task,
+                "n_judgments": len(frame),
+                "n_raters": int(frame["rater"].nunique()),
+                "n_items": int(frame["item"].nunique()),
+                "n_units": int(frame["unit"].nunique()),
+                "n_models": len(models),
+            }
+        )
     return rows
 
 
-def _exclusion_rows(
-    task: str, split: _Split, settings: StudySettings
-) -> list[dict[str, Any]]:
+def _exclusion_rows(task: str, split: _Split, settings: StudySettings) -> list[dict[str, Any]]:
     total = len(split.whole)
     rows = []
     for rule, n in split.removed.items():
         setting = settings.exclusion_rules.get(rule)
-        rows.append({
-            "task": task,
-            "rule": rule,
-            "setting": None if setting is None else json.dumps(_jsonable(setting), sort_keys=True),
-            "n_judgments_removed": n,
-            "n_raters": split.removed_raters.get(rule, 0),
-            "n_judgments_total": total,
-            "share_removed": n / total if total else math.nan,
-        })
+        rows.append(
+            {
+                "task": task,
+                "rule": rule,
+                "setting": None
+                if setting is None
+                else json.dumps(_jsonable(setting), sort_keys=True),
+                "n_judgments_removed": n,
+                "n_raters": split.removed_raters.get(rule, 0),
+                "n_judgments_total": total,
+                "share_removed": n / total if total else math.nan,
+            }
+        )
     return rows
 
 
@@ -524,8 +539,15 @@ def _accuracy_methods(
 
 
 def _accuracy_tables(
-    prefix: str, label: str, split: _Split | pd.DataFrame, *, levels: Mapping[str, Sequence[str]],
-    rng: np.random.Generator, n_resamples: int, confidence: float, majority: bool,
+    prefix: str,
+    label: str,
+    split: _Split | pd.DataFrame,
+    *,
+    levels: Mapping[str, Sequence[str]],
+    rng: np.random.Generator,
+    n_resamples: int,
+    confidence: float,
+    majority: bool,
 ) -> list[Table]:
     """One table per breakdown; per scope when ``split`` is a :class:`_Split`."""
     unit = "majority votes (one per edit)" if majority else "judgments"
@@ -536,8 +558,12 @@ def _accuracy_tables(
     for key, column in BREAKDOWNS.items():
         by = ["model", "prompt_type"] + ([] if column == "prompt_type" else [column])
         kwargs: dict[str, Any] = {
-            "by": by, "majority": majority, "rng": rng, "n_resamples": n_resamples,
-            "confidence": confidence, "levels": levels,
+            "by": by,
+            "majority": majority,
+            "rng": rng,
+            "n_resamples": n_resamples,
+            "confidence": confidence,
+            "levels": levels,
         }
         frame = (
             _per_scope(split, accuracy_from_edit_counts, edits=True, **kwargs)
@@ -545,13 +571,15 @@ def _accuracy_tables(
             else accuracy_from_edit_counts(judge_edits, **kwargs)
         )
         what = column.replace("_", " ")
-        tables.append(Table(
-            name=f"{prefix}_by_{key}",
-            title=f"{label} by {what}",
-            description=f"One row per {' × '.join(c.replace('_', ' ') for c in by)}.",
-            frame=frame,
-            methods=methods,
-        ))
+        tables.append(
+            Table(
+                name=f"{prefix}_by_{key}",
+                title=f"{label} by {what}",
+                description=f"One row per {' × '.join(c.replace('_', ' ') for c in by)}.",
+                frame=frame,
+                methods=methods,
+            )
+        )
     return tables
 
 
@@ -562,36 +590,67 @@ def _comparison_rows(comparisons: list[PairwiseComparison]) -> pd.DataFrame:
     rows = []
     for c in comparisons:
         row: dict[str, Any] = {
-            "question": c.question, "prompt_type": c.prompt_type, "model_a": c.model_a,
-            "model_b": c.model_b, "n_judgments": c.wins_a + c.wins_b + c.ties,
-            "wins_a": c.wins_a, "ties": c.ties, "wins_b": c.wins_b, "n_items": c.n_items,
+            "question": c.question,
+            "prompt_type": c.prompt_type,
+            "model_a": c.model_a,
+            "model_b": c.model_b,
+            "n_judgments": c.wins_a + c.wins_b + c.ties,
+            "wins_a": c.wins_a,
+            "ties": c.ties,
+            "wins_b": c.wins_b,
+            "n_items": c.n_items,
         }
         row.update(_estimate_columns("win_rate_a", c.win_rate_a))
         boot = c.win_rate_a_bootstrap
         row.update(bootstrap_low=boot.low, bootstrap_high=boot.high, bootstrap_method=boot.method)
         row.update(_estimate_columns("win_rate_a_ties_split", c.win_rate_a_ties_split))
         row.update(
-            p_value=c.p_value, p_holm=c.p_holm, reject_holm=c.reject_holm,
+            p_value=c.p_value,
+            p_holm=c.p_holm,
+            reject_holm=c.reject_holm,
             note=_join_notes(e.note for e in (c.win_rate_a, boot, c.win_rate_a_ties_split)),
         )
         rows.append(row)
     columns = [
-        "question", "prompt_type", "model_a", "model_b", "n_judgments", "wins_a", "ties",
-        "wins_b", "n_items", *_estimate_columns("win_rate_a", wilson(0, 0)),
-        "bootstrap_low", "bootstrap_high", "bootstrap_method",
+        "question",
+        "prompt_type",
+        "model_a",
+        "model_b",
+        "n_judgments",
+        "wins_a",
+        "ties",
+        "wins_b",
+        "n_items",
+        *_estimate_columns("win_rate_a", wilson(0, 0)),
+        "bootstrap_low",
+        "bootstrap_high",
+        "bootstrap_method",
         *_estimate_columns("win_rate_a_ties_split", wilson(0, 0)),
-        "p_value", "p_holm", "reject_holm", "note",
+        "p_value",
+        "p_holm",
+        "reject_holm",
+        "note",
     ]
     return pd.DataFrame(rows, columns=columns)
 
 
 def _comparisons(
-    frame: pd.DataFrame, *, rng: np.random.Generator, n_resamples: int, confidence: float,
+    frame: pd.DataFrame,
+    *,
+    rng: np.random.Generator,
+    n_resamples: int,
+    confidence: float,
     alpha: float,
 ) -> pd.DataFrame:
-    return _comparison_rows(_comparisons_of(
-        frame, rng=rng, n_resamples=n_resamples, confidence=confidence, alpha=alpha,
-    ))
+    return _comparison_rows(
+        _comparisons_of(
+            frame,
+            rng=rng,
+            n_resamples=n_resamples,
+            confidence=confidence,
+            alpha=alpha,
+        )
+    )
 
 
 def _bradley_terry_rows(
@@ -602,24 +661,50 @@ def _bradley_terry_rows(
         if len(_distinct(group["model_a"], group["model_b"])) < 2:
             continue
         result = _bradley_terry_of(
-            group, rng=rng, question=str(question), n_resamples=n_resamples,
-            confidence=confidence, method="mm",
+            group,
+            rng=rng,
+            question=str(question),
+            n_resamples=n_resamples,
+            confidence=confidence,
+            method="mm",
         )
         for rank, (model, strength) in enumerate(
             zip(result.models, result.strengths, strict=True), start=1
         ):
-            rows.append({
-                "question": question, "prompt_type": prompt_type, "rank": rank, "model": model,
-                "strength": strength.estimate, "strength_low": strength.low,
-                "strength_high": strength.high, "method": strength.method,
-                "n_judgments": result.n_judgments, "n_ties": result.n_ties,
-                "n_items": result.n_items, "n_resamples": result.n_resamples,
-                "n_failed_resamples": result.n_failed_resamples,
-                "note": _join_notes([result.note, strength.note]),
-            })
-    columns = ["question", "prompt_type", "rank", "model", "strength", "strength_low",
-               "strength_high", "method", "n_judgments", "n_ties", "n_items", "n_resamples",
-               "n_failed_resamples", "note"]
+            rows.append(
+                {
+                    "question": question,
+                    "prompt_type": prompt_type,
+                    "rank": rank,
+                    "model": model,
+                    "strength": strength.estimate,
+                    "strength_low": strength.low,
+                    "strength_high": strength.high,
+                    "method": strength.method,
+                    "n_judgments": result.n_judgments,
+                    "n_ties": result.n_ties,
+                    "n_items": result.n_items,
+                    "n_resamples": result.n_resamples,
+                    "n_failed_resamples": result.n_failed_resamples,
+                    "note": _join_notes([result.note, strength.note]),
+                }
+            )
+    columns = [
+        "question",
+        "prompt_type",
+        "rank",
+        "model",
+        "strength",
+        "strength_low",
+        "strength_high",
+        "method",
+        "n_judgments",
+        "n_ties",
+        "n_items",
+        "n_resamples",
+        "n_failed_resamples",
+        "note",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -628,7 +713,9 @@ def _position_bias_rows(frame: pd.DataFrame, *, confidence: float) -> pd.DataFra
     for question in (*QUESTIONS, None):
         bias = _position_bias_of(frame, question=question, confidence=confidence)
         row: dict[str, Any] = {
-            "question": question, "left_wins": bias.left_wins, "right_wins": bias.right_wins,
+            "question": question,
+            "left_wins": bias.left_wins,
+            "right_wins": bias.right_wins,
             "ties": bias.ties,
         }
         row.update(_estimate_columns("share_left", bias.share_left))
@@ -659,17 +746,22 @@ def _pairwise_agreement(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cohen_kappa(
-    judge: np.ndarray[Any, np.dtype[np.bool_]], human: np.ndarray[Any, np.dtype[np.bool_]],
-    *, confidence: float,
+    judge: np.ndarray[Any, np.dtype[np.bool_]],
+    human: np.ndarray[Any, np.dtype[np.bool_]],
+    *,
+    confidence: float,
 ) -> tuple[float, float, float, str]:
     """Cohen's kappa of two boolean raters with a Wald interval: (kappa, low, high, note)."""
     n = len(judge)
     if n == 0:
         return math.nan, math.nan, math.nan, NO_DATA
-    table = np.array([
-        [np.sum(judge & human), np.sum(judge & ~human)],
-        [np.sum(~judge & human), np.sum(~judge & ~human)],
-    ], dtype=float)
+    table = np.array(
+        [
+            [np.sum(judge & human), np.sum(judge & ~human)],
+            [np.sum(~judge & human), np.sum(~judge & ~human)],
+        ],
+        dtype=float,
+    )
     chance = float((table.sum(axis=1) @ table.sum(axis=0)) / n**2)
     if chance >= 1.0 - 1e-12:
         # Both gave one and the same verdict throughout: kappa is 0/0.
@@ -684,8 +776,12 @@ def _cohen_kappa(
 
 
 def _judge_vs_humans(
-    humans: pd.DataFrame, *, judge: pd.DataFrame, models: Sequence[str],
-    prompt_types: Sequence[str], confidence: float,
+    humans: pd.DataFrame,
+    *,
+    judge: pd.DataFrame,
+    models: Sequence[str],
+    prompt_types: Sequence[str],
+    confidence: float,
 ) -> pd.DataFrame:
     # ``humans`` is the scope's edit counts; the majority vote is that of majority_votes().
     votes = humans[_EDIT_KEY].assign(
@@ -709,15 +805,25 @@ def _judge_vs_humans(
         agree = int((judge_says == humans_say).sum())
         share = wilson(agree, len(both), confidence=confidence)
         kappa, low, high, kappa_note = _cohen_kappa(judge_says, humans_say, confidence=confidence)
-        rows.append({
-            "model": model, "prompt_type": prompt_type, "n_edits": len(both),
-            "n_human_ties": int(both["tie"].astype(bool).sum()), "n_agree": agree,
-            "agreement": share.estimate, "agreement_low": share.low,
-            "agreement_high": share.high, "agreement_method": share.method,
-            "kappa": kappa, "kappa_low": low, "kappa_high": high,
-            "kappa_method": "cohen-kappa/wald", "n_judge_only": int((in_group & ~matched).sum()),
-            "note": _join_notes([share.note, kappa_note]),
-        })
+        rows.append(
+            {
+                "model": model,
+                "prompt_type": prompt_type,
+                "n_edits": len(both),
+                "n_human_ties": int(both["tie"].astype(bool).sum()),
+                "n_agree": agree,
+                "agreement": share.estimate,
+                "agreement_low": share.low,
+                "agreement_high": share.high,
+                "agreement_method": share.method,
+                "kappa": kappa,
+                "kappa_low": low,
+                "kappa_high": high,
+                "kappa_method": "cohen-kappa/wald",
+                "n_judge_only": int((in_group & ~matched).sum()),
+                "note": _join_notes([share.note, kappa_note]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -880,7 +986,8 @@ def build_report(
     pairwise_frame = _pairwise_frame(data.pairwise)
     auto_frame = None if data.auto_judge is None else _judge_frame(data.auto_judge)
     kinds = tuple(
-        kind for kind, frame in ((SINGLE, single_frame), (PAIRWISE, pairwise_frame))
+        kind
+        for kind, frame in ((SINGLE, single_frame), (PAIRWISE, pairwise_frame))
         if kind in settings.task_kinds or len(frame)
     )
     models = _resolve_models(settings, single_frame, pairwise_frame, auto_frame)
@@ -890,10 +997,14 @@ def build_report(
     rules = tuple(settings.exclusion_rules)
     splits = {SINGLE: _Split.of(single_frame, rules), PAIRWISE: _Split.of(pairwise_frame, rules)}
     boot: dict[str, Any] = {
-        "rng": generator, "n_resamples": n_resamples, "confidence": confidence,
+        "rng": generator,
+        "n_resamples": n_resamples,
+        "confidence": confidence,
     }
     levels: dict[str, Sequence[str]] = {
-        **CATEGORY_LEVELS, "model": models, "prompt_type": prompt_types,
+        **CATEGORY_LEVELS,
+        "model": models,
+        "prompt_type": prompt_types,
     }
 
     tables = _count_tables(kinds, splits, settings)
@@ -905,21 +1016,40 @@ def build_report(
         tables.append(_agreement_table(kinds, splits))
     if auto_frame is not None:
         tables += _auto_judge_tables(
-            auto_frame, splits[SINGLE], models=models, prompt_types=prompt_types,
-            levels=levels, **boot,
+            auto_frame,
+            splits[SINGLE],
+            models=models,
+            prompt_types=prompt_types,
+            levels=levels,
+            **boot,
         )
     if data.rater_quality is not None:
         tables.append(_rater_quality_table(data.rater_quality, salt))
 
     by_name = {table.name: table for table in tables}
     methods_text = _methods_text(
-        data.name, settings, kinds=kinds, models=models, prompt_types=prompt_types,
-        tables=by_name, n_resamples=n_resamples, confidence=confidence, alpha=alpha,
+        data.name,
+        settings,
+        kinds=kinds,
+        models=models,
+        prompt_types=prompt_types,
+        tables=by_name,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        alpha=alpha,
     )
     return Report(
-        study=data.name, settings=settings, task_kinds=kinds, models=models,
-        prompt_types=prompt_types, n_resamples=n_resamples, seed=seed, confidence=confidence,
-        alpha=alpha, methods_text=methods_text, tables=by_name,
+        study=data.name,
+        settings=settings,
+        task_kinds=kinds,
+        models=models,
+        prompt_types=prompt_types,
+        n_resamples=n_resamples,
+        seed=seed,
+        confidence=confidence,
+        alpha=alpha,
+        methods_text=methods_text,
+        tables=by_name,
     )
 
 
@@ -930,60 +1060,100 @@ def _count_tables(
     exclusions = [row for kind in kinds for row in _exclusion_rows(kind, splits[kind], settings)]
     return [
         Table(
-            "counts", "Judgments, raters and items",
+            "counts",
+            "Judgments, raters and items",
             "One row per task × judgments (kept: after exclusions; all: before).",
             pd.DataFrame(counts),
         ),
         Table(
-            "exclusions", "Exclusions",
+            "exclusions",
+            "Exclusions",
             "One row per task × quality-control rule: judgments and raters it removed.",
-            pd.DataFrame(exclusions, columns=[
-                "task", "rule", "setting", "n_judgments_removed", "n_raters",
-                "n_judgments_total", "share_removed",
-            ]),
+            pd.DataFrame(
+                exclusions,
+                columns=[
+                    "task",
+                    "rule",
+                    "setting",
+                    "n_judgments_removed",
+                    "n_raters",
+                    "n_judgments_total",
+                    "share_removed",
+                ],
+            ),
             {"share_removed": "n_judgments_removed / n_judgments_total"},
         ),
     ]
 
 
 def _single_tables(
-    split: _Split, *, levels: Mapping[str, Sequence[str]], rng: np.random.Generator,
-    n_resamples: int, confidence: float,
+    split: _Split,
+    *,
+    levels: Mapping[str, Sequence[str]],
+    rng: np.random.Generator,
+    n_resamples: int,
+    confidence: float,
 ) -> list[Table]:
     boot: dict[str, Any] = {"rng": rng, "n_resamples": n_resamples, "confidence": confidence}
     return [
-        *_accuracy_tables("single", "Single-image accuracy (judgments)", split, levels=levels,
-                          majority=False, **boot),
-        *_accuracy_tables("majority", "Single-image accuracy (majority vote per edit)", split,
-                          levels=levels, majority=True, **boot),
+        *_accuracy_tables(
+            "single",
+            "Single-image accuracy (judgments)",
+            split,
+            levels=levels,
+            majority=False,
+            **boot,
+        ),
+        *_accuracy_tables(
+            "majority",
+            "Single-image accuracy (majority vote per edit)",
+            split,
+            levels=levels,
+            majority=True,
+            **boot,
+        ),
     ]
 
 
 def _pairwise_tables(
-    split: _Split, *, rng: np.random.Generator, n_resamples: int, confidence: float,
+    split: _Split,
+    *,
+    rng: np.random.Generator,
+    n_resamples: int,
+    confidence: float,
     alpha: float,
 ) -> list[Table]:
     level = f"{confidence:.0%}"
     boot: dict[str, Any] = {"rng": rng, "n_resamples": n_resamples, "confidence": confidence}
     tables = [_pairwise_table(split, alpha=alpha, **boot)]
     if len(_distinct(split.whole["model_a"], split.whole["model_b"])) > 2:
-        tables.append(Table(
-            "bradley_terry", "Bradley–Terry strengths",
-            "One row per question × prompt type × model, strongest first.",
-            _per_scope(split, _bradley_terry_rows, **boot),
-            {"strength": "log-strength (Bradley-Terry MLE, MM algorithm, sum to zero); "
-             "n = n_judgments (decided)",
-             "strength_low": f"{level} item-clustered percentile bootstrap",
-             "strength_high": f"{level} item-clustered percentile bootstrap"},
-        ))
-    tables.append(Table(
-        "position_bias", "Position bias",
-        "One row per question (empty question: both pooled): share of decided judgments "
-        "won by the left image.",
-        _per_scope(split, _position_bias_rows, confidence=confidence),
-        {"share_left": f"left_wins / share_left_n, {level} Wilson interval",
-         "p_value": "exact two-sided binomial test of share_left = 0.5"},
-    ))
+        tables.append(
+            Table(
+                "bradley_terry",
+                "Bradley–Terry strengths",
+                "One row per question × prompt type × model, strongest first.",
+                _per_scope(split, _bradley_terry_rows, **boot),
+                {
+                    "strength": "log-strength (Bradley-Terry MLE, MM algorithm, sum to zero); "
+                    "n = n_judgments (decided)",
+                    "strength_low": f"{level} item-clustered percentile bootstrap",
+                    "strength_high": f"{level} item-clustered percentile bootstrap",
+                },
+            )
+        )
+    tables.append(
+        Table(
+            "position_bias",
+            "Position bias",
+            "One row per question (empty question: both pooled): share of decided judgments "
+            "won by the left image.",
+            _per_scope(split, _position_bias_rows, confidence=confidence),
+            {
+                "share_left": f"left_wins / share_left_n, {level} Wilson interval",
+                "p_value": "exact two-sided binomial test of share_left = 0.5",
+            },
+        )
+    )
     return tables
 
 
@@ -995,62 +1165,112 @@ def _agreement_table(kinds: Sequence[str], splits: Mapping[str, _Split]) -> Tabl
         parts.append(_per_scope(splits[PAIRWISE], _pairwise_agreement))
     frame = pd.concat(parts, ignore_index=True)
     frame = frame.sort_values("judgments", key=lambda s: s != KEPT, kind="stable")
-    columns = ["judgments", "task", "question", "n_units", "n_ratings", "krippendorff_alpha",
-               "fleiss_kappa", "raw_agreement", "note"]
+    columns = [
+        "judgments",
+        "task",
+        "question",
+        "n_units",
+        "n_ratings",
+        "krippendorff_alpha",
+        "fleiss_kappa",
+        "raw_agreement",
+        "note",
+    ]
     return Table(
-        "agreement", "Inter-rater agreement", "One row per task × question type.",
+        "agreement",
+        "Inter-rater agreement",
+        "One row per task × question type.",
         frame[columns].reset_index(drop=True),
-        {"krippendorff_alpha": "Krippendorff's alpha, nominal; n = n_units",
-         "fleiss_kappa": "Fleiss' kappa on units with the modal rating count; n = n_units",
-         "raw_agreement": "share of agreeing rater pairs, pooled; n = n_units"},
+        {
+            "krippendorff_alpha": "Krippendorff's alpha, nominal; n = n_units",
+            "fleiss_kappa": "Fleiss' kappa on units with the modal rating count; n = n_units",
+            "raw_agreement": "share of agreeing rater pairs, pooled; n = n_units",
+        },
     )
 
 
 def _pairwise_table(
-    split: _Split, *, rng: np.random.Generator, n_resamples: int, confidence: float,
+    split: _Split,
+    *,
+    rng: np.random.Generator,
+    n_resamples: int,
+    confidence: float,
     alpha: float,
 ) -> Table:
     level = f"{confidence:.0%}"
     return Table(
-        "pairwise", "Side-by-side comparisons",
+        "pairwise",
+        "Side-by-side comparisons",
         "One row per question × prompt type × model pair; rates from model_a's side.",
-        _per_scope(split, _comparisons, rng=rng, n_resamples=n_resamples,
-                   confidence=confidence, alpha=alpha),
-        {"win_rate_a": f"wins_a / (wins_a + wins_b), ties left out, {level} Wilson interval; "
-         "n = win_rate_a_n",
-         "bootstrap_low": f"{level} item-clustered percentile bootstrap of win_rate_a, "
-         f"{n_resamples} resamples",
-         "bootstrap_high": f"{level} item-clustered percentile bootstrap of win_rate_a, "
-         f"{n_resamples} resamples",
-         "win_rate_a_ties_split": "(wins_a + ties / 2) / n_judgments, "
-         f"{level} item-clustered percentile bootstrap",
-         "p_value": "exact two-sided binomial test of wins_a of wins_a + wins_b against 0.5",
-         "p_holm": f"Holm's step-down correction over all rows of the same judgments scope, "
-         f"alpha = {alpha}"},
+        _per_scope(
+            split,
+            _comparisons,
+            rng=rng,
+            n_resamples=n_resamples,
+            confidence=confidence,
+            alpha=alpha,
+        ),
+        {
+            "win_rate_a": f"wins_a / (wins_a + wins_b), ties left out, {level} Wilson interval; "
+            "n = win_rate_a_n",
+            "bootstrap_low": f"{level} item-clustered percentile bootstrap of win_rate_a, "
+            f"{n_resamples} resamples",
+            "bootstrap_high": f"{level} item-clustered percentile bootstrap of win_rate_a, "
+            f"{n_resamples} resamples",
+            "win_rate_a_ties_split": "(wins_a + ties / 2) / n_judgments, "
+            f"{level} item-clustered percentile bootstrap",
+            "p_value": "exact two-sided binomial test of wins_a of wins_a + wins_b against 0.5",
+            "p_holm": f"Holm's step-down correction over all rows of the same judgments scope, "
+            f"alpha = {alpha}",
+        },
     )
 
 
 def _auto_judge_tables(
-    auto_frame: pd.DataFrame, humans: _Split, *, models: Sequence[str],
-    prompt_types: Sequence[str], levels: Mapping[str, Sequence[str]],
-    rng: np.random.Generator, n_resamples: int, confidence: float,
+    auto_frame: pd.DataFrame,
+    humans: _Split,
+    *,
+    models: Sequence[str],
+    prompt_types: Sequence[str],
+    levels: Mapping[str, Sequence[str]],
+    rng: np.random.Generator,
+    n_resamples: int,
+    confidence: float,
 ) -> list[Table]:
     tables = _accuracy_tables(
-        "auto_judge", "Automatic judge accuracy", auto_frame, levels=levels, rng=rng,
-        n_resamples=n_resamples, confidence=confidence, majority=False,
+        "auto_judge",
+        "Automatic judge accuracy",
+        auto_frame,
+        levels=levels,
+        rng=rng,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        majority=False,
     )
     level = f"{confidence:.0%}"
-    tables.append(Table(
-        "auto_judge_vs_humans", "Automatic judge against the human majority",
-        "One row per model × prompt type (empty model and prompt type: all edits pooled); an "
-        "edit counts when the judge and at least one human judged it.",
-        _per_scope(humans, _judge_vs_humans, edits=True, judge=auto_frame, models=models,
-                   prompt_types=prompt_types, confidence=confidence),
-        {"agreement": f"n_agree / n_edits, {level} Wilson interval; a human tie counts as "
-         "not correct",
-         "kappa": f"Cohen's kappa (statsmodels), {level} Wald interval from its asymptotic "
-         "standard error; n = n_edits"},
-    ))
+    tables.append(
+        Table(
+            "auto_judge_vs_humans",
+            "Automatic judge against the human majority",
+            "One row per model × prompt type (empty model and prompt type: all edits pooled); an "
+            "edit counts when the judge and at least one human judged it.",
+            _per_scope(
+                humans,
+                _judge_vs_humans,
+                edits=True,
+                judge=auto_frame,
+                models=models,
+                prompt_types=prompt_types,
+                confidence=confidence,
+            ),
+            {
+                "agreement": f"n_agree / n_edits, {level} Wilson interval; a human tie counts as "
+                "not correct",
+                "kappa": f"Cohen's kappa (statsmodels), {level} Wald interval from its asymptotic "
+                "standard error; n = n_edits",
+            },
+        )
+    )
     return tables
 
 
@@ -1063,8 +1283,10 @@ def _rater_quality_table(df: pd.DataFrame, salt: str | None) -> Table:
     frame["rater"] = _pseudonyms(frame["rater"], salt)
     frame = frame.sort_values("rater", kind="stable").reset_index(drop=True)
     return Table(
-        "rater_quality", "Raters",
-        "One row per rater, pseudonymised (r- + keyed hash of the rater id).", frame,
+        "rater_quality",
+        "Raters",
+        "One row per rater, pseudonymised (r- + keyed hash of the rater id).",
+        frame,
     )
 
 
@@ -1086,9 +1308,16 @@ def _plural(n: int, word: str) -> str:
 
 
 def _methods_text(
-    name: str, settings: StudySettings, *, kinds: Sequence[str], models: Sequence[str],
-    prompt_types: Sequence[str], tables: Mapping[str, Table], n_resamples: int,
-    confidence: float, alpha: float,
+    name: str,
+    settings: StudySettings,
+    *,
+    kinds: Sequence[str],
+    models: Sequence[str],
+    prompt_types: Sequence[str],
+    tables: Mapping[str, Table],
+    n_resamples: int,
+    confidence: float,
+    alpha: float,
 ) -> str:
     level = f"{confidence:.0%}"
     task_words = {SINGLE: "single-image judgments", PAIRWISE: "side-by-side comparisons"}
@@ -1098,7 +1327,8 @@ def _methods_text(
         + f" of {_plural(len(models), 'model')} ({', '.join(models) or 'none'})"
         + (
             f" on the prompt types {', '.join(map(prompt_label, prompt_types))}."
-            if SINGLE in kinds and prompt_types else "."
+            if SINGLE in kinds and prompt_types
+            else "."
         ),
     ]
     if settings.launched_at or settings.closed_at:
@@ -1123,14 +1353,20 @@ def _methods_text(
         )
     exclusions = tables["exclusions"].frame
     if settings.exclusion_rules or len(exclusions):
-        rules = "; ".join(
-            f"{rule} = {json.dumps(_jsonable(value), sort_keys=True)}"
-            for rule, value in sorted(settings.exclusion_rules.items())
-        ) or "none configured"
-        removed = "; ".join(
-            f"{row.rule} ({row.task}): {row.n_judgments_removed}"
-            for row in exclusions.itertuples(index=False)
-        ) or "none"
+        rules = (
+            "; ".join(
+                f"{rule} = {json.dumps(_jsonable(value), sort_keys=True)}"
+                for rule, value in sorted(settings.exclusion_rules.items())
+            )
+            or "none configured"
+        )
+        removed = (
+            "; ".join(
+                f"{row.rule} ({row.task}): {row.n_judgments_removed}"
+                for row in exclusions.itertuples(index=False)
+            )
+            or "none"
+        )
         data.append(
             f"Exclusion rules: {rules}. Judgments removed per rule: {removed}; every table "
             "is also given without exclusions."

@@ -108,11 +108,28 @@ CATEGORY_LEVELS: Mapping[str, tuple[str, ...]] = {
 }
 
 SINGLE_COLUMNS = (
-    "unit", "item", "model", "prompt_type", "object_type", "attribute_type", "scene",
-    "style", "source", "rater", "correct",
+    "unit",
+    "item",
+    "model",
+    "prompt_type",
+    "object_type",
+    "attribute_type",
+    "scene",
+    "style",
+    "source",
+    "rater",
+    "correct",
 )
 PAIRWISE_COLUMNS = (
-    "unit", "item", "prompt_type", "model_a", "model_b", "left", "rater", "question", "choice",
+    "unit",
+    "item",
+    "prompt_type",
+    "model_a",
+    "model_b",
+    "left",
+    "rater",
+    "question",
+    "choice",
 )
 #: Rule name counted for an excluded judgment whose ``exclusion_rule`` is missing.
 UNSPECIFIED_RULE = "unspecified"
@@ -371,7 +388,7 @@ def _groups(
         bounds = np.searchsorted(ids[order], np.arange(len(first) + 1))
         keys = df[by].iloc[first].itertuples(index=False, name=None)
         for g, key in enumerate(keys):
-            observed_groups[tuple(key)] = order[bounds[g]:bounds[g + 1]]
+            observed_groups[tuple(key)] = order[bounds[g] : bounds[g + 1]]
     if levels is None:
         yield from observed_groups.items()
         return
@@ -391,8 +408,12 @@ def _groups(
 
 
 def _summary(
-    sums: npt.NDArray[np.float64], sizes: npt.NDArray[np.float64], *,
-    rng: np.random.Generator, n_resamples: int, confidence: float,
+    sums: npt.NDArray[np.float64],
+    sizes: npt.NDArray[np.float64],
+    *,
+    rng: np.random.Generator,
+    n_resamples: int,
+    confidence: float,
 ) -> dict[str, Any]:
     """Counts, accuracy, Wilson and item-clustered bootstrap bounds of a group.
 
@@ -401,9 +422,7 @@ def _summary(
     """
     correct = round(float(sums.sum()))
     w = wilson(correct, round(float(sizes.sum())), confidence=confidence)
-    b = cluster_sums_bootstrap(
-        sums, sizes, rng=rng, confidence=confidence, n_resamples=n_resamples
-    )
+    b = cluster_sums_bootstrap(sums, sizes, rng=rng, confidence=confidence, n_resamples=n_resamples)
     return {
         "n_items": int((sizes > 0).sum()),
         "correct": correct,
@@ -416,9 +435,7 @@ def _summary(
     }
 
 
-def _cells(
-    df: pd.DataFrame, by: list[str], sums: Mapping[str, tuple[str, str]]
-) -> pd.DataFrame:
+def _cells(df: pd.DataFrame, by: list[str], sums: Mapping[str, tuple[str, str]]) -> pd.DataFrame:
     """One row per group of ``by`` and item, with the named aggregations ``sums``."""
     key = by if "item" in by else [*by, "item"]
     if df.empty:
@@ -442,8 +459,14 @@ def _cells(
 
 
 def _table_from_cells(
-    cells: pd.DataFrame, by: list[str], *, majority: bool, rng: np.random.Generator,
-    n_resamples: int, confidence: float, levels: Mapping[str, Sequence[Any]] | None,
+    cells: pd.DataFrame,
+    by: list[str],
+    *,
+    majority: bool,
+    rng: np.random.Generator,
+    n_resamples: int,
+    confidence: float,
+    levels: Mapping[str, Sequence[Any]] | None,
 ) -> pd.DataFrame:
     """Rows of :func:`accuracy_table` / :func:`majority_table` from per-(group, item) cells.
 
@@ -467,22 +490,33 @@ def _table_from_cells(
             row["n_judgments"] = round(float(sizes.sum()))
         row.update(
             _summary(
-                correct_all[positions], sizes, rng=rng, n_resamples=n_resamples,
+                correct_all[positions],
+                sizes,
+                rng=rng,
+                n_resamples=n_resamples,
                 confidence=confidence,
             )
         )
         rows.append(row)
     head = ["n_edits", "n_judgments", "n_ties"] if majority else ["n_judgments"]
-    columns = [*by, *head, "n_items", "correct", "accuracy", "wilson_low", "wilson_high",
-               "bootstrap_low", "bootstrap_high", "note"]
+    columns = [
+        *by,
+        *head,
+        "n_items",
+        "correct",
+        "accuracy",
+        "wilson_low",
+        "wilson_high",
+        "bootstrap_low",
+        "bootstrap_high",
+        "note",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
 def _refuse_excluded(df: pd.DataFrame) -> None:
     if df["excluded"].any():
-        raise ValueError(
-            "the table contains excluded judgments; call apply_exclusions() first"
-        )
+        raise ValueError("the table contains excluded judgments; call apply_exclusions() first")
 
 
 def accuracy_table(
@@ -534,7 +568,12 @@ def accuracy_table(
     by = _check_by(frame, by, None)
     cells = _cells(frame, by, {"n": ("correct", "size"), "correct": ("correct", "sum")})
     return _table_from_cells(
-        cells, by, majority=False, rng=rng, n_resamples=n_resamples, confidence=confidence,
+        cells,
+        by,
+        majority=False,
+        rng=rng,
+        n_resamples=n_resamples,
+        confidence=confidence,
         levels=levels,
     )
 
@@ -633,14 +672,25 @@ def accuracy_from_edit_counts(
     by = _check_by(edits, by, [*_EDIT_KEY, *_ITEM_COLUMNS])
     if majority:
         votes = _votes(edits)
-        cells = _cells(votes, by, {
-            "n": ("correct", "size"), "correct": ("correct", "sum"),
-            "n_judgments": ("n_judgments", "sum"), "n_ties": ("tie", "sum"),
-        })
+        cells = _cells(
+            votes,
+            by,
+            {
+                "n": ("correct", "size"),
+                "correct": ("correct", "sum"),
+                "n_judgments": ("n_judgments", "sum"),
+                "n_ties": ("tie", "sum"),
+            },
+        )
     else:
         cells = _cells(edits, by, {"n": ("n_judgments", "sum"), "correct": ("n_correct", "sum")})
     return _table_from_cells(
-        cells, by, majority=majority, rng=rng, n_resamples=n_resamples, confidence=confidence,
+        cells,
+        by,
+        majority=majority,
+        rng=rng,
+        n_resamples=n_resamples,
+        confidence=confidence,
         levels=levels,
     )
 
@@ -686,6 +736,11 @@ def majority_table(
     frame = validate_single(df)
     _refuse_excluded(frame)
     return accuracy_from_edit_counts(
-        edit_counts(frame), by, majority=True, rng=rng, n_resamples=n_resamples,
-        confidence=confidence, levels=levels,
+        edit_counts(frame),
+        by,
+        majority=True,
+        rng=rng,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        levels=levels,
     )

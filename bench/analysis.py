@@ -78,9 +78,7 @@ def _draw_raters(per_unit: np.ndarray, crowd: int, rng: np.random.Generator) -> 
     return order[mask]
 
 
-def synthesise(
-    n_judgments: int, *, seed: int, n_items: int = 240, crowd: int = 3000
-) -> StudyData:
+def synthesise(n_judgments: int, *, seed: int, n_items: int = 240, crowd: int = 3000) -> StudyData:
     """A study with ``n_judgments`` judgment rows (single-image + side-by-side answers)."""
     rng = np.random.default_rng(seed)
     n_models = len(MODELS)
@@ -99,7 +97,7 @@ def synthesise(
     rule_of = np.full(crowd, None, dtype=object)
     flagged = rng.permutation(crowd)
     rule_of[flagged[: crowd // 25]] = "min_gold_accuracy"
-    rule_of[flagged[crowd // 25: crowd // 25 + crowd // 100]] = "min_median_seconds"
+    rule_of[flagged[crowd // 25 : crowd // 25 + crowd // 100]] = "min_median_seconds"
     careless = pd.notna(rule_of)
 
     # Side-by-side rows come two per answer (both questions): keep their total even.
@@ -117,21 +115,25 @@ def synthesise(
     u_model = np.array([u[1] for u in single_units])[unit_idx]
     u_prompt = np.array([u[2] for u in single_units], dtype=object)[unit_idx]
     logit = (
-        MODEL_SKILL[u_model] + pd.Series(u_prompt).map(PROMPT_EFFECT).to_numpy(dtype=float)
-        - difficulty[u_item] + leniency[rater_idx]
+        MODEL_SKILL[u_model]
+        + pd.Series(u_prompt).map(PROMPT_EFFECT).to_numpy(dtype=float)
+        - difficulty[u_item]
+        + leniency[rater_idx]
     )
     p = np.where(careless[rater_idx], 0.5, _expit(logit))
-    single = pd.DataFrame({
-        "unit": unit_idx + 1,
-        "item": np.array(items, dtype=object)[u_item],
-        "model": np.array(MODELS, dtype=object)[u_model],
-        "prompt_type": u_prompt,
-        **{name: values.astype(object)[u_item] for name, values in categories.items()},
-        "rater": raters[rater_idx],
-        "excluded": careless[rater_idx],
-        "exclusion_rule": rule_of[rater_idx],
-        "correct": rng.random(len(unit_idx)) < p,
-    })
+    single = pd.DataFrame(
+        {
+            "unit": unit_idx + 1,
+            "item": np.array(items, dtype=object)[u_item],
+            "model": np.array(MODELS, dtype=object)[u_model],
+            "prompt_type": u_prompt,
+            **{name: values.astype(object)[u_item] for name, values in categories.items()},
+            "rater": raters[rater_idx],
+            "excluded": careless[rater_idx],
+            "exclusion_rule": rule_of[rater_idx],
+            "correct": rng.random(len(unit_idx)) < p,
+        }
+    )
 
     # Side-by-side judgments: one answer per (unit, rater), two rows (questions) per answer.
     per_unit = _split_rows(pairwise_rows // 2, len(pair_units))
@@ -149,19 +151,23 @@ def synthesise(
         tie = rng.random(len(unit_idx)) < 0.15
         a_wins = rng.random(len(unit_idx)) < np.where(careless[rater_idx], 0.5, _expit(gap))
         choice = np.where(tie, "none", np.where(a_wins, "a", "b")).astype(object)
-        frames.append(pd.DataFrame({
-            "unit": len(single_units) + unit_idx + 1,
-            "item": np.array(items, dtype=object)[p_item],
-            "prompt_type": "mask_rich",
-            "rater": raters[rater_idx],
-            "excluded": careless[rater_idx],
-            "exclusion_rule": rule_of[rater_idx],
-            "model_a": np.array(MODELS, dtype=object)[p_a],
-            "model_b": np.array(MODELS, dtype=object)[p_b],
-            "left": left,
-            "question": question,
-            "choice": choice,
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "unit": len(single_units) + unit_idx + 1,
+                    "item": np.array(items, dtype=object)[p_item],
+                    "prompt_type": "mask_rich",
+                    "rater": raters[rater_idx],
+                    "excluded": careless[rater_idx],
+                    "exclusion_rule": rule_of[rater_idx],
+                    "model_a": np.array(MODELS, dtype=object)[p_a],
+                    "model_b": np.array(MODELS, dtype=object)[p_b],
+                    "left": left,
+                    "question": question,
+                    "choice": choice,
+                }
+            )
+        )
     pairwise = pd.concat(frames, ignore_index=True)
 
     # One automatic-judge verdict per edit.
@@ -169,34 +175,47 @@ def synthesise(
     j_model = np.array([u[1] for u in single_units])
     j_prompt = np.array([u[2] for u in single_units], dtype=object)
     j_logit = (
-        MODEL_SKILL[j_model] + pd.Series(j_prompt).map(PROMPT_EFFECT).to_numpy(dtype=float)
+        MODEL_SKILL[j_model]
+        + pd.Series(j_prompt).map(PROMPT_EFFECT).to_numpy(dtype=float)
         - difficulty[j_item]
     )
-    auto = pd.DataFrame({
-        "unit": np.arange(len(single_units)) + 1,
-        "item": np.array(items, dtype=object)[j_item],
-        "model": np.array(MODELS, dtype=object)[j_model],
-        "prompt_type": j_prompt,
-        **{name: values.astype(object)[j_item] for name, values in categories.items()},
-        "rater": "auto-judge",
-        "correct": rng.random(len(single_units)) < _expit(j_logit),
-    })
-    quality = pd.DataFrame({
-        "rater": raters,
-        "platform": "prolific",
-        "excluded": careless,
-        "gold_accuracy": np.where(careless, rng.uniform(0.3, 0.7, crowd),
-                                  rng.uniform(0.7, 1.0, crowd)),
-        "median_seconds": rng.gamma(4.0, 3.0, crowd),
-    })
+    auto = pd.DataFrame(
+        {
+            "unit": np.arange(len(single_units)) + 1,
+            "item": np.array(items, dtype=object)[j_item],
+            "model": np.array(MODELS, dtype=object)[j_model],
+            "prompt_type": j_prompt,
+            **{name: values.astype(object)[j_item] for name, values in categories.items()},
+            "rater": "auto-judge",
+            "correct": rng.random(len(single_units)) < _expit(j_logit),
+        }
+    )
+    quality = pd.DataFrame(
+        {
+            "rater": raters,
+            "platform": "prolific",
+            "excluded": careless,
+            "gold_accuracy": np.where(
+                careless, rng.uniform(0.3, 0.7, crowd), rng.uniform(0.7, 1.0, crowd)
+            ),
+            "median_seconds": rng.gamma(4.0, 3.0, crowd),
+        }
+    )
     settings = StudySettings(
-        task_kinds=("single", "pairwise"), prompt_types=PROMPT_TYPES,
-        raters_per_unit=int(per_unit.max()), gold_rate=0.1, exclusion_rules=RULES,
+        task_kinds=("single", "pairwise"),
+        prompt_types=PROMPT_TYPES,
+        raters_per_unit=int(per_unit.max()),
+        gold_rate=0.1,
+        exclusion_rules=RULES,
         models=MODELS,
     )
     return StudyData(
-        name="Synthetic scale study", settings=settings, single=single, pairwise=pairwise,
-        rater_quality=quality, auto_judge=auto,
+        name="Synthetic scale study",
+        settings=settings,
+        single=single,
+        pairwise=pairwise,
+        rater_quality=quality,
+        auto_judge=auto,
     )
 
 
@@ -210,8 +229,9 @@ def main() -> None:
     parser.add_argument("--judgments", type=int, default=1_000_000)
     parser.add_argument("--resamples", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--profile", type=Path, default=None,
-                        help="write a cProfile of build_report to this file")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="write a cProfile of build_report to this file"
+    )
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -254,15 +274,21 @@ def main() -> None:
     writers_cpu = time.process_time() - cpu
     rss_end = _peak_rss_mib()
 
-    print(f"build_report ({args.resamples} resamples, {len(report.tables)} tables): "
-          f"{build_s:.2f} s wall, {build_cpu:.2f} s CPU")
+    print(
+        f"build_report ({args.resamples} resamples, {len(report.tables)} tables): "
+        f"{build_s:.2f} s wall, {build_cpu:.2f} s CPU"
+    )
     print(f"report_to_json: {json_s:.2f} s ({len(text) / 1e6:.1f} MB)")
     print(f"report_to_csv: {csv_s:.2f} s ({len(paths)} files)")
     print(f"report_to_html: {html_s:.2f} s ({len(page) / 1e6:.1f} MB)")
-    print(f"total report + writers: {build_s + json_s + csv_s + html_s:.2f} s wall, "
-          f"{build_cpu + writers_cpu:.2f} s CPU")
-    print(f"peak RSS (ru_maxrss, whole process): after synthesis {rss_data:.0f} MiB, "
-          f"after build_report {rss_report:.0f} MiB, after writers {rss_end:.0f} MiB")
+    print(
+        f"total report + writers: {build_s + json_s + csv_s + html_s:.2f} s wall, "
+        f"{build_cpu + writers_cpu:.2f} s CPU"
+    )
+    print(
+        f"peak RSS (ru_maxrss, whole process): after synthesis {rss_data:.0f} MiB, "
+        f"after build_report {rss_report:.0f} MiB, after writers {rss_end:.0f} MiB"
+    )
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

@@ -33,10 +33,12 @@ def long_table(answers_by_unit: dict[Any, list[Any]]) -> pd.DataFrame:
 
 def from_counts(counts: list[list[int]]) -> pd.DataFrame:
     """Long rows from a units x categories count table (raters numbered within each unit)."""
-    return long_table({
-        unit: [category for category, n in enumerate(row) for _ in range(n)]
-        for unit, row in enumerate(counts)
-    })
+    return long_table(
+        {
+            unit: [category for category, n in enumerate(row) for _ in range(n)]
+            for unit, row in enumerate(counts)
+        }
+    )
 
 
 def test_krippendorff_alpha_reproduces_krippendorffs_published_nominal_example() -> None:
@@ -60,8 +62,16 @@ def test_fleiss_kappa_reproduces_the_fleiss_1971_worked_example() -> None:
     # Fleiss (1971) as tabulated on Wikipedia's "Fleiss' kappa" page: 10 subjects,
     # 14 raters, 5 categories, kappa = 0.210.
     counts = [
-        [0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
-        [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7],
+        [0, 0, 0, 0, 14],
+        [0, 2, 6, 4, 2],
+        [0, 0, 3, 5, 6],
+        [0, 3, 9, 2, 0],
+        [2, 2, 8, 1, 1],
+        [7, 7, 0, 0, 0],
+        [3, 2, 6, 3, 0],
+        [2, 5, 3, 2, 2],
+        [6, 5, 2, 1, 0],
+        [0, 2, 2, 3, 7],
     ]
     result = fleiss_kappa(from_counts(counts))
     assert result.value == pytest.approx(0.210, abs=5e-4)

@@ -77,8 +77,14 @@ def test_wilson_rejects_a_confidence_outside_zero_one() -> None:
 
 def test_an_estimate_serialises_to_a_plain_dict() -> None:
     assert asdict(wilson(4, 4)) == {
-        "estimate": 1.0, "low": pytest.approx(0.5101091635454025), "high": 1.0,
-        "method": "wilson", "n": 4, "confidence": 0.95, "n_clusters": None, "note": "",
+        "estimate": 1.0,
+        "low": pytest.approx(0.5101091635454025),
+        "high": 1.0,
+        "method": "wilson",
+        "n": 4,
+        "confidence": 0.95,
+        "n_clusters": None,
+        "note": "",
     }
 
 
@@ -98,7 +104,10 @@ def test_clustered_bootstrap_with_one_value_per_cluster_matches_scipy_percentile
         values, np.arange(60), rng=np.random.default_rng(0), n_resamples=20_000
     )
     reference = bootstrap(
-        (values,), np.mean, method="percentile", n_resamples=20_000,
+        (values,),
+        np.mean,
+        method="percentile",
+        n_resamples=20_000,
         rng=np.random.default_rng(1),
     ).confidence_interval
     # Monte-Carlo error of a 2.5% quantile over 20k resamples is ~0.001 here.
@@ -128,9 +137,7 @@ def test_clustered_bootstrap_matches_a_hand_rolled_resampler_on_unequal_clusters
     clusters = np.repeat([f"item{i}" for i in range(25)], sizes)
     difficulty = np.repeat(gen.random(25), sizes)
     values = (gen.random(len(clusters)) < difficulty).astype(float)
-    ours = clustered_bootstrap(
-        values, clusters, rng=np.random.default_rng(0), n_resamples=20_000
-    )
+    ours = clustered_bootstrap(values, clusters, rng=np.random.default_rng(0), n_resamples=20_000)
     low, high = _hand_rolled_cluster_bootstrap(values, clusters, np.random.default_rng(1), 8000)
     assert ours.low == pytest.approx(low, abs=0.01)
     assert ours.high == pytest.approx(high, abs=0.01)
@@ -147,9 +154,7 @@ def test_clustered_bootstrap_is_wider_than_wilson_when_items_are_homogeneous() -
 
 
 def test_clustered_bootstrap_with_a_single_cluster_is_degenerate_and_says_so() -> None:
-    result = clustered_bootstrap(
-        [1.0, 0.0, 1.0], ["only"] * 3, rng=np.random.default_rng(0)
-    )
+    result = clustered_bootstrap([1.0, 0.0, 1.0], ["only"] * 3, rng=np.random.default_rng(0))
     assert result.low == result.high == result.estimate == pytest.approx(2 / 3)
     assert result.note == DEGENERATE_SINGLE_CLUSTER
     assert result.n_clusters == 1
@@ -192,9 +197,7 @@ def test_cluster_sums_bootstrap_equals_clustered_bootstrap_on_the_rows() -> None
     values = (gen.random(len(clusters)) < 0.6).astype(float)
     rows = clustered_bootstrap(values, clusters, rng=np.random.default_rng(4), n_resamples=700)
     sums = np.bincount(clusters, weights=values)
-    totals = cluster_sums_bootstrap(
-        sums, sizes, rng=np.random.default_rng(4), n_resamples=700
-    )
+    totals = cluster_sums_bootstrap(sums, sizes, rng=np.random.default_rng(4), n_resamples=700)
     assert rows == totals
 
 

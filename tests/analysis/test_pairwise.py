@@ -21,22 +21,33 @@ from analysis.pairwise import (
 
 
 def vote(
-    item: str, a: str, b: str, choice: str, *, rater: str = "r1", left: str = "a",
+    item: str,
+    a: str,
+    b: str,
+    choice: str,
+    *,
+    rater: str = "r1",
+    left: str = "a",
     question: str = "alignment",
 ) -> dict[str, Any]:
     """One side-by-side judgment; the unit is the (item, pair)."""
     return {
-        "unit": f"{item}/{a}/{b}", "item": item, "prompt_type": "mask_rich", "model_a": a,
-        "model_b": b, "left": left, "rater": rater, "question": question, "choice": choice,
+        "unit": f"{item}/{a}/{b}",
+        "item": item,
+        "prompt_type": "mask_rich",
+        "model_a": a,
+        "model_b": b,
+        "left": left,
+        "rater": rater,
+        "question": question,
+        "choice": choice,
     }
 
 
 def votes(a: str, b: str, choices: str, *, question: str = "alignment") -> list[dict[str, Any]]:
     """One judgment per item, choices given as a string such as ``"aab-"`` (``-`` = none)."""
     names = {"a": "a", "b": "b", "-": "none"}
-    return [
-        vote(f"i{k}", a, b, names[c], question=question) for k, c in enumerate(choices)
-    ]
+    return [vote(f"i{k}", a, b, names[c], question=question) for k, c in enumerate(choices)]
 
 
 def rng() -> np.random.Generator:
@@ -63,10 +74,12 @@ def test_the_binomial_test_excludes_ties_and_matches_scipy_for_7_of_10() -> None
 
 
 def test_holm_correction_runs_over_every_comparison_passed_in() -> None:
-    frame = pd.DataFrame([
-        *votes("A", "B", "aaaaaaabbb"),                              # 7 of 10
-        *votes("A", "C", "aaaaaaaaab", question="realism"),          # 9 of 10
-    ])
+    frame = pd.DataFrame(
+        [
+            *votes("A", "B", "aaaaaaabbb"),  # 7 of 10
+            *votes("A", "C", "aaaaaaaaab", question="realism"),  # 9 of 10
+        ]
+    )
     results = {(r.model_b, r.question): r for r in pairwise_comparisons(frame, rng=rng())}
     # .venv/bin/python -c "from scipy.stats import binomtest; print(binomtest(9, 10).pvalue)"
     #   -> 0.021484375
@@ -101,9 +114,9 @@ def test_comparisons_frame_flattens_the_nested_estimates() -> None:
 
 def test_position_bias_counts_wins_of_the_left_image() -> None:
     rows = [
-        *[vote(f"i{k}", "A", "B", "a", left="a") for k in range(5)],    # left won
-        *[vote(f"j{k}", "A", "B", "b", left="b") for k in range(3)],    # left won
-        *[vote(f"k{k}", "A", "B", "a", left="b") for k in range(2)],    # right won
+        *[vote(f"i{k}", "A", "B", "a", left="a") for k in range(5)],  # left won
+        *[vote(f"j{k}", "A", "B", "b", left="b") for k in range(3)],  # left won
+        *[vote(f"k{k}", "A", "B", "a", left="b") for k in range(2)],  # right won
         vote("t", "A", "B", "none"),
     ]
     result = position_bias(pd.DataFrame(rows))
@@ -174,8 +187,7 @@ def test_bradley_terry_with_a_fixed_rng_is_reproducible() -> None:
 
 
 def test_bradley_terry_of_two_models_is_the_logit_of_the_win_rate() -> None:
-    result = bradley_terry(pd.DataFrame(votes("A", "B", "aaaaaaabbb--")), rng=rng(),
-                           n_resamples=50)
+    result = bradley_terry(pd.DataFrame(votes("A", "B", "aaaaaaabbb--")), rng=rng(), n_resamples=50)
     strengths = dict(zip(result.models, (s.estimate for s in result.strengths), strict=True))
     assert strengths["A"] - strengths["B"] == pytest.approx(math.log(0.7 / 0.3), abs=1e-8)
 

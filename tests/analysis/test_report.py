@@ -56,8 +56,9 @@ SALT = "test-salt"
 
 
 def _categories(item: str) -> dict[str, str]:
-    return dict(zip(("object_type", "attribute_type", "scene", "style", "source"), ITEMS[item],
-                    strict=True))
+    return dict(
+        zip(("object_type", "attribute_type", "scene", "style", "source"), ITEMS[item], strict=True)
+    )
 
 
 def single_rows(models: tuple[str, ...] = MODELS) -> list[dict[str, Any]]:
@@ -74,12 +75,19 @@ def single_rows(models: tuple[str, ...] = MODELS) -> list[dict[str, Any]]:
         raters = RATERS + ((BAD_RATER,) if item in ("i1", "i2") else ())
         for k, rater in enumerate(raters):
             bad = rater == BAD_RATER
-            rows.append({
-                "unit": f"{item}/{model}/{prompt}", "item": item, "model": model,
-                "prompt_type": prompt, **_categories(item), "rater": rater,
-                "correct": bad or (3 * i + p + k) % (m + 2) != 0,
-                "excluded": bad, "exclusion_rule": RULE if bad else None,
-            })
+            rows.append(
+                {
+                    "unit": f"{item}/{model}/{prompt}",
+                    "item": item,
+                    "model": model,
+                    "prompt_type": prompt,
+                    **_categories(item),
+                    "rater": rater,
+                    "correct": bad or (3 * i + p + k) % (m + 2) != 0,
+                    "excluded": bad,
+                    "exclusion_rule": RULE if bad else None,
+                }
+            )
     return rows
 
 
@@ -92,12 +100,21 @@ def pairwise_rows(models: tuple[str, ...] = MODELS) -> list[dict[str, Any]]:
         for k, rater in enumerate((*RATERS, BAD_RATER)):
             for question in ("alignment", "realism"):
                 bad = rater == BAD_RATER
-                rows.append({
-                    "unit": f"{item}/{a}/{b}", "item": item, "prompt_type": "mask_rich",
-                    "model_a": a, "model_b": b, "left": "ab"[k % 2], "rater": rater,
-                    "question": question, "choice": "b" if bad else choices[next(counter) % 7],
-                    "excluded": bad, "exclusion_rule": RULE if bad else None,
-                })
+                rows.append(
+                    {
+                        "unit": f"{item}/{a}/{b}",
+                        "item": item,
+                        "prompt_type": "mask_rich",
+                        "model_a": a,
+                        "model_b": b,
+                        "left": "ab"[k % 2],
+                        "rater": rater,
+                        "question": question,
+                        "choice": "b" if bad else choices[next(counter) % 7],
+                        "excluded": bad,
+                        "exclusion_rule": RULE if bad else None,
+                    }
+                )
     return rows
 
 
@@ -105,17 +122,28 @@ def judge_rows(models: tuple[str, ...] = MODELS) -> list[dict[str, Any]]:
     """One automatic verdict per edit: correct unless the edit's position is a multiple of 3."""
     edits = {(r["item"], r["model"], r["prompt_type"]): r for r in single_rows(models)}
     return [
-        {**row, "unit": f"auto/{row['unit']}", "rater": "auto-judge", "correct": n % 3 != 0,
-         "excluded": False, "exclusion_rule": None}
+        {
+            **row,
+            "unit": f"auto/{row['unit']}",
+            "rater": "auto-judge",
+            "correct": n % 3 != 0,
+            "excluded": False,
+            "exclusion_rule": None,
+        }
         for n, row in enumerate(edits.values())
     ]
 
 
 def settings(**overrides: Any) -> StudySettings:
     values: dict[str, Any] = {
-        "task_kinds": ("single", "pairwise"), "prompt_types": PROMPTS, "raters_per_unit": 3,
-        "gold_rate": 0.1, "exclusion_rules": {RULE: 0.7, "min_median_seconds": 2},
-        "models": MODELS, "launched_at": dt.date(2024, 5, 1), "closed_at": dt.date(2024, 5, 9),
+        "task_kinds": ("single", "pairwise"),
+        "prompt_types": PROMPTS,
+        "raters_per_unit": 3,
+        "gold_rate": 0.1,
+        "exclusion_rules": {RULE: 0.7, "min_median_seconds": 2},
+        "models": MODELS,
+        "launched_at": dt.date(2024, 5, 1),
+        "closed_at": dt.date(2024, 5, 9),
     }
     values.update(overrides)
     return StudySettings(**values)
@@ -127,10 +155,13 @@ def full_study() -> StudyData:
         settings=settings(),
         single=pd.DataFrame(single_rows()),
         pairwise=pd.DataFrame(pairwise_rows()),
-        rater_quality=pd.DataFrame({
-            "rater": [*RATERS, BAD_RATER], "gold_accuracy": [0.9, 0.8, 1.0, 0.4],
-            "excluded": [False, False, False, True],
-        }),
+        rater_quality=pd.DataFrame(
+            {
+                "rater": [*RATERS, BAD_RATER],
+                "gold_accuracy": [0.9, 0.8, 1.0, 0.4],
+                "excluded": [False, False, False, True],
+            }
+        ),
         auto_judge=pd.DataFrame(judge_rows()),
     )
 
@@ -174,11 +205,20 @@ def rows_of(document: dict[str, Any], table: str, **match: Any) -> list[dict[str
 def test_the_json_holds_every_table_with_methods_columns_and_rows(
     document: dict[str, Any],
 ) -> None:
-    expected = {"counts", "exclusions", "pairwise", "bradley_terry", "position_bias",
-                "agreement", "auto_judge_vs_humans", "rater_quality"}
-    for prefix, key in itertools.product(("single", "majority", "auto_judge"),
-                                         ("prompt", "object_type", "attribute_type", "scene",
-                                          "style", "source")):
+    expected = {
+        "counts",
+        "exclusions",
+        "pairwise",
+        "bradley_terry",
+        "position_bias",
+        "agreement",
+        "auto_judge_vs_humans",
+        "rater_quality",
+    }
+    for prefix, key in itertools.product(
+        ("single", "majority", "auto_judge"),
+        ("prompt", "object_type", "attribute_type", "scene", "style", "source"),
+    ):
         expected.add(f"{prefix}_by_{key}")
     assert set(document["tables"]) == expected
     table = document["tables"]["single_by_prompt"]
@@ -195,24 +235,27 @@ def test_the_first_table_equals_a_direct_accuracy_table_call_bootstrap_included(
     # The report draws its bootstraps in table order, so the first table sees the seed's
     # first draws and must match a direct call exactly.
     direct = accuracy_table(
-        kept_single(), ["model", "prompt_type"], rng=np.random.default_rng(SEED),
-        n_resamples=N_RESAMPLES, levels=levels(),
+        kept_single(),
+        ["model", "prompt_type"],
+        rng=np.random.default_rng(SEED),
+        n_resamples=N_RESAMPLES,
+        levels=levels(),
     )
     reported = rows_of(document, "single_by_prompt", judgments=KEPT)
     assert len(reported) == len(direct) == len(MODELS) * len(PROMPTS)
     for got, want in zip(reported, direct.to_dict(orient="records"), strict=True):
         for column in ("model", "prompt_type", "n_judgments", "n_items", "correct"):
             assert got[column] == want[column]
-        for column in ("accuracy", "wilson_low", "wilson_high", "bootstrap_low",
-                       "bootstrap_high"):
+        for column in ("accuracy", "wilson_low", "wilson_high", "bootstrap_low", "bootstrap_high"):
             assert got[column] == pytest.approx(want[column])
 
 
 def test_the_accuracy_of_model_a_on_mask_simple_is_the_hand_count(
     document: dict[str, Any],
 ) -> None:
-    (row,) = rows_of(document, "single_by_prompt", judgments=KEPT, model="A",
-                     prompt_type="mask_simple")
+    (row,) = rows_of(
+        document, "single_by_prompt", judgments=KEPT, model="A", prompt_type="mask_simple"
+    )
     # m = 0, p = 0: 3 * i + k runs over 0..11 and is even (incorrect) for 6 of the 12.
     assert (row["n_judgments"], row["correct"]) == (12, 6)
     assert row["accuracy"] == pytest.approx(6 / 12)
@@ -222,14 +265,20 @@ def test_majority_accuracy_equals_a_direct_majority_table_call(
     document: dict[str, Any],
 ) -> None:
     direct = majority_table(
-        kept_single(), ["model", "prompt_type", "object_type"], rng=np.random.default_rng(0),
-        n_resamples=N_RESAMPLES, levels=levels(),
+        kept_single(),
+        ["model", "prompt_type", "object_type"],
+        rng=np.random.default_rng(0),
+        n_resamples=N_RESAMPLES,
+        levels=levels(),
     )
     reported = rows_of(document, "majority_by_object_type", judgments=KEPT)
     assert len(reported) == len(direct)
     for got, want in zip(reported, direct.to_dict(orient="records"), strict=True):
         assert (got["model"], got["object_type"], got["n_edits"]) == (
-            want["model"], want["object_type"], want["n_edits"])
+            want["model"],
+            want["object_type"],
+            want["n_edits"],
+        )
         if want["n_edits"]:
             assert got["accuracy"] == pytest.approx(want["accuracy"])
             assert got["wilson_low"] == pytest.approx(want["wilson_low"])
@@ -244,9 +293,11 @@ def test_pairwise_counts_and_holm_p_values_equal_a_direct_call(
     assert len(reported) == len(direct) == 6  # 3 pairs x 2 questions
     for got, want in zip(reported, direct, strict=True):
         assert (got["question"], got["model_a"], got["model_b"]) == (
-            want.question, want.model_a, want.model_b)
-        assert (got["wins_a"], got["ties"], got["wins_b"]) == (want.wins_a, want.ties,
-                                                               want.wins_b)
+            want.question,
+            want.model_a,
+            want.model_b,
+        )
+        assert (got["wins_a"], got["ties"], got["wins_b"]) == (want.wins_a, want.ties, want.wins_b)
         assert got["p_holm"] == pytest.approx(want.p_holm)
         assert got["win_rate_a_method"] == "wilson"
 
@@ -255,8 +306,14 @@ def test_an_empty_category_is_null_in_json_not_nan(report: Report) -> None:
     text = report_to_json(report)
     assert not re.search(r"\bNaN\b|\bInfinity\b", text)
     document = json.loads(text)
-    (row,) = rows_of(document, "single_by_attribute_type", judgments=KEPT, model="A",
-                     prompt_type="mask_simple", attribute_type="size")
+    (row,) = rows_of(
+        document,
+        "single_by_attribute_type",
+        judgments=KEPT,
+        model="A",
+        prompt_type="mask_simple",
+        attribute_type="size",
+    )
     assert row["n_judgments"] == 0
     assert row["accuracy"] is None and row["bootstrap_low"] is None
     assert row["note"] == "no data"
@@ -270,8 +327,9 @@ def test_rows_without_exclusions_count_the_excluded_judgments_too(
     # The excluded rater judged 2 items x 3 models x 2 prompts = 12 edits.
     assert (kept["n_judgments"], whole["n_judgments"]) == (72, 84)
     assert (kept["n_raters"], whole["n_raters"]) == (3, 4)
-    (a_all,) = rows_of(document, "single_by_prompt", judgments=ALL, model="A",
-                       prompt_type="mask_simple")
+    (a_all,) = rows_of(
+        document, "single_by_prompt", judgments=ALL, model="A", prompt_type="mask_simple"
+    )
     assert a_all["n_judgments"] == 14
 
 
@@ -289,9 +347,7 @@ def test_the_exclusions_table_counts_each_rule_even_one_that_removed_nothing(
 def test_the_judge_agreement_with_the_human_majority_is_the_hand_count(
     document: dict[str, Any],
 ) -> None:
-    majority = (
-        kept_single().groupby(["item", "model", "prompt_type"])["correct"].mean() > 0.5
-    )
+    majority = kept_single().groupby(["item", "model", "prompt_type"])["correct"].mean() > 0.5
     judge = pd.DataFrame(judge_rows()).set_index(["item", "model", "prompt_type"])["correct"]
     judge = judge.reindex(majority.index)
     agree = int((judge == majority).sum())
@@ -315,14 +371,27 @@ def test_one_csv_per_table_with_the_expected_columns_and_rows(
     assert [p.name for p in paths] == [f"{name}.csv" for name in report.tables]
     by_prompt = pd.read_csv(tmp_path / "csv" / "single_by_prompt.csv")
     assert list(by_prompt.columns) == [
-        "judgments", "model", "prompt_type", "n_judgments", "n_items", "correct", "accuracy",
-        "wilson_low", "wilson_high", "bootstrap_low", "bootstrap_high", "note",
+        "judgments",
+        "model",
+        "prompt_type",
+        "n_judgments",
+        "n_items",
+        "correct",
+        "accuracy",
+        "wilson_low",
+        "wilson_high",
+        "bootstrap_low",
+        "bootstrap_high",
+        "note",
     ]
     assert len(by_prompt) == 2 * len(MODELS) * len(PROMPTS)
     by_attribute = pd.read_csv(tmp_path / "csv" / "single_by_attribute_type.csv")
     assert len(by_attribute) == 2 * len(MODELS) * len(PROMPTS) * 5
     assert set(pd.read_csv(tmp_path / "csv" / "agreement.csv")["question"]) == {
-        "verdict", "alignment", "realism"}
+        "verdict",
+        "alignment",
+        "realism",
+    }
     exclusions = pd.read_csv(tmp_path / "csv" / "exclusions.csv")
     assert list(exclusions.columns)[:4] == ["task", "rule", "setting", "n_judgments_removed"]
     assert len(pd.read_csv(tmp_path / "csv" / "pairwise.csv")) == 12
@@ -352,7 +421,7 @@ def test_the_charts_label_a_category_without_data(page: str) -> None:
 
 
 def test_the_methods_paragraph_states_k_and_the_counts(page: str, report: Report) -> None:
-    methods = page[page.index('<section id="methods">'):page.index('<section id="single">')]
+    methods = page[page.index('<section id="methods">') : page.index('<section id="single">')]
     assert "K = 3 raters" in methods
     assert "72 single-image judgments by 3 raters on 4 items" in methods
     assert "84 before exclusions" in methods
@@ -467,8 +536,10 @@ def test_a_rater_quality_table_without_a_salt_is_refused() -> None:
 
 def test_a_study_with_only_single_image_judgments_makes_a_report(tmp_path: Path) -> None:
     data = StudyData(
-        name="single only", settings=settings(task_kinds=(), models=("A",)),
-        single=pd.DataFrame(single_rows(("A",))), pairwise=pd.DataFrame(),
+        name="single only",
+        settings=settings(task_kinds=(), models=("A",)),
+        single=pd.DataFrame(single_rows(("A",))),
+        pairwise=pd.DataFrame(),
     )
     report = build_report(data, rng=1, n_resamples=20)
     assert report.task_kinds == ("single",)
@@ -481,7 +552,8 @@ def test_a_study_with_only_single_image_judgments_makes_a_report(tmp_path: Path)
 
 def pairwise_only_study() -> StudyData:
     return StudyData(
-        name="pairwise only", settings=settings(task_kinds=(), models=("A", "B")),
+        name="pairwise only",
+        settings=settings(task_kinds=(), models=("A", "B")),
         pairwise=pd.DataFrame(pairwise_rows(("A", "B"))),
     )
 
@@ -512,7 +584,8 @@ def test_the_same_seed_gives_the_same_json(pairwise_only: Report) -> None:
 
 def test_a_task_kind_without_judgments_is_reported_as_no_data() -> None:
     data = StudyData(
-        name="nothing yet", settings=settings(task_kinds=("pairwise",), models=("A", "B")),
+        name="nothing yet",
+        settings=settings(task_kinds=("pairwise",), models=("A", "B")),
     )
     report = build_report(data, rng=1, n_resamples=10)
     assert report.tables["pairwise"].frame.empty
@@ -524,16 +597,21 @@ def test_a_task_kind_without_judgments_is_reported_as_no_data() -> None:
 
 
 def test_a_model_missing_from_the_settings_is_refused() -> None:
-    data = StudyData(name="s", settings=settings(models=("A", "B")),
-                     single=pd.DataFrame(single_rows()))
+    data = StudyData(
+        name="s", settings=settings(models=("A", "B")), single=pd.DataFrame(single_rows())
+    )
     with pytest.raises(ValueError, match=r"settings\.models"):
         build_report(data, rng=0, n_resamples=10)
 
 
 def test_an_automatic_judge_with_two_verdicts_on_one_edit_is_refused() -> None:
     rows = judge_rows()
-    data = StudyData(name="s", settings=settings(), single=pd.DataFrame(single_rows()),
-                     auto_judge=pd.DataFrame([*rows, {**rows[0], "unit": "again"}]))
+    data = StudyData(
+        name="s",
+        settings=settings(),
+        single=pd.DataFrame(single_rows()),
+        auto_judge=pd.DataFrame([*rows, {**rows[0], "unit": "again"}]),
+    )
     with pytest.raises(ValueError, match="two verdicts"):
         build_report(data, rng=0, n_resamples=10)
 

@@ -23,16 +23,23 @@ from analysis.tables import (
 )
 
 _ITEM_CATEGORIES = {
-    "object_type": "common", "attribute_type": "color", "scene": "indoor",
-    "style": "realistic", "source": "generated",
+    "object_type": "common",
+    "attribute_type": "color",
+    "scene": "indoor",
+    "style": "realistic",
+    "source": "generated",
 }
 
 
 def judgment(item: str, model: str, rater: str, correct: bool, **overrides: Any) -> dict[str, Any]:
     """One single-image judgment row; the unit is the edit (item, model, prompt type)."""
     row: dict[str, Any] = {
-        "item": item, "model": model, "prompt_type": "mask_simple", "rater": rater,
-        "correct": correct, **_ITEM_CATEGORIES,
+        "item": item,
+        "model": model,
+        "prompt_type": "mask_simple",
+        "rater": rater,
+        "correct": correct,
+        **_ITEM_CATEGORIES,
     }
     row.update(overrides)
     row.setdefault("unit", f"{row['item']}/{row['model']}/{row['prompt_type']}")
@@ -80,10 +87,12 @@ def test_validation_rejects_missing_values_in_a_required_column() -> None:
 
 
 def test_validation_rejects_an_item_with_two_object_types() -> None:
-    frame = pd.DataFrame([
-        judgment("i1", "A", "r1", True),
-        judgment("i1", "B", "r1", True, object_type="rare"),
-    ])
+    frame = pd.DataFrame(
+        [
+            judgment("i1", "A", "r1", True),
+            judgment("i1", "B", "r1", True, object_type="rare"),
+        ]
+    )
     with pytest.raises(ValueError, match="object_type"):
         validate_single(frame)
 
@@ -95,19 +104,41 @@ def test_validation_rejects_a_rater_judging_a_unit_twice() -> None:
 
 
 def test_pairwise_validation_rejects_a_pair_out_of_order() -> None:
-    frame = pd.DataFrame([{
-        "unit": 1, "item": "i1", "prompt_type": "mask_rich", "model_a": "B", "model_b": "A",
-        "left": "a", "rater": "r1", "question": "alignment", "choice": "a",
-    }])
+    frame = pd.DataFrame(
+        [
+            {
+                "unit": 1,
+                "item": "i1",
+                "prompt_type": "mask_rich",
+                "model_a": "B",
+                "model_b": "A",
+                "left": "a",
+                "rater": "r1",
+                "question": "alignment",
+                "choice": "a",
+            }
+        ]
+    )
     with pytest.raises(ValueError, match="model_a < model_b"):
         validate_pairwise(frame)
 
 
 def test_pairwise_validation_names_an_unknown_choice() -> None:
-    frame = pd.DataFrame([{
-        "unit": 1, "item": "i1", "prompt_type": "mask_rich", "model_a": "A", "model_b": "B",
-        "left": "a", "rater": "r1", "question": "alignment", "choice": "left",
-    }])
+    frame = pd.DataFrame(
+        [
+            {
+                "unit": 1,
+                "item": "i1",
+                "prompt_type": "mask_rich",
+                "model_a": "A",
+                "model_b": "B",
+                "left": "a",
+                "rater": "r1",
+                "question": "alignment",
+                "choice": "left",
+            }
+        ]
+    )
     with pytest.raises(ValueError, match="choice"):
         validate_pairwise(frame)
 
@@ -147,8 +178,10 @@ def test_tables_refuse_rows_that_are_still_excluded() -> None:
 
 def _zero_of_four_and_four_of_four() -> pd.DataFrame:
     rows = [
-        *judgments_of("i1", "A", [False, False]), *judgments_of("i2", "A", [False, False]),
-        *judgments_of("i1", "B", [True, True]), *judgments_of("i2", "B", [True, True]),
+        *judgments_of("i1", "A", [False, False]),
+        *judgments_of("i2", "A", [False, False]),
+        *judgments_of("i1", "B", [True, True]),
+        *judgments_of("i2", "B", [True, True]),
     ]
     return pd.DataFrame(rows)
 
@@ -173,9 +206,7 @@ def test_accuracy_table_gives_exact_edge_bounds_for_0_of_4_and_4_of_4() -> None:
 
 def test_accuracy_table_for_7_of_20_matches_wilson_and_counts_items() -> None:
     verdicts = [True] * 7 + [False] * 13
-    rows = [
-        judgment(f"i{k // 4}", "A", f"r{k % 4}", v) for k, v in enumerate(verdicts)
-    ]
+    rows = [judgment(f"i{k // 4}", "A", f"r{k % 4}", v) for k, v in enumerate(verdicts)]
     table = accuracy_table(pd.DataFrame(rows), rng=rng())
     # .venv/bin/python -c "from statsmodels.stats.proportion import proportion_confint as p;
     #   print(p(7, 20, method='wilson'))"  -> (0.18119182410108203, 0.5671457233147638)
@@ -223,12 +254,14 @@ def test_accuracy_table_rejects_grouping_by_the_verdict() -> None:
 
 
 def test_majority_vote_counts_a_tie_as_not_correct_and_reports_it() -> None:
-    frame = pd.DataFrame([
-        *judgments_of("i1", "A", [True, False]),          # tie -> not correct
-        *judgments_of("i2", "A", [True, True, False]),    # 2 of 3 -> correct
-        *judgments_of("i3", "A", [False, False, True]),   # 1 of 3 -> not correct
-        *judgments_of("i4", "A", [True]),                 # one rater decides alone
-    ])
+    frame = pd.DataFrame(
+        [
+            *judgments_of("i1", "A", [True, False]),  # tie -> not correct
+            *judgments_of("i2", "A", [True, True, False]),  # 2 of 3 -> correct
+            *judgments_of("i3", "A", [False, False, True]),  # 1 of 3 -> not correct
+            *judgments_of("i4", "A", [True]),  # one rater decides alone
+        ]
+    )
     votes = majority_votes(frame).set_index("item")
     assert votes["tie"].tolist() == [True, False, False, False]
     assert votes["correct"].tolist() == [False, True, False, True]
@@ -240,9 +273,7 @@ def test_majority_vote_counts_a_tie_as_not_correct_and_reports_it() -> None:
 
 def test_majority_table_lists_prompt_types_without_data() -> None:
     frame = pd.DataFrame(judgments_of("i1", "A", [True, True]))
-    table = majority_table(
-        frame, ["model", "prompt_type"], rng=rng(), levels=CATEGORY_LEVELS
-    )
+    table = majority_table(frame, ["model", "prompt_type"], rng=rng(), levels=CATEGORY_LEVELS)
     assert table["prompt_type"].tolist() == ["mask_simple", "mask_rich", "full_image"]
     assert table["n_edits"].tolist() == [1, 0, 0]
     assert table["note"].tolist()[1:] == ["no data", "no data"]
@@ -267,8 +298,9 @@ def _shuffled_study() -> pd.DataFrame:
         categories = {**_ITEM_CATEGORIES, "scene": ("indoor", "outdoor")[i % 2]}
         for model in ("A", "B"):
             for k in range(int(gen.integers(1, 5))):
-                rows.append(judgment(f"i{i}", model, f"r{k}", bool(gen.random() < 0.6),
-                                     **categories))
+                rows.append(
+                    judgment(f"i{i}", model, f"r{k}", bool(gen.random() < 0.6), **categories)
+                )
     return pd.DataFrame(rows).sample(frac=1.0, random_state=3).reset_index(drop=True)
 
 
@@ -276,11 +308,21 @@ def test_tables_from_edit_counts_equal_the_tables_of_the_judgments() -> None:
     frame = _shuffled_study()
     edits = edit_counts(validate_single(frame))
     for majority, direct in ((False, accuracy_table), (True, majority_table)):
-        want = direct(frame, ["model", "scene"], rng=np.random.default_rng(1),
-                      n_resamples=300, levels=CATEGORY_LEVELS)
-        got = accuracy_from_edit_counts(edits, ["model", "scene"], majority=majority,
-                                        rng=np.random.default_rng(1), n_resamples=300,
-                                        levels=CATEGORY_LEVELS)
+        want = direct(
+            frame,
+            ["model", "scene"],
+            rng=np.random.default_rng(1),
+            n_resamples=300,
+            levels=CATEGORY_LEVELS,
+        )
+        got = accuracy_from_edit_counts(
+            edits,
+            ["model", "scene"],
+            majority=majority,
+            rng=np.random.default_rng(1),
+            n_resamples=300,
+            levels=CATEGORY_LEVELS,
+        )
         pd.testing.assert_frame_equal(got, want)
 
 
