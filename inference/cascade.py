@@ -1,8 +1,14 @@
-"""The two stages together: text encoder, base U-Net (32×32), super-resolution U-Net (→ 64×64).
+"""The two stages together: text encoder, base U-Net (32×32), super-resolution U-Net (→ 128×128).
 
-Tensors here are float32 in [-1, 1] (images) or {0, 1} (masks), NCHW, at the canvas size
-(64×64 by default). :func:`inference.pipeline.inpaint` is the public entry point that turns PIL
-images or arrays of any size into these tensors and back.
+Both stages work on the *edit window* (:mod:`inference.window`): the square of the input around
+the mask, brought to the canvas (128×128 by default), so the target object fills a useful share of
+the base stage. Each stage is conditioned on the window at the canvas size through its learned
+strided convolution, and on the window's global context (the whole image downsampled and where
+the window lies in it).
+
+Tensors here are float32 in [-1, 1] (images) or {0, 1} (masks), NCHW, at the canvas size.
+:func:`inference.pipeline.inpaint` is the public entry point that turns PIL images or arrays of
+any size into windows, these tensors and back.
 """
 
 from __future__ import annotations
@@ -16,30 +22,37 @@ import torch.nn.functional as F
 from torch import nn
 
 from inference import diffusion, text
-from inference.unet import UNet, UNetConfig
+from inference.unet import Context, UNet, UNetConfig
 
-CHECKPOINT_FORMAT = "editbench-cascade/1"
+CHECKPOINT_FORMAT = "editbench-cascade/2"  # /2: edit windows and global context
+RETIRED_FORMATS = ("editbench-cascade/1",)  # whole-image 64×64 cascades, no longer loadable
 
 
 def _base_default() -> UNetConfig:
-    return UNetConfig(resolution=32, channels=(32, 64, 96), attention=(8,))
+    return UNetConfig(
+        resolution=32, canvas=128, channels=(32, 64, 96), attention=(16, 8), context=32
+    )
 
 
 def _sr_default() -> UNetConfig:
+    # No attention at 128/64/32 (too many tokens for a CPU): the SR stage sharpens and draws the
+    # surface pattern; the caption reaches it through the pooled embedding.
     return UNetConfig(
-        resolution=64, extra_channels=3, cond_channels=8, channels=(16, 32, 64), attention=(16,)
-    )
+        resolution=128, canvas=128, extra_channels=3, cond_channels=8, channels=(16, 32, 64),
+        attention=(), context=32,
+    )  # fmt: skip
 
 
 @dataclass
 class CascadeConfig:
-    canvas: int = 64  # side of the full-resolution image every stage is conditioned on
+    canvas: int = 128  # side of the edit window as every stage is conditioned on it
+    context: int = 32  # side of the global context map (the whole image downsampled)
     text: text.TextConfig = field(default_factory=text.TextConfig)  # caption encoder
     base: UNetConfig = field(default_factory=_base_default)  # low-resolution stage
     sr: UNetConfig = field(default_factory=_sr_default)  # super-resolution stage
     outside_weight: float = 0.25  # loss weight of pixels outside the mask (inside: 1)
     sr_noise: float = 0.08  # largest std of Gaussian noise added to the SR stage's low-res input
-    sr_scale: float = 4.0  # the SR residual is diffused ×this, so that it is not lost in the noise
+    sr_scale: float = 3.0  # the SR residual is diffused ×this, so that it is not lost in the noise
 
     def validate(self) -> None:
         for name, stage in (("base", self.base), ("sr", self.sr)):
@@ -47,6 +60,8 @@ class CascadeConfig:
                 raise ValueError(f"{name} stage canvas {stage.canvas} != canvas {self.canvas}")
             if stage.text_width != self.text.width:
                 raise ValueError(f"{name} text_width {stage.text_width} != {self.text.width}")
+            if stage.context != self.context:
+                raise ValueError(f"{name} context {stage.context} != context {self.context}")
         if self.sr.resolution != self.canvas or self.sr.extra_channels != 3:
             raise ValueError("the SR stage must work at the canvas size with 3 extra channels")
         if self.base.resolution >= self.canvas:
@@ -118,10 +133,11 @@ class Cascade(nn.Module):
         masks: torch.Tensor,
         tokens: text.Tokenized,
         generator: torch.Generator,
+        context: Context,
     ) -> torch.Tensor:
-        """v-prediction loss of the base stage on a batch at the canvas size."""
+        """v-prediction loss of the base stage on a batch of windows at the canvas size."""
         x0, m = downsample(images, masks, self.config.base.resolution)  # (B, 3, r, r), (B, 1, r, r)
-        return self._loss(self.base, x0, m, images, masks, tokens, generator, None)
+        return self._loss(self.base, x0, m, images, masks, tokens, generator, None, context)
 
     def sr_loss(
         self,
@@ -129,8 +145,9 @@ class Cascade(nn.Module):
         masks: torch.Tensor,
         tokens: text.Tokenized,
         generator: torch.Generator,
+        context: Context,
     ) -> torch.Tensor:
-        """v-prediction loss of the SR stage: the residual of the image over a bilinear upsample
+        """v-prediction loss of the SR stage: the residual of the window over a bilinear upsample
         of its (noise-augmented) low-resolution version."""
         low, _ = downsample(images, masks, self.config.base.resolution)
         level = _draw(torch.rand, (images.shape[0], 1, 1, 1), generator, images.device)
@@ -138,7 +155,7 @@ class Cascade(nn.Module):
         low = low + level * self.config.sr_noise * noise
         up = upsample(low, self.config.canvas)  # (B, 3, C, C)
         residual = (images - up) * self.config.sr_scale  # (B, 3, C, C)
-        return self._loss(self.sr, residual, masks, images, masks, tokens, generator, up)
+        return self._loss(self.sr, residual, masks, images, masks, tokens, generator, up, context)
 
     def _loss(
         self,
@@ -150,13 +167,15 @@ class Cascade(nn.Module):
         tokens: text.Tokenized,
         generator: torch.Generator,
         extra: torch.Tensor | None,
+        context: Context,
     ) -> torch.Tensor:
         b = x0.shape[0]
         t = _draw(torch.rand, (b,), generator, x0.device)
         noise = _draw(torch.randn, x0.shape, generator, x0.device)
         states, pooled = self.text(tokens.ids, tokens.pad)
         x_t = diffusion.q_sample(x0, t, noise)
-        v = net(x_t, t, conditioning(images, masks), states, tokens.pad, pooled, extra)
+        cond = conditioning(images, masks)
+        v = net(x_t, t, cond, states, tokens.pad, pooled, extra, context)
         weight = self.config.outside_weight + (1 - self.config.outside_weight) * m
         return diffusion.v_loss(v, diffusion.v_target(x0, t, noise), weight)
 
@@ -170,18 +189,19 @@ class Cascade(nn.Module):
         tokens: text.Tokenized,
         generators: list[torch.Generator],
         sampling: Sampling,
+        context: Context,
     ) -> torch.Tensor:
-        """Inpainted images (B, 3, C, C) in [-1, 1]; pixels outside ``masks`` equal ``images``.
+        """Inpainted windows (B, 3, C, C) in [-1, 1]; pixels outside ``masks`` equal ``images``.
 
         Noise for item i comes from ``generators[i]`` on the CPU, so an item's result does not
         depend on the device or on the other items of the batch.
         """
-        self._check(images, masks, tokens, generators)
+        self._check(images, masks, tokens, generators, context)
         r = self.config.base.resolution
         cond, states, pad, pooled = self._context(images, masks, tokens)
         known, m = downsample(images, masks, r)
         noise = _noise(generators, r, images.device)
-        base = self._denoiser(self.base, cond, states, pad, pooled, None)
+        base = self._denoiser(self.base, cond, states, pad, pooled, None, context)
         low = diffusion.ddim_sample(
             base, noise, sampling.steps, sampling.guidance, threshold=sampling.threshold
         )
@@ -189,7 +209,7 @@ class Cascade(nn.Module):
         if not sampling.use_sr:
             up = upsample(low, self.config.canvas)
             return torch.where(masks > 0, up.clamp(-1, 1), images)
-        return self.super_resolve(low, images, masks, tokens, generators, sampling)
+        return self.super_resolve(low, images, masks, tokens, generators, sampling, context)
 
     @torch.no_grad()
     def super_resolve(
@@ -199,16 +219,17 @@ class Cascade(nn.Module):
         masks: torch.Tensor,
         tokens: text.Tokenized,
         generators: list[torch.Generator],
-        sampling: Sampling | None = None,
+        sampling: Sampling | None,
+        context: Context,
     ) -> torch.Tensor:
         """The SR stage alone: ``low`` (B, 3, r, r) → (B, 3, C, C), pasted back at the canvas."""
-        self._check(images, masks, tokens, generators)
+        self._check(images, masks, tokens, generators, context)
         sampling = sampling or Sampling()
         c = self.config.canvas
         cond, states, pad, pooled = self._context(images, masks, tokens)
         up = upsample(low, c)  # (B, 3, C, C)
         noise = _noise(generators, c, images.device)
-        sr = self._denoiser(self.sr, cond, states, pad, pooled, up)
+        sr = self._denoiser(self.sr, cond, states, pad, pooled, up, context)
         schedule = diffusion.GuidanceSchedule("constant", weight=sampling.sr_guidance)
         # No dynamic thresholding here: the residual lives in [-2·scale, 2·scale], and the SR
         # stage runs without strong guidance, so nothing saturates; the image is clamped below.
@@ -222,13 +243,16 @@ class Cascade(nn.Module):
         masks: torch.Tensor,
         tokens: text.Tokenized,
         generators: list[torch.Generator],
+        context: Context,
     ) -> None:
-        b, c = images.shape[0], self.config.canvas
+        b, c, g = images.shape[0], self.config.canvas, self.config.context
         if images.shape[1:] != (3, c, c) or masks.shape != (b, 1, c, c):
             raise ValueError(
                 f"images must be (B, 3, {c}, {c}) and masks (B, 1, {c}, {c}), got "
                 f"{tuple(images.shape)} and {tuple(masks.shape)}"
             )
+        if context.map.shape[0] != b or context.map.shape[2:] != (g, g):
+            raise ValueError(f"context map must be ({b}, 5, {g}, {g}), got {context.map.shape}")
         if len(generators) != b or tokens.ids.shape[0] != b:
             raise ValueError(
                 f"need {b} generators and captions, got {len(generators)} and {tokens.ids.shape[0]}"
@@ -253,14 +277,19 @@ class Cascade(nn.Module):
         pad: torch.Tensor,
         pooled: torch.Tensor,
         extra: torch.Tensor | None,
+        context: Context,
     ) -> diffusion.Denoiser:
         b = cond.shape[0]
+        both = context.twice()
 
         def denoise(x: torch.Tensor, t: torch.Tensor, weight: float) -> torch.Tensor:
             if weight == 1.0:  # the unconditional half would be multiplied by zero
-                v_cond: torch.Tensor = net(x, t, cond, states[:b], pad[:b], pooled[:b], extra)
+                v_cond: torch.Tensor = net(
+                    x, t, cond, states[:b], pad[:b], pooled[:b], extra, context
+                )
                 return v_cond
-            # cond and uncond in one batch: the first b rows see the caption, the rest <cls> only
+            # cond and uncond in one batch: the first b rows see the caption, the rest <cls> only;
+            # both halves see the same window and context (only the caption is dropped).
             v = net(
                 _twice(x),
                 _twice(t),
@@ -269,6 +298,7 @@ class Cascade(nn.Module):
                 pad,
                 pooled,
                 None if extra is None else _twice(extra),
+                both,
             )
             return diffusion.guided(v[:b], v[b:], weight)
 
@@ -298,7 +328,13 @@ def load_checkpoint(
 ) -> tuple[Cascade, dict[str, Any]]:
     """A cascade in eval mode on ``device`` and the checkpoint's metadata."""
     blob = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(blob, dict) or blob.get("format") != CHECKPOINT_FORMAT:
+    found = blob.get("format") if isinstance(blob, dict) else None
+    if found in RETIRED_FORMATS:
+        raise ValueError(
+            f"{path} is a {found} checkpoint (whole-image 64×64 cascade), which is no longer "
+            f"supported: retrain it with `make train` (format {CHECKPOINT_FORMAT})"
+        )
+    if found != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a cascade checkpoint (format {CHECKPOINT_FORMAT})")
     config = CascadeConfig.from_dict(blob["config"])
     model = Cascade(config, text.Tokenizer(blob["vocabulary"], config.text.max_len))

@@ -3,12 +3,13 @@
 Seeds split the world in two: training draws scene seeds below ``HELDOUT_BASE``; held-out item
 ``i`` uses seed ``HELDOUT_BASE + i``. Training never sees a held-out seed.
 
-A training example is a rendered scene, a mask from a :class:`~inference.masking.MaskPolicy` and
-a caption of what the mask covers: the masked object's Mask-Simple or Mask-Rich phrase (or,
-sometimes, the whole-scene caption); for a random mask, the phrase of an object lying mostly
-inside it, otherwise the whole-scene caption. A random box over bare wall is thus paired with a
-caption that does not describe it, which is exactly why the paper found random masks weaken
-text alignment.
+A training example is the edit window (:mod:`inference.window`) of a rendered scene around a mask
+from a :class:`~inference.masking.MaskPolicy`, cut exactly as the pipeline cuts it at sampling
+time, with its global context and a caption of what the mask covers: the masked object's
+Mask-Simple or Mask-Rich phrase (or, sometimes, the whole-scene caption); for a random mask, the
+phrase of an object lying mostly inside it, otherwise the whole-scene caption. A random box over
+bare wall is thus paired with a caption that does not describe it, which is exactly why the paper
+found random masks weaken text alignment.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from inference import masking, world
+from inference import masking, window, world
+from inference.unet import Context
 
 HELDOUT_BASE = 2**31  # held-out item i has world seed HELDOUT_BASE + i; training stays below
+VALIDATION_START = 1_000_000  # validation items (settings, SR check): held-out indices from here on
+RENDER_SIZE = 256  # side of training scenes and held-out items: the shipped benchmark's
 FULL_CAPTION_SHARE = 0.15  # share of object-mask examples captioned with the whole-scene caption
 MOSTLY_INSIDE = 0.6  # a random mask "covers" an object holding this share of its pixels
 
@@ -64,9 +68,22 @@ def caption_for_mask(
 
 @dataclass
 class Example:
-    image: UInt8Array  # canvas×canvas×3
+    image: UInt8Array  # canvas×canvas×3: the edit window
     mask: BoolArray  # canvas×canvas, True = fill
     caption: str
+    context_map: npt.NDArray[np.float32]  # G×G×5: window.context's map
+    where: npt.NDArray[np.float32]  # (4,): the window's box as image fractions
+    box: window.Box  # the window in the scene's pixels
+
+
+def window_example(
+    image: UInt8Array, mask: BoolArray, caption: str, *, canvas: int, context: int
+) -> Example:
+    """The example of one scene, mask and caption: its edit window at ``canvas`` and context."""
+    box = window.edit_window(mask)
+    win, win_mask = window.cut(image, mask, box, canvas)
+    context_map, where = window.context(image, mask, box, context)
+    return Example(win, win_mask, caption, context_map, where, box)
 
 
 class ScenePool:
@@ -76,16 +93,24 @@ class ScenePool:
     caption over already-rendered scenes while new scenes keep flowing in.
     """
 
-    def __init__(self, size: int, canvas: int, rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        size: int,
+        canvas: int,
+        rng: np.random.Generator,
+        *,
+        context: int,
+        render_size: int = RENDER_SIZE,
+    ) -> None:
         if size < 1:
             raise ValueError(f"pool size must be >= 1, got {size}")
-        self.canvas = canvas
+        self.canvas, self.context, self.render_size = canvas, context, render_size
         self.rng = rng
         self.scenes = [self._new() for _ in range(size)]
 
     def _new(self) -> tuple[world.SceneSpec, world.Rendered]:
         spec = world.sample_scene(int(self.rng.integers(0, HELDOUT_BASE)))
-        return spec, world.render(spec, canvas=self.canvas)
+        return spec, world.render(spec, canvas=self.render_size)
 
     def refresh(self, count: int) -> None:
         for _ in range(count):
@@ -97,15 +122,26 @@ class ScenePool:
             spec, rendered = self.scenes[int(self.rng.integers(len(self.scenes)))]
             mask, obj = masking.sample_mask(policy, rendered, self.rng)
             caption = caption_for_mask(spec, rendered, mask, obj, self.rng)
-            out.append(Example(rendered.image, mask, caption))
+            out.append(
+                window_example(
+                    rendered.image, mask, caption, canvas=self.canvas, context=self.context
+                )
+            )
         return out
 
 
-def to_tensors(examples: list[Example]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images (B, 3, H, W) in [-1, 1] and masks (B, 1, H, W) in {0, 1}, float32."""
+def to_tensors(examples: list[Example]) -> tuple[torch.Tensor, torch.Tensor, Context]:
+    """Windows (B, 3, C, C) in [-1, 1], masks (B, 1, C, C) in {0, 1} and their context,
+    float32."""
     images = np.stack([e.image for e in examples]).astype(np.float32) / 127.5 - 1.0
     masks = np.stack([e.mask for e in examples]).astype(np.float32)
-    return torch.from_numpy(images).permute(0, 3, 1, 2), torch.from_numpy(masks)[:, None]
+    maps = torch.from_numpy(np.stack([e.context_map for e in examples])).permute(0, 3, 1, 2)
+    where = torch.from_numpy(np.stack([e.where for e in examples]))
+    return (
+        torch.from_numpy(images).permute(0, 3, 1, 2),
+        torch.from_numpy(masks)[:, None],
+        Context(maps.contiguous(), where),
+    )
 
 
 # --- Held-out evaluation items ---------------------------------------------------------------
@@ -137,7 +173,13 @@ def _replacement(obj: world.ObjectSpec, rng: np.random.Generator) -> world.Objec
     return dataclasses.replace(obj, color=color, noun=noun, object_type=kind)
 
 
-def heldout_item(index: int, *, canvas: int = 64) -> HeldOutItem:
+def validation_item(index: int, *, canvas: int = RENDER_SIZE) -> HeldOutItem:
+    """Validation item ``index``: drawn like the held-out items, from seeds that the evaluation's
+    held-out items (the first few thousand) never use, for choosing settings without peeking."""
+    return heldout_item(VALIDATION_START + index, canvas=canvas)
+
+
+def heldout_item(index: int, *, canvas: int = RENDER_SIZE) -> HeldOutItem:
     """Held-out item ``index``: an input whose masked object differs from what the prompt asks.
 
     The input and the ground truth agree outside the mask (the world guarantees that renders

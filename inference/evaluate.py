@@ -2,6 +2,15 @@
 
     python -m inference.evaluate                      # 300 items, both checkpoints, 2 schedules
     python -m inference.evaluate --judge-only         # the judge's accuracy on ground truth
+    python -m inference.evaluate --validation         # choose settings on validation items
+
+Items are at the benchmark's resolution (256×256) and the judge judges the final edit there.
+Beside the models it reports the pipeline's *ceiling*: the ground truth passed through the edit
+window at the canvas size and pasted back, judged the same way (no model can beat it).
+``--validation`` runs on validation items (disjoint from the held-out ones) and writes nothing
+but ``var/eval/validation.json``: settings (guidance, SR steps) are chosen there, never on the
+held-out items. A contact sheet of the first 16 held-out items (input with the mask outlined,
+reference, each checkpoint's edit) goes to ``inference/checkpoints/contact-sheet.png``.
 
 Each held-out item (:func:`inference.data.heldout_item`) asks, with its Mask-Simple caption, for
 an object different from the one under the mask. For each checkpoint and guidance schedule it
@@ -25,11 +34,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
+from scipy import ndimage
 from tqdm import tqdm
 
-from inference import data, judge, pipeline, train, world
+from inference import data, judge, pipeline, train, window, world
 
 RESULTS = Path("bench/RESULTS.md")
+CONTACT_SHEET = pipeline.CHECKPOINTS / "contact-sheet.png"
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,25 @@ def judge_accuracy(items: list[data.HeldOutItem]) -> dict[str, Any]:
             "tested": tested / n}  # fmt: skip
 
 
+def ceiling(
+    items: list[data.HeldOutItem], canvas: int, *, margin: float | None = window.MARGIN
+) -> dict[str, Any]:
+    """The judge on each item's ground truth passed through the pipeline's resolution: cut to
+    the edit window (``margin`` × the mask's box; None: the whole image), brought to ``canvas``
+    and back (Lanczos down, bicubic up, as the pipeline does), pasted through the mask. The best
+    any model of this design can score."""
+    results = []
+    for it in items:
+        h, w = it.mask.shape
+        box = (
+            window.Box(0, 0, w, h) if margin is None else window.edit_window(it.mask, margin=margin)
+        )
+        small, _ = window.cut(it.truth, it.mask, box, canvas)
+        results.append(judge_edit(it, window.paste(small, it.image, it.mask, box)))
+    s = summarize(results, 0.0)
+    return {"canvas": canvas, "margin": margin, **s}
+
+
 def _psnr(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any], mask: np.ndarray[Any, Any]) -> float:
     diff = a.astype(np.float64)[mask] - b.astype(np.float64)[mask]
     mse = max(float((diff**2).mean()), 1e-10)
@@ -70,9 +101,13 @@ def run_edits(
     steps: int,
     batch: int,
     seed: int,
-) -> tuple[list[ItemResult], float]:
-    """Edit every item with its Mask-Simple prompt; return verdicts and seconds per edit."""
+    *,
+    sr_steps: int = 8,
+) -> tuple[list[ItemResult], float, list[np.ndarray[Any, Any]]]:
+    """Edit every item with its Mask-Simple prompt; return verdicts, seconds per edit and the
+    edits."""
     out: list[ItemResult] = []
+    edits: list[np.ndarray[Any, Any]] = []
     seconds = 0.0
     for start in tqdm(range(0, len(items), batch), desc=f"{model.name} {guidance}", leave=False):
         chunk = items[start : start + batch]
@@ -81,11 +116,13 @@ def run_edits(
             [it.image for it in chunk], [it.mask for it in chunk],
             [it.captions.mask_simple for it in chunk], model=model, guidance=guidance,
             steps=steps, seed=[seed + it.seed - data.HELDOUT_BASE for it in chunk], batch=batch,
+            sr_steps=sr_steps,
         )  # fmt: skip
         seconds += time.perf_counter() - began
         for it, r in zip(chunk, results, strict=True):
-            out.append(judge_edit(it, np.asarray(r.image)))
-    return out, seconds / len(items)
+            edits.append(np.asarray(r.image))
+            out.append(judge_edit(it, edits[-1]))
+    return out, seconds / len(items), edits
 
 
 def judge_edit(item: data.HeldOutItem, edited: np.ndarray[Any, Any]) -> ItemResult:
@@ -117,6 +154,8 @@ def summarize(results: list[ItemResult], seconds: float) -> dict[str, Any]:
             o: float(np.mean([r.correct["object"] for r in rs])) if rs else float("nan")
             for o, rs in by_obj.items()
         },
+        "object_correct": float(np.mean([r.correct["object"] for r in results])),
+        "color_correct": float(np.mean([r.correct["color"] for r in results])),
         "tested_correct": rate(results, "tested_correct"),
         "all_correct_mask_simple": rate(results, "simple_correct"),
         "preserved_exactly": rate(results, "preserved"),
@@ -140,6 +179,33 @@ def sr_vs_bilinear(model: pipeline.LoadedModel, items: int) -> dict[str, float]:
     return train.sr_check(model.cascade, items, seed=0)
 
 
+# --- Contact sheet ---------------------------------------------------------------------------
+
+
+def _outlined(image: np.ndarray[Any, Any], mask: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The image with the mask's outline drawn two-tone (white inside, black outside), visible
+    on any background."""
+    out = image.copy()
+    inner = mask & ~ndimage.binary_erosion(mask, iterations=2)
+    outer = ndimage.binary_dilation(mask, iterations=2) & ~mask
+    out[inner], out[outer] = 255, 0
+    return out
+
+
+def contact_sheet(
+    items: list[data.HeldOutItem], edits: dict[str, list[np.ndarray[Any, Any]]], tile: int = 128
+) -> Image.Image:
+    """One row per item: input with the mask outlined, reference, then each model's edit."""
+    columns = 2 + len(edits)
+    sheet = Image.new("RGB", (columns * tile, len(items) * tile), "white")
+    for row, it in enumerate(items):
+        tiles = [_outlined(it.image, it.mask), it.truth, *(e[row] for e in edits.values())]
+        for col, pixels in enumerate(tiles):
+            thumb = Image.fromarray(pixels).resize((tile, tile), Image.Resampling.LANCZOS)
+            sheet.paste(thumb, (col * tile, row * tile))
+    return sheet
+
+
 # --- Reports ---------------------------------------------------------------------------------
 
 
@@ -153,37 +219,61 @@ def markdown(report: dict[str, Any]) -> str:
              f"{report['steps']} base DDIM steps, batch {report['batch']}, "
              f"{report['threads']} CPU threads.", ""]  # fmt: skip
     ja = report["judge"]
+    size = report.get("size", data.RENDER_SIZE)
     lines += [
-        f"**Judge accuracy on ground-truth renders** ({ja['items']} held-out items, 64×64): "
+        f"**Judge accuracy on ground-truth renders** ({ja['items']} held-out items, "
+        f"{size}×{size}, the benchmark's resolution): "
         + ", ".join(f"{k} {v:.3f}" for k, v in ja["per_attribute"].items())
         + f"; tested attribute {ja['tested']:.3f}.",
         "",
     ]
+    if "ceiling" in report:
+        c = report["ceiling"]
+        lines += [
+            f"**Ceiling of the design** (the ground truth through a {c['margin']}× edit window "
+            f"at {c['canvas']}×{c['canvas']} and pasted back, judged the same way): object "
+            f"{c['object_correct']:.3f}, colour {c['color_correct']:.3f}, tested attribute "
+            f"{c['tested_correct']:.3f}, all-correct (Mask-Simple) "
+            f"{c['all_correct_mask_simple']:.3f}; by tested attribute: "
+            + ", ".join(f"{a} {_fmt(v)}" for a, v in c["tested_by_attribute_type"].items())
+            + ".",
+            "",
+        ]
     if not report["runs"]:
         return "\n".join(lines)
     attrs, objs = world.ATTRIBUTE_TYPES, world.OBJECT_TYPES
     lines += [
-        "| checkpoint | guidance | " + " | ".join(attrs) + " | " + " | ".join(objs)
+        "| checkpoint | guidance | object | colour (all) | " + " | ".join(attrs) + " | "
+        + " | ".join(objs)
         + " | tested attr. (all) | all-correct (Mask-Simple) | preserved | masked PSNR | s/edit |",
-        "|---|---|" + "---|" * (len(attrs) + len(objs) + 5),
+        "|---|---|---|---|" + "---|" * (len(attrs) + len(objs) + 5),
     ]  # fmt: skip
     for run in report["runs"]:
         s = run["summary"]
         lines.append(
-            f"| {run['checkpoint']} | {run['guidance']} | "
+            f"| {run['checkpoint']} | {run['guidance']} | {_fmt(s['object_correct'])} | "
+            f"{_fmt(s['color_correct'])} | "
             + " | ".join(_fmt(s["tested_by_attribute_type"][a]) for a in attrs) + " | "
             + " | ".join(_fmt(s["simple_by_object_type"][o]) for o in objs)
             + f" | {_fmt(s['tested_correct'])} | {_fmt(s['all_correct_mask_simple'])}"
             f" | {s['preserved_exactly']:.3f} | "
             f"{s['masked_psnr']:.2f} dB | {s['seconds_per_edit']:.3f} |"
         )  # fmt: skip
-    lines += ["", "Attribute columns: accuracy on the tested attribute among items testing it; "
-              "object-type columns: Mask-Simple all-correct rate (object and tested attribute); "
-              "tested attr. (all): the tested attribute right, whatever the object.",
+    lines += ["", "object: the asked-for object drawn (all items); colour (all): its colour right "
+              "(all items); attribute columns: accuracy on the tested attribute among items "
+              "testing it; object-type columns: Mask-Simple all-correct rate (object and tested "
+              "attribute); tested attr. (all): the tested attribute right, whatever the object.",
               ""]  # fmt: skip
+    for run in report["runs"]:
+        obj = run["summary"]["object_by_object_type"]
+        lines.append(
+            f"- `{run['checkpoint']}` {run['guidance']}: object right by object type: "
+            + ", ".join(f"{o} {_fmt(obj[o])}" for o in objs) + "."
+        )  # fmt: skip
     for name, sr in report["sr"].items():
         lines.append(
-            f"- `{name}` SR stage vs bilinear (masked PSNR from the true 32×32 image, "
+            f"- `{name}` SR stage vs bilinear (masked PSNR in the edit window, from the true "
+            "low-res window, validation items, "
             f"{int(sr['items'])} items): SR {sr['psnr_sr']:.2f} dB, bilinear "
             f"{sr['psnr_bilinear']:.2f} dB → pipeline uses "
             f"{'SR' if sr['psnr_sr'] > sr['psnr_bilinear'] else 'bilinear'}."
@@ -214,7 +304,57 @@ def write_section(path: Path, name: str, body: str) -> None:
 def write_card(card: Path, body: str) -> None:
     text = card.read_text()
     head = text.split(train.EVAL_MARKER)[0]
-    card.write_text(f"{head}{train.EVAL_MARKER}\n\n## Evaluation\n\n{body}")
+    sheet = (
+        f"Contact sheet of the first 16 held-out items: [{CONTACT_SHEET.name}]"
+        f"({CONTACT_SHEET.name})"
+        " (columns: input with the mask outlined, reference, editor-im, editor-rm).\n\n"
+    )
+    card.write_text(f"{head}{train.EVAL_MARKER}\n\n## Evaluation\n\n{sheet}{body}")
+
+
+def _compare(report: dict[str, Any], outcomes: dict[tuple[str, str], list[ItemResult]]) -> None:
+    """IM − RM on the same items, per guidance schedule, with paired bootstrap intervals."""
+    for (name, g), im in outcomes.items():
+        rm = outcomes.get(("editor-rm", g))
+        if name != "editor-im" or rm is None:
+            continue
+        report["im_vs_rm"][f"{g} tested attribute correct"] = paired_difference(
+            [r.tested_correct for r in im], [r.tested_correct for r in rm]
+        )
+        report["im_vs_rm"][f"{g} Mask-Simple all-correct"] = paired_difference(
+            [r.simple_correct for r in im], [r.simple_correct for r in rm]
+        )
+
+
+def evaluate_models(a: argparse.Namespace, items: list[data.HeldOutItem]) -> dict[str, Any]:
+    """Every checkpoint × guidance schedule on ``items``; the report and the contact sheet."""
+    report: dict[str, Any] = {
+        "items": len(items), "steps": a.steps, "sr_steps": a.sr_steps, "batch": a.batch,
+        "threads": a.threads, "size": data.RENDER_SIZE, "validation": a.validation,
+        "judge": judge_accuracy(items), "runs": [], "sr": {}, "im_vs_rm": {},
+    }  # fmt: skip
+    print(json.dumps(report["judge"], indent=1))
+    if a.judge_only:
+        return report
+    outcomes: dict[tuple[str, str], list[ItemResult]] = {}
+    sheet: dict[str, list[np.ndarray[Any, Any]]] = {}
+    for name in a.checkpoints:
+        model = pipeline.load(name)
+        report.setdefault("ceiling", ceiling(items, model.cascade.config.canvas))
+        report["sr"][name] = sr_vs_bilinear(model, min(len(items), 64))
+        for g in a.guidance:
+            results, seconds, edits = run_edits(
+                model, items, g, a.steps, a.batch, a.seed, sr_steps=a.sr_steps
+            )
+            summary = summarize(results, seconds)
+            report["runs"].append({"checkpoint": name, "guidance": g, "summary": summary})
+            outcomes[(name, g)] = results
+            sheet.setdefault(name, edits[:16])  # the first schedule's edits
+            print(name, g, json.dumps(summary))
+    _compare(report, outcomes)
+    if not a.validation and sheet:
+        contact_sheet(items[:16], sheet).save(CONTACT_SHEET, optimize=True)
+    return report
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -223,47 +363,27 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--checkpoints", nargs="*", default=["editor-im", "editor-rm"])
     p.add_argument("--guidance", nargs="*", default=["oscillate", "constant:5"])
     p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--sr-steps", type=int, default=pipeline.SR_STEPS)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--judge-only", action="store_true")
-    p.add_argument("--out", default="var/eval/results.json")
+    p.add_argument("--validation", action="store_true", help="validation items; writes no card")
+    p.add_argument("--out", default="")
     p.add_argument("--results", default=str(RESULTS))
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    items = [data.heldout_item(i) for i in range(a.items)]
-    report: dict[str, Any] = {
-        "items": a.items, "steps": a.steps, "batch": a.batch, "threads": a.threads,
-        "judge": judge_accuracy(items), "runs": [], "sr": {}, "im_vs_rm": {},
-    }  # fmt: skip
-    print(json.dumps(report["judge"], indent=1))
-    simple: dict[tuple[str, str], list[bool]] = {}
-    tested: dict[tuple[str, str], list[bool]] = {}
-    if not a.judge_only:
-        for name in a.checkpoints:
-            model = pipeline.load(name)
-            report["sr"][name] = sr_vs_bilinear(model, a.items)
-            for g in a.guidance:
-                results, seconds = run_edits(model, items, g, a.steps, a.batch, a.seed)
-                summary = summarize(results, seconds)
-                report["runs"].append({"checkpoint": name, "guidance": g, "summary": summary})
-                simple[(name, g)] = [r.simple_correct for r in results]
-                tested[(name, g)] = [r.tested_correct for r in results]
-                print(name, g, json.dumps(summary))
-        for g in a.guidance:
-            if ("editor-im", g) in simple and ("editor-rm", g) in simple:
-                im, rm = ("editor-im", g), ("editor-rm", g)
-                report["im_vs_rm"][f"{g} tested attribute correct"] = paired_difference(
-                    tested[im], tested[rm]
-                )
-                report["im_vs_rm"][f"{g} Mask-Simple all-correct"] = paired_difference(
-                    simple[im], simple[rm]
-                )
-    out = Path(a.out)
+    pick = data.validation_item if a.validation else data.heldout_item
+    items = [pick(i) for i in range(a.items)]
+    report = evaluate_models(a, items)
+    default_out = "var/eval/validation.json" if a.validation else "var/eval/results.json"
+    out = Path(a.out or default_out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))
     body = markdown(report)
     print(body)
+    if a.validation:
+        return
     write_section(Path(a.results), "evaluate", "### Evaluation (`python -m inference.evaluate`)\n\n"
                   + body)  # fmt: skip
     for name in a.checkpoints if not a.judge_only else []:

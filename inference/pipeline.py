@@ -1,8 +1,10 @@
 """The public entry point: ``inpaint(image, mask, prompt, *, model, …)``.
 
-Accepts PIL images or arrays of any size, one item or a list of items. Each input is resized to
-the model's canvas, edited by the cascade, resized back, and every pixel outside the mask is
-copied from the input, so the unmasked region is preserved exactly at the input resolution.
+Accepts PIL images or arrays of any size, one item or a list of items. For each input the cascade
+works on the edit window (:mod:`inference.window`: a square around the mask, cut at the input's
+resolution and brought to the model's canvas, with the whole image as global context); the result
+is resized back to the window and pasted through the mask, so every pixel outside the mask is the
+input's, exactly, at any input size.
 
     from inference import pipeline
     model = pipeline.load("editor-im")
@@ -24,9 +26,10 @@ import numpy.typing as npt
 import torch
 from PIL import Image
 
-from inference import cascade, diffusion, text
+from inference import cascade, data, diffusion, text, window
 
 CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
+SR_STEPS = 8  # default DDIM steps of the SR stage
 
 ImageLike = Image.Image | npt.NDArray[Any]
 MaskLike = Image.Image | npt.NDArray[Any]
@@ -135,31 +138,6 @@ def _prompt(prompt: object, index: int) -> str:
     return prompt
 
 
-# --- Resizing --------------------------------------------------------------------------------
-
-
-def to_canvas(image: UInt8Array, mask: BoolArray, canvas: int) -> tuple[UInt8Array, BoolArray]:
-    """Image resized to canvas×canvas (Lanczos, or nearest where it already fits) and a mask that
-    covers every canvas pixel touching the input mask, so nothing to edit is lost."""
-    if image.shape[:2] == (canvas, canvas):
-        return image, mask
-    small = Image.fromarray(image).resize((canvas, canvas), Image.Resampling.LANCZOS)
-    cover = Image.fromarray(mask.astype(np.uint8) * 255).resize(
-        (canvas, canvas), Image.Resampling.BOX
-    )
-    return np.asarray(small), np.asarray(cover) > 0
-
-
-def from_canvas(edited: UInt8Array, image: UInt8Array, mask: BoolArray) -> UInt8Array:
-    """The edit at the input's size, with every unmasked input pixel pasted back exactly."""
-    h, w = image.shape[:2]
-    if edited.shape[:2] != (h, w):
-        edited = np.asarray(Image.fromarray(edited).resize((w, h), Image.Resampling.BICUBIC))
-    out = image.copy()
-    out[mask] = edited[mask]
-    return out
-
-
 # --- The entry point -------------------------------------------------------------------------
 
 
@@ -205,7 +183,7 @@ def inpaint(
     steps: int = 20,
     seed: int | Sequence[int] = 0,
     batch: int = 8,
-    sr_steps: int = 8,
+    sr_steps: int = SR_STEPS,
     device: str | torch.device | None = None,
 ) -> InpaintResult | list[InpaintResult]:
     """Fill ``mask`` of ``image`` following ``prompt``.
@@ -288,20 +266,23 @@ def _run(
     device: torch.device,
 ) -> list[InpaintResult]:
     started = time.perf_counter()
-    canvas = net.config.canvas
-    small = [to_canvas(a, m, canvas) for a, m in zip(arrays, masks, strict=True)]
-    images = torch.from_numpy(np.stack([s[0] for s in small])).permute(0, 3, 1, 2)
-    images = (images.float() / 127.5 - 1.0).to(device)  # (B, 3, C, C)
-    cmask = torch.from_numpy(np.stack([s[1] for s in small])).float()[:, None].to(device)
+    canvas, side = net.config.canvas, net.config.context
+    # The same windows and context as training cuts (data.window_example).
+    examples = [
+        data.window_example(a, m, p, canvas=canvas, context=side)
+        for a, m, p in zip(arrays, masks, prompts, strict=True)
+    ]
+    images, cmask, context = data.to_tensors(examples)  # (B, 3, C, C), (B, 1, C, C), context
+    images, cmask, context = images.to(device), cmask.to(device), context.to(device)
     tokens: text.Tokenized = net.tokenizer.encode(prompts)
     gens = [torch.Generator().manual_seed(s) for s in seeds]
-    out = net.sample(images, cmask, tokens, gens, sampling)  # (B, 3, C, C)
+    out = net.sample(images, cmask, tokens, gens, sampling, context)  # (B, 3, C, C)
     pixels = ((out.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
     pixels_np = pixels.cpu().numpy()
     seconds = (time.perf_counter() - started) / len(arrays)
     results = []
     for i, (a, m) in enumerate(zip(arrays, masks, strict=True)):
-        edited = from_canvas(pixels_np[i], a, m)
+        edited = window.paste(pixels_np[i], a, m, examples[i].box)
         meta = {
             "model": loaded.name,
             "seed": seeds[i],
@@ -311,6 +292,7 @@ def _run(
             "guidance_weights": sampling.guidance.weights(sampling.steps),
             "upsampler": "sr" if sampling.use_sr else "bilinear",
             "canvas": canvas,
+            "window": examples[i].box.as_list(),
             "input_size": [int(a.shape[1]), int(a.shape[0])],
             "unknown_words": list(tokens.unknown[i]),
             "device": str(device),

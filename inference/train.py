@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from inference import cascade, data, masking, text
+from inference import cascade, data, masking, text, window
 from inference.unet import UNetConfig
 
 CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
@@ -54,6 +54,7 @@ class TrainConfig:
     save_minutes: float = 4.0  # resumable state every this many minutes
     sr_check: int = 64  # held-out items for the SR-vs-bilinear check
     micro: bool = False  # tiny 16×16 configuration (tests)
+    render_size: int = data.RENDER_SIZE  # side of the rendered training scenes (micro: 64)
     base_channels: tuple[int, ...] = ()  # base U-Net widths per level (empty: the default)
     sr_channels: tuple[int, ...] = ()  # SR U-Net widths per level (empty: the default)
     sr_only: bool = False  # train the SR stage alone (recipe sweeps of the second stage)
@@ -66,32 +67,18 @@ class TrainConfig:
 
 
 def micro_config(vocab_size: int) -> cascade.CascadeConfig:
-    """A configuration small enough to train for a few seconds in tests (16×16 canvas)."""
+    """A configuration small enough to train for a few seconds in tests (16×16 window)."""
     tc = text.TextConfig(vocab_size=vocab_size, width=16, layers=1, heads=2)
+    small = {"cond_channels": 4, "heads": 2, "text_width": 16, "emb_dim": 16, "groups": 4}
     base = UNetConfig(
-        resolution=8,
-        canvas=16,
-        cond_channels=4,
-        channels=(8, 16),
-        attention=(4,),
-        heads=2,
-        text_width=16,
-        emb_dim=16,
-        groups=4,
-    )
+        resolution=8, canvas=16, channels=(8, 16), attention=(4,), context=8, context_width=8,
+        **small,
+    )  # fmt: skip
     sr = UNetConfig(
-        resolution=16,
-        canvas=16,
-        extra_channels=3,
-        cond_channels=4,
-        channels=(8, 16),
-        attention=(8,),
-        heads=2,
-        text_width=16,
-        emb_dim=16,
-        groups=4,
-    )
-    return cascade.CascadeConfig(canvas=16, text=tc, base=base, sr=sr)
+        resolution=16, canvas=16, extra_channels=3, channels=(8, 16), attention=(8,), context=8,
+        context_width=8, **small,
+    )  # fmt: skip
+    return cascade.CascadeConfig(canvas=16, context=8, text=tc, base=base, sr=sr)
 
 
 def build_model(cfg: TrainConfig) -> cascade.Cascade:
@@ -152,7 +139,13 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> Path:
     canvas = model.config.canvas
     rng = np.random.default_rng([cfg.seed, state.step])
     gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + state.step)
-    pool = data.ScenePool(min(cfg.pool, 64) if cfg.micro else cfg.pool, canvas, rng)
+    pool = data.ScenePool(
+        min(cfg.pool, 64) if cfg.micro else cfg.pool,
+        canvas,
+        rng,
+        context=model.config.context,
+        render_size=64 if cfg.micro else cfg.render_size,
+    )
     started, last_save = time.monotonic(), time.monotonic()
     spent = state.seconds
     bar = tqdm(total=cfg.steps, initial=state.step, disable=not progress, dynamic_ncols=True)
@@ -167,13 +160,14 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> Path:
         for stage in stages:
             size = cfg.sr_batch if stage == "sr" and cfg.sr_batch else cfg.batch
             examples = pool.examples(size, policy)
-            images, masks = (t.to(device) for t in data.to_tensors(examples))
+            images, masks, context = data.to_tensors(examples)
+            images, masks, context = images.to(device), masks.to(device), context.to(device)
             tokens = model.tokenizer.encode(e.caption for e in examples)
             keep = torch.rand(size, generator=gen) >= cfg.cond_drop
             tokens = text.drop_captions(tokens, keep, model.tokenizer)
             tokens = text.Tokenized(tokens.ids.to(device), tokens.pad.to(device), tokens.unknown)
             loss_fn = model.base_loss if stage == "base" else model.sr_loss
-            loss = loss_fn(images, masks, tokens, gen)
+            loss = loss_fn(images, masks, tokens, gen, context)
             opt.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -231,11 +225,17 @@ def masked_psnr(a: torch.Tensor, b: torch.Tensor, masks: torch.Tensor) -> torch.
 @torch.no_grad()
 def sr_check(model: cascade.Cascade, items: int, seed: int) -> dict[str, float]:
     """Masked-region PSNR of the SR stage vs bilinear upsampling, both from the ground truth's
-    own low-resolution version, on held-out items."""
+    own low-resolution version, on the edit windows of validation items (disjoint from the
+    evaluation's held-out items, since this check chooses the pipeline's upsampler)."""
     canvas, r = model.config.canvas, model.config.base.resolution
-    held = [data.heldout_item(i, canvas=canvas) for i in range(items)]
-    ex = [data.Example(h.truth, h.mask, h.captions.mask_rich) for h in held]
-    truth, masks = data.to_tensors(ex)
+    held = [data.validation_item(i) for i in range(items)]
+    ex = [
+        data.window_example(
+            h.truth, h.mask, h.captions.mask_rich, canvas=canvas, context=model.config.context
+        )
+        for h in held
+    ]
+    truth, masks, context = data.to_tensors(ex)
     tokens = model.tokenizer.encode(e.caption for e in ex)
     low, _ = cascade.downsample(truth, masks, r)
     bilinear = cascade.upsample(low, canvas)
@@ -243,7 +243,9 @@ def sr_check(model: cascade.Cascade, items: int, seed: int) -> dict[str, float]:
     for i in range(0, items, 16):
         sl = slice(i, i + 16)
         gens = [torch.Generator().manual_seed(seed + j) for j in range(i, min(items, i + 16))]
-        sr[sl] = model.super_resolve(low[sl], truth[sl], masks[sl], tokens_slice(tokens, sl), gens)
+        sr[sl] = model.super_resolve(
+            low[sl], truth[sl], masks[sl], tokens_slice(tokens, sl), gens, None, context.rows(sl)
+        )
     psnr_sr = masked_psnr(sr, truth, masks).mean().item()
     psnr_bilinear = masked_psnr(bilinear, truth, masks).mean().item()
     return {"items": float(items), "psnr_sr": psnr_sr, "psnr_bilinear": psnr_bilinear}
@@ -297,7 +299,11 @@ def write_card(path: Path, meta: dict[str, Any], model: cascade.Cascade, weights
         "A two-stage text-guided inpainting cascade in the manner of Imagen Editor (base U-Net "
         f"{model.config.base.resolution}×{model.config.base.resolution}, SR U-Net to "
         f"{model.config.canvas}×{model.config.canvas}, v-prediction, DDIM, classifier-free "
-        "guidance), trained from scratch on scenes of `inference/world.py`.",
+        "guidance), trained from scratch on scenes of `inference/world.py`. Both stages work on "
+        f"the edit window (a square of {window.MARGIN}× the mask's bounding box, cut from the "
+        "input at full resolution and brought to the canvas) with a global context input (the "
+        f"whole image at {model.config.context}×{model.config.context} and the window's place "
+        "in it); the result is pasted back through the mask at the input's resolution.",
         "",
         f"- Mask policy: `{meta['policy']}` "
         + (
@@ -314,7 +320,7 @@ def write_card(path: Path, meta: dict[str, Any], model: cascade.Cascade, weights
         f"- Final running losses: base {meta['base_loss']:.4f}, SR {meta['sr_loss']:.4f}",
         f"- Parameters: {params / 1e6:.2f} M; weights file {weights.stat().st_size / 1e6:.1f} MB "
         "(EMA weights, float32)",
-        f"- SR vs bilinear on {int(check['items'])} held-out items, masked-region PSNR from the "
+        f"- SR vs bilinear on {int(check['items'])} validation items, masked-region PSNR from the "
         f"ground truth's own low-res version: SR {check['psnr_sr']:.2f} dB, bilinear "
         f"{check['psnr_bilinear']:.2f} dB — {sr_line}.",
         "",

@@ -9,7 +9,11 @@ One U-Net class serves both stages; a config says which. Every stage sees
 - for the super-resolution stage, the bilinear upsample of the low-resolution image (3 channels,
   concatenated too),
 - the time step, and the caption: its pooled state joins the time embedding, its token states are
-  attended to by every attention block (self- and cross-attention in one softmax).
+  attended to by every attention block (self- and cross-attention in one softmax),
+- the global context of the edit window (:class:`Context`): the whole image downsampled, with the
+  mask blanked, the mask and the window's place, and the window's box as image fractions; a small
+  convolutional encoder turns it into a vector that joins the time embedding too, so scene
+  context (and the window's scale) reaches a stage that sees only the window.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ class UNetConfig:
     emb_dim: int = 128  # width of the time (+ pooled text) embedding
     groups: int = 8  # GroupNorm groups (every width must divide by it)
     dropout: float = 0.0  # dropout inside residual blocks
+    context: int = 0  # side of the global context map (0: the stage takes no context)
+    context_channels: int = 5  # channels of the context map (window.CONTEXT_CHANNELS)
+    context_width: int = 32  # width of the context encoder's convolutions
 
     def validate(self) -> None:
         stride = self.canvas // self.resolution
@@ -49,6 +56,26 @@ class UNetConfig:
         for c in self.channels:
             if c % self.groups or c % self.heads:
                 raise ValueError(f"width {c} must divide by groups {self.groups} and heads")
+        if self.context and (self.context < 8 or self.context % 8):
+            raise ValueError(f"context side {self.context} must be a multiple of 8 (0: none)")
+
+
+@dataclass(frozen=True)
+class Context:
+    """The global context of a batch of edit windows (see :mod:`inference.window`)."""
+
+    map: torch.Tensor  # (B, context_channels, G, G): masked image, mask, window indicator
+    where: torch.Tensor  # (B, 4): the window's x0, y0, x1, y1 as fractions of the image
+
+    def twice(self) -> Context:
+        """The context of [cond; uncond] rows (the same windows twice)."""
+        return Context(torch.cat([self.map, self.map]), torch.cat([self.where, self.where]))
+
+    def rows(self, sl: slice) -> Context:
+        return Context(self.map[sl], self.where[sl])
+
+    def to(self, device: torch.device) -> Context:
+        return Context(self.map.to(device), self.where.to(device))
 
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -132,6 +159,40 @@ class MaskConditioner(nn.Module):
         return F.silu(self.conv(cond))  # (B, cout, resolution, resolution)
 
 
+class ContextEncoder(nn.Module):
+    """Global context → a vector added to the time embedding: three stride-2 convolutions and a
+    mean over the map, beside Fourier features of the window's box."""
+
+    def __init__(self, cfg: UNetConfig) -> None:
+        super().__init__()
+        w = cfg.context_width
+        self.side, self.channels = cfg.context, cfg.context_channels
+        self.convs = nn.Sequential(
+            nn.Conv2d(cfg.context_channels, w, 3, stride=2, padding=1),
+            nn.SiLU(),
+            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1),
+            nn.SiLU(),
+            nn.Conv2d(2 * w, 2 * w, 3, stride=2, padding=1),
+            nn.SiLU(),
+        )
+        self.freqs = 8  # Fourier features per box coordinate
+        self.out = nn.Linear(2 * w + 4 * 2 * self.freqs, cfg.emb_dim)
+
+    def forward(self, ctx: Context) -> torch.Tensor:
+        g = self.side
+        if ctx.map.shape[1:] != (self.channels, g, g) or ctx.where.shape[1:] != (4,):
+            raise ValueError(
+                f"context must be (B, {self.channels}, {g}, {g}) and (B, 4), got "
+                f"{tuple(ctx.map.shape)} and {tuple(ctx.where.shape)}"
+            )
+        pooled = self.convs(ctx.map).mean(dim=(2, 3))  # (B, 2w)
+        scale = 2.0 ** torch.arange(self.freqs, device=ctx.where.device) * math.pi
+        angles = ctx.where[:, :, None] * scale  # (B, 4, freqs)
+        box = torch.cat([torch.sin(angles), torch.cos(angles)], dim=2).flatten(1)  # (B, 8·freqs)
+        out: torch.Tensor = self.out(torch.cat([pooled, box], dim=1))
+        return out  # (B, emb_dim)
+
+
 class Downsample(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -179,6 +240,7 @@ class UNet(nn.Module):
             nn.Linear(cfg.emb_dim, cfg.emb_dim), nn.SiLU(), nn.Linear(cfg.emb_dim, cfg.emb_dim)
         )
         self.pooled = nn.Linear(cfg.text_width, cfg.emb_dim)
+        self.context = ContextEncoder(cfg) if cfg.context else None
         cin = cfg.in_channels + cfg.extra_channels + cfg.cond_channels
         self.stem = nn.Conv2d(cin, cfg.channels[0], 3, padding=1)
         sides = [cfg.resolution // 2**i for i in range(len(cfg.channels))]
@@ -216,12 +278,14 @@ class UNet(nn.Module):
         text_pad: torch.Tensor,
         pooled: torch.Tensor,
         extra: torch.Tensor | None = None,
+        context: Context | None = None,
     ) -> torch.Tensor:
         """v prediction (B, in_channels, R, R).
 
         x_t: (B, in_channels, R, R); t: (B,) in [0, 1]; cond: (B, 4, canvas, canvas);
         text: (B, L, text_width); text_pad: (B, L) True at padding; pooled: (B, text_width);
-        extra: (B, extra_channels, R, R) or None when extra_channels == 0.
+        extra: (B, extra_channels, R, R) or None when extra_channels == 0; context: the
+        windows' global context, required when the config has ``context`` > 0.
         """
         r, c = self.cfg.resolution, self.cfg.canvas
         if x_t.shape[1:] != (self.cfg.in_channels, r, r):
@@ -234,6 +298,10 @@ class UNet(nn.Module):
                 raise ValueError(f"extra must be (B, {self.cfg.extra_channels}, {r}, {r})")
             parts.insert(1, extra)
         emb = self.time(timestep_embedding(t, self.cfg.emb_dim)) + self.pooled(pooled)  # (B, E)
+        if self.context is not None:
+            if context is None:
+                raise ValueError("this stage takes the windows' global context; none was given")
+            emb = emb + self.context(context)
         h = self.stem(torch.cat(parts, dim=1))  # (B, C0, R, R)
         skips = []
         for level, pool in zip(self.down, self.pool, strict=True):

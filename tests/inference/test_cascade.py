@@ -1,0 +1,112 @@
+"""The cascade: global context reaches both stages, sampling per seed, checkpoint formats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from inference import cascade, data, pipeline, text, train, window
+from inference.unet import Context
+
+
+@pytest.fixture(scope="module")
+def net() -> cascade.Cascade:
+    """A micro cascade with every weight drawn at random (the zero-initialised output layers
+    included), so that every input changes the output."""
+    vocab = text.world_vocabulary(50)
+    config = train.micro_config(len(vocab))
+    model = cascade.Cascade(config, text.Tokenizer(vocab, config.text.max_len))
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+    return model.eval()
+
+
+def _batch(model: cascade.Cascade, b: int = 2) -> tuple[torch.Tensor, torch.Tensor, Context]:
+    items = [data.heldout_item(i, canvas=64) for i in range(b)]
+    examples = [
+        data.window_example(
+            it.image, it.mask, it.captions.mask_simple, canvas=16, context=model.config.context
+        )
+        for it in items
+    ]
+    return data.to_tensors(examples)
+
+
+def test_the_global_context_reaches_both_stages(net: cascade.Cascade) -> None:
+    images, masks, ctx = _batch(net)
+    tokens = net.tokenizer.encode(["a red circle", "two hearts"])
+    other = Context(ctx.map.flip(-1), ctx.where)  # the same windows in another scene
+    moved = Context(ctx.map, ctx.where * 0.5)  # the same windows at another place and scale
+    states, pooled = net.text(tokens.ids, tokens.pad)
+    cond = cascade.conditioning(images, masks)
+    t = torch.full((2,), 0.5)
+    for stage, r, extra in ((net.base, 8, None), (net.sr, 16, torch.zeros(2, 3, 16, 16))):
+        x = torch.randn(2, 3, r, r, generator=torch.Generator().manual_seed(1))
+        with torch.no_grad():
+            args = (x, t, cond, states, tokens.pad, pooled, extra)
+            v = [stage(*args, c) for c in (ctx, other, moved)]
+        assert not torch.allclose(v[0], v[1]) and not torch.allclose(v[0], v[2])
+
+
+def test_a_stage_that_takes_context_refuses_a_call_without_it(net: cascade.Cascade) -> None:
+    images, masks, _ = _batch(net)
+    tokens = net.tokenizer.encode(["a red circle", "two hearts"])
+    states, pooled = net.text(tokens.ids, tokens.pad)
+    cond = cascade.conditioning(images, masks)
+    with pytest.raises(ValueError, match="global context"):
+        net.base(torch.zeros(2, 3, 8, 8), torch.zeros(2), cond, states, tokens.pad, pooled)
+    bad = Context(torch.zeros(2, 5, 4, 4), torch.zeros(2, 4))
+    with pytest.raises(ValueError, match="context"):
+        net.sample(images, masks, tokens, [torch.Generator()] * 2, cascade.Sampling(), bad)
+
+
+def test_sampling_is_deterministic_per_seed_and_keeps_the_known_pixels(
+    net: cascade.Cascade,
+) -> None:
+    images, masks, ctx = _batch(net)
+    tokens = net.tokenizer.encode(["a red circle", "two hearts"])
+    sampling = cascade.Sampling(steps=3, sr_steps=2)
+
+    def run(seeds: list[int]) -> torch.Tensor:
+        gens = [torch.Generator().manual_seed(s) for s in seeds]
+        return net.sample(images, masks, tokens, gens, sampling, ctx)
+
+    a, b = run([1, 2]), run([1, 2])
+    assert torch.equal(a, b)
+    assert not torch.equal(a, run([3, 2]))
+    assert torch.equal(torch.where(masks > 0, 0, a), torch.where(masks > 0, 0, images))
+
+
+def test_the_pipeline_passes_the_scene_outside_the_window_to_the_model(
+    net: cascade.Cascade, tmp_path: Path
+) -> None:
+    path = tmp_path / "random.pt"
+    cascade.save_checkpoint(path, net, {"use_sr": True})
+    model = pipeline.load(path)
+    item = data.heldout_item(3, canvas=64)
+    box = window.edit_window(item.mask)
+    assert (box.width, box.height) != (64, 64)  # a real window, smaller than the image
+    far = item.image.copy()
+    outside = np.ones(item.mask.shape, dtype=bool)
+    outside[box.y0 : box.y1, box.x0 : box.x1] = False
+    far[outside] = 255 - far[outside]  # change only pixels the window does not show
+    args = {"model": model, "steps": 3, "sr_steps": 2, "seed": 0}
+    a = np.asarray(pipeline.inpaint(item.image, item.mask, "a red circle", **args).image)
+    b = np.asarray(pipeline.inpaint(far, item.mask, "a red circle", **args).image)
+    assert not np.array_equal(a[item.mask], b[item.mask])
+    assert a.shape == (64, 64, 3) and np.array_equal(a[~item.mask], item.image[~item.mask])
+
+
+def test_an_old_whole_image_checkpoint_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "old.pt"
+    torch.save({"format": "editbench-cascade/1", "config": {}, "state": {}}, path)
+    with pytest.raises(ValueError, match=r"no longer supported.*make train"):
+        cascade.load_checkpoint(path)
+    torch.save({"format": "something-else"}, path)
+    with pytest.raises(ValueError, match="not a cascade checkpoint"):
+        cascade.load_checkpoint(path)
