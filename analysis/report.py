@@ -47,6 +47,7 @@ from scipy.stats import norm
 from statsmodels.stats.inter_rater import cohens_kappa
 
 from analysis.agreement import agreement_table
+from analysis.categories import PROMPT_TYPES
 from analysis.intervals import NO_DATA, Estimate, wilson
 from analysis.pairwise import (
     PairwiseComparison,
@@ -58,7 +59,6 @@ from analysis.tables import (
     CATEGORY_LEVELS,
     CHOICES,
     PAIRWISE_COLUMNS,
-    PROMPT_TYPES,
     QUESTIONS,
     SINGLE_COLUMNS,
     UNSPECIFIED_RULE,

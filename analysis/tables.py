@@ -61,20 +61,22 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from analysis.categories import (
+    ATTRIBUTE_TYPES,
+    OBJECT_TYPES,
+    PROMPT_TYPES,
+    SCENES,
+    SOURCES,
+    STYLES,
+)
 from analysis.intervals import cluster_sums_bootstrap, wilson
 
 __all__ = [
-    "ATTRIBUTE_TYPES",
     "CATEGORY_LEVELS",
     "CHOICES",
-    "OBJECT_TYPES",
     "PAIRWISE_COLUMNS",
-    "PROMPT_TYPES",
     "QUESTIONS",
-    "SCENES",
     "SINGLE_COLUMNS",
-    "SOURCES",
-    "STYLES",
     "UNSPECIFIED_RULE",
     "accuracy_from_edit_counts",
     "accuracy_table",
@@ -86,12 +88,6 @@ __all__ = [
     "validate_single",
 ]
 
-PROMPT_TYPES = ("mask_simple", "mask_rich", "full_image")
-OBJECT_TYPES = ("common", "rare", "text")
-ATTRIBUTE_TYPES = ("material", "color", "shape", "size", "count")
-SCENES = ("indoor", "outdoor")
-STYLES = ("realistic", "painting")
-SOURCES = ("generated", "natural")
 QUESTIONS = ("alignment", "realism")
 CHOICES = ("a", "b", "none")
 SIDES = ("a", "b")

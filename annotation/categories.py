@@ -1,32 +1,34 @@
-"""The category vocabularies of EditBench, shared by models, importer and services.
+"""The Django side of the EditBench vocabularies: ``choices`` for model fields.
 
-Kept Django-free and in one place so that a manifest, the database check
-constraints and the question builder can never disagree about a value.
+The vocabularies themselves are declared once, in :mod:`analysis.categories`; they are
+re-exported here because the models, services and serializers refer to them as
+``annotation.categories.X``.
 """
 
 from __future__ import annotations
 
-SOURCES = ("generated", "natural")
-OBJECT_TYPES = ("common", "rare", "text")
-ATTRIBUTE_TYPES = ("material", "color", "shape", "size", "count")
-SCENES = ("indoor", "outdoor")
-STYLES = ("realistic", "painting")
-PROMPT_TYPES = ("mask_simple", "mask_rich", "full_image")
+from analysis.categories import (
+    ATTRIBUTE_TYPES,
+    CATEGORY_FIELDS,
+    OBJECT_TYPES,
+    PROMPT_FIELDS,
+    PROMPT_TYPES,
+    SCENES,
+    SOURCES,
+    STYLES,
+)
 
-# Which manifest column / model field holds each category vocabulary.
-CATEGORY_FIELDS: dict[str, tuple[str, ...]] = {
-    "source": SOURCES,
-    "object_type": OBJECT_TYPES,
-    "attribute_type": ATTRIBUTE_TYPES,
-    "scene": SCENES,
-    "style": STYLES,
-}
-
-PROMPT_FIELDS: dict[str, str] = {
-    "mask_simple": "prompt_mask_simple",
-    "mask_rich": "prompt_mask_rich",
-    "full_image": "prompt_full_image",
-}
+__all__ = [
+    "ATTRIBUTE_TYPES",
+    "CATEGORY_FIELDS",
+    "OBJECT_TYPES",
+    "PROMPT_FIELDS",
+    "PROMPT_TYPES",
+    "SCENES",
+    "SOURCES",
+    "STYLES",
+    "choices",
+]
 
 
 def choices(values: tuple[str, ...]) -> list[tuple[str, str]]:

@@ -20,24 +20,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from annotation import categories as cat
+from analysis import categories as cat
 from annotation.images import MASK_FORMATS, ImageRejected, mask_array, open_checked
 
-REQUIRED_COLUMNS = (
-    "id",
-    "image",
-    "mask",
-    "source",
-    "prompt_mask_simple",
-    "prompt_mask_rich",
-    "prompt_full_image",
-    "object_type",
-    "attribute_type",
-    "scene",
-    "style",
-    "target",
-)
-OPTIONAL_COLUMNS = ("reference", "seed")
 MAX_ID_LENGTH = 100
 
 
@@ -140,10 +125,11 @@ def _parse_seed(value: Any) -> tuple[int | None, str | None]:
 
 def _check_fields(record: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     problems: list[str] = []
-    missing = [c for c in REQUIRED_COLUMNS if c not in record]
+    missing = [c for c in cat.MANIFEST_REQUIRED_COLUMNS if c not in record]
     if missing:
         return {}, [f"missing column(s): {', '.join(missing)}"]
-    unknown = sorted(set(record) - set(REQUIRED_COLUMNS) - set(OPTIONAL_COLUMNS))
+    known = {*cat.MANIFEST_REQUIRED_COLUMNS, *cat.MANIFEST_OPTIONAL_COLUMNS}
+    unknown = sorted(set(record) - known)
     if unknown:
         problems.append(f"unknown column(s): {', '.join(unknown)}")
     external_id = str(record["id"]).strip()

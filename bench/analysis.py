@@ -31,6 +31,14 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from analysis.categories import (
+    ATTRIBUTE_TYPES,
+    OBJECT_TYPES,
+    PROMPT_TYPES,
+    SCENES,
+    SOURCES,
+    STYLES,
+)
 from analysis.report import (
     StudyData,
     StudySettings,
@@ -39,15 +47,7 @@ from analysis.report import (
     report_to_html,
     report_to_json,
 )
-from analysis.tables import (
-    ATTRIBUTE_TYPES,
-    OBJECT_TYPES,
-    PROMPT_TYPES,
-    QUESTIONS,
-    SCENES,
-    SOURCES,
-    STYLES,
-)
+from analysis.tables import QUESTIONS
 
 MODELS = ("DALL-E 2", "Imagen Editor", "Imagen Editor-RM", "Stable Diffusion")
 MODEL_SKILL = np.array([-0.3, 0.6, 0.9, 0.0])

@@ -35,6 +35,7 @@ import numpy.typing as npt
 from PIL import Image
 from tqdm import tqdm
 
+from analysis.categories import MANIFEST_COLUMNS
 from inference import world
 
 __all__ = [
@@ -48,22 +49,8 @@ __all__ = [
     "plan",
 ]
 
-MANIFEST_KEYS: tuple[str, ...] = (
-    "id",
-    "image",
-    "mask",
-    "reference",
-    "source",
-    "prompt_mask_simple",
-    "prompt_mask_rich",
-    "prompt_full_image",
-    "object_type",
-    "attribute_type",
-    "scene",
-    "style",
-    "target",
-    "seed",
-)
+# The manifest's keys, in the order every row is written: all columns, the optional included.
+MANIFEST_KEYS: tuple[str, ...] = MANIFEST_COLUMNS
 CATEGORY_KEYS: tuple[str, ...] = ("attribute_type", "object_type", "scene", "style")
 # Every (attribute type, object type, scene, style) combination, in a fixed order.
 CELLS: tuple[tuple[str, str, str, str], ...] = tuple(

@@ -34,6 +34,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
+from analysis.categories import ATTRIBUTE_TYPES, OBJECT_TYPES, SCENES, STYLES
+
 __all__ = [
     "ATTRIBUTE_TYPES",
     "BACKDROPS",
@@ -71,10 +73,8 @@ RGB = tuple[int, int, int]
 
 # --- Categories ------------------------------------------------------------------------------
 
-OBJECT_TYPES: tuple[str, ...] = ("common", "rare", "text")
-ATTRIBUTE_TYPES: tuple[str, ...] = ("material", "color", "shape", "size", "count")
-SCENES: tuple[str, ...] = ("indoor", "outdoor")
-STYLES: tuple[str, ...] = ("realistic", "painting")
+# OBJECT_TYPES, ATTRIBUTE_TYPES, SCENES and STYLES come from analysis.categories (imported
+# above), the one home of the EditBench vocabularies; they stay part of this module's API.
 
 COMMON_NOUNS: tuple[str, ...] = ("circle", "square", "triangle", "diamond")
 RARE_NOUNS: tuple[str, ...] = ("heart", "crescent", "star", "arrow", "hexagon", "cross")
