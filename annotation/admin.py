@@ -32,17 +32,11 @@ from annotation.models import (
     Study,
     StudyUnit,
 )
-from annotation.selectors import generation_counts
-from annotation.services import (
-    ServiceError,
-    UploadReport,
-    external_outputs_upload,
-    jobs_retry_failed,
-    study_close,
-    study_generate,
-    study_launch,
-    study_pause,
-)
+from annotation.selectors.studies import generation_counts
+from annotation.services.errors import ServiceError
+from annotation.services.generation import jobs_retry_failed
+from annotation.services.studies import study_close, study_generate, study_launch, study_pause
+from annotation.services.uploads import UploadReport, external_outputs_upload
 
 THUMB = 72
 

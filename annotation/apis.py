@@ -22,9 +22,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from analysis.report import report_to_html, report_to_json
-from annotation import selectors, services
+from analysis.report import report_to_json
+from analysis.report.html import render_html
 from annotation.models import Benchmark, Edit, EditModel, Study
+from annotation.selectors.reports import study_report
+from annotation.selectors.studies import study_progress
 from annotation.serializers import (
     BenchmarkItemSerializer,
     BenchmarkSerializer,
@@ -32,13 +34,24 @@ from annotation.serializers import (
     EditSerializer,
     StudySerializer,
     StudySpecSerializer,
-    spec_to_settings,
 )
+from annotation.services.benchmarks import edit_model_ensure
+from annotation.services.errors import ServiceError
+from annotation.services.studies import (
+    study_close,
+    study_create_from_spec,
+    study_generate,
+    study_launch,
+    study_pause,
+    study_spec_from_data,
+    study_update,
+)
+from annotation.services.uploads import external_outputs_upload
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Map a ServiceError to 400 (invalid input) or 409 (illegal in the current state)."""
-    if isinstance(exc, services.ServiceError):
+    if isinstance(exc, ServiceError):
         return Response(
             {"detail": "; ".join(exc.problems), "errors": exc.problems}, status=exc.http_status
         )
@@ -74,7 +87,7 @@ class EditModelViewSet(
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        model = services.edit_model_ensure(**serializer.validated_data)
+        model = edit_model_ensure(**serializer.validated_data)
         return Response(EditModelSerializer(model).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -95,7 +108,7 @@ class EditModelViewSet(
         if archive is None or not str(benchmark_id or "").isdigit():
             raise ValidationError({"archive": "send a zip file", "benchmark": "a benchmark id"})
         benchmark = get_object_or_404(Benchmark, pk=int(str(benchmark_id)))
-        report = services.external_outputs_upload(model=model, benchmark=benchmark, archive=archive)
+        report = external_outputs_upload(model=model, benchmark=benchmark, archive=archive)
         body = {
             "created": report.created,
             "files": [{"name": f.name, "ok": f.ok, "message": f.message} for f in report.files],
@@ -124,9 +137,7 @@ class StudyViewSet(
     @extend_schema(request=StudySpecSerializer, responses={201: StudySerializer})
     def create(self, request: Request) -> Response:
         spec = self._spec(request)
-        study = services.study_create_from_spec(
-            owner=request.user, spec=spec, slug=request.data.get("slug")
-        )
+        study = study_create_from_spec(owner=request.user, spec=spec, slug=request.data.get("slug"))
         return Response(StudySerializer(study).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=StudySpecSerializer, responses={200: StudySerializer})
@@ -134,8 +145,8 @@ class StudyViewSet(
         """Replace a draft study's settings with a full spec."""
         study = self.get_object()
         spec = self._spec(request)
-        models = [services.edit_model_ensure(**ref) for ref in spec["models"]]
-        study = services.study_update(study=study, settings_=spec_to_settings(spec, models))
+        models = [edit_model_ensure(**ref) for ref in spec["models"]]
+        study = study_update(study=study, spec=study_spec_from_data(spec, models=models))
         return Response(StudySerializer(study).data)
 
     @extend_schema(request=None, responses={202: StudySerializer})
@@ -143,7 +154,7 @@ class StudyViewSet(
     def generate(self, request: Request, pk: str | None = None) -> Response:
         """Ask for every missing edit of the study (runs on the workers)."""
         study = self.get_object()
-        services.study_generate(study=study)
+        study_generate(study=study)
         study.refresh_from_db()
         return Response(StudySerializer(study).data, status=status.HTTP_202_ACCEPTED)
 
@@ -151,19 +162,19 @@ class StudyViewSet(
     @action(detail=True, methods=["post"])
     def launch(self, request: Request, pk: str | None = None) -> Response:
         """Go live (builds the units the first time); also resumes a paused study."""
-        study = services.study_launch(study=self.get_object())
+        study = study_launch(study=self.get_object())
         return Response(StudySerializer(study).data)
 
     @extend_schema(request=None, responses={200: StudySerializer})
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, pk: str | None = None) -> Response:
-        study = services.study_pause(study=self.get_object())
+        study = study_pause(study=self.get_object())
         return Response(StudySerializer(study).data)
 
     @extend_schema(request=None, responses={200: StudySerializer})
     @action(detail=True, methods=["post"])
     def close(self, request: Request, pk: str | None = None) -> Response:
-        study = services.study_close(study=self.get_object())
+        study = study_close(study=self.get_object())
         return Response(StudySerializer(study).data)
 
     @extend_schema(
@@ -181,7 +192,7 @@ class StudyViewSet(
     )
     @action(detail=True, methods=["get"])
     def progress(self, request: Request, pk: str | None = None) -> Response:
-        return Response(selectors.study_progress(study=self.get_object()))
+        return Response(study_progress(study=self.get_object()))
 
     @extend_schema(
         parameters=[
@@ -203,13 +214,13 @@ class StudyViewSet(
             raise ValidationError({"resamples": "an integer"}) from None
         if fmt not in ("json", "html") or not 100 <= resamples <= 5000:
             raise ValidationError({"output": "json or html", "resamples": "from 100 to 5000"})
-        report = selectors.study_report(
+        report = study_report(
             study=study,
             include_simulated=request.query_params.get("include_simulated") in ("1", "true"),
             n_resamples=resamples,
         )
         if fmt == "html":
-            return HttpResponse(report_to_html(report), content_type="text/html; charset=utf-8")
+            return HttpResponse(render_html(report), content_type="text/html; charset=utf-8")
         return HttpResponse(report_to_json(report), content_type="application/json")
 
     @extend_schema(responses=EditSerializer(many=True))

@@ -1,7 +1,8 @@
 """Input and output shapes of the API and of study spec files.
 
 Serializers validate and resolve references (read-only); every write is a
-service call made by the caller.
+service call made by the caller, which turns a validated spec into the services'
+``StudySpec`` with ``services.studies.study_spec_from_data``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from rest_framework import serializers
 
 from annotation import categories as cat
 from annotation.models import Benchmark, BenchmarkItem, Edit, EditModel, Study
-from annotation.services import StudySettings
 
 TASKS = ("single", "pairwise")
 
@@ -138,28 +138,6 @@ class StudySpecSerializer(serializers.Serializer):  # type: ignore[type-arg]
         if errors:
             raise serializers.ValidationError(errors)
         return value
-
-
-def spec_to_settings(data: dict[str, Any], models: list[EditModel]) -> StudySettings:
-    """The validated spec as the services' StudySettings (models resolved by the caller)."""
-    return StudySettings(
-        name=data["name"],
-        benchmark=data["benchmark"],
-        items=data["item_list"],
-        models=models,
-        prompt_types=list(data["prompt_types"]),
-        task_single="single" in data["tasks"],
-        task_pairwise="pairwise" in data["tasks"],
-        raters_per_unit=data["raters_per_unit"],
-        gold_rate=data["gold_rate"],
-        lease_minutes=data["lease_minutes"],
-        instructions=data["instructions"],
-        platform=data["platform"],
-        completion_code=data["completion_code"],
-        completion_url=data["completion_url"],
-        max_tasks_per_rater=data.get("max_tasks_per_rater"),
-        quality_rules=dict(data["quality_rules"]),
-    )
 
 
 class BenchmarkSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]

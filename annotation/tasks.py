@@ -7,7 +7,8 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 
-from annotation.services import assignments_expire, jobs_release, jobs_requeue_stale, jobs_run
+from annotation.services.assignments import assignments_expire
+from annotation.services.generation import jobs_release, jobs_requeue_stale, jobs_run
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)

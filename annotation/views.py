@@ -18,11 +18,23 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 from PIL import Image
 
-from analysis.report import report_to_html
-from annotation import selectors, services
+from analysis.report.html import render_html
 from annotation.models import MAX_ID, Assignment, Rater, Study
 from annotation.rendering import mask_overlay_png
-from annotation.selectors import item_get_for_staff, study_get_for_staff
+from annotation.selectors.access import (
+    assignment_get_for_rater,
+    item_get_for_staff,
+    study_get_for_raters,
+    study_get_for_staff,
+)
+from annotation.selectors.raters import rater_get, rater_progress, rater_ref, task_payload
+from annotation.selectors.reports import study_headlines, study_report
+from annotation.selectors.studies import live_studies
+from annotation.selectors.studies import study_dashboard as study_dashboard_data
+from annotation.services.assignments import assignment_next
+from annotation.services.errors import ServiceError
+from annotation.services.judgments import assignment_report_broken, judgment_submit
+from annotation.services.raters import rater_for_participant, rater_for_user
 
 
 @require_GET
@@ -46,8 +58,8 @@ def study_dashboard(request: HttpRequest, study_id: int) -> HttpResponse:
     simulated = request.GET.get("simulated") == "1"
     context = {
         "study": study,
-        "data": selectors.study_dashboard(study=study),
-        "headlines": selectors.study_headlines(study=study, include_simulated=simulated),
+        "data": study_dashboard_data(study=study),
+        "headlines": study_headlines(study=study, include_simulated=simulated),
         "crowd_link": crowd_link,
         "prolific_link": crowd_link
         + "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}",
@@ -68,9 +80,9 @@ def _session_key(study: Study) -> str:
 
 def _rater(request: HttpRequest, study: Study) -> Rater | None:
     """The rater this browser session acts as in ``study``."""
-    rater = selectors.rater_get(rater_id=request.session.get(_session_key(study)))
+    rater = rater_get(rater_id=request.session.get(_session_key(study)))
     if rater is None and request.user.is_authenticated:
-        rater = services.rater_for_user(user=request.user)
+        rater = rater_for_user(user=request.user)
         request.session[_session_key(study)] = rater.pk
     return rater
 
@@ -82,35 +94,33 @@ def _image_url(study: Study, assignment: Assignment) -> Callable[[str], str]:
 def _payload(study: Study, assignment: Assignment | None) -> dict[str, Any] | None:
     if assignment is None:
         return None
-    return selectors.task_payload(assignment=assignment, image_url=_image_url(study, assignment))
+    return task_payload(assignment=assignment, image_url=_image_url(study, assignment))
 
 
 @require_GET
 def crowd_entry(request: HttpRequest, slug: str) -> HttpResponse:
     """/s/<slug>/: where Prolific, MTurk and internal raters arrive."""
-    study = selectors.study_get_for_raters(slug=slug)
+    study = study_get_for_raters(slug=slug)
     params = request.GET
     if params.get("assignmentId") == MTURK_PREVIEW:
         # MTurk preview: show what the task is like, assign nothing.
         return render(request, "annotation/rater/preview.html", {"study": study})
     try:
         if params.get("PROLIFIC_PID"):
-            rater = services.rater_for_participant(
+            rater = rater_for_participant(
                 platform="prolific", participant_id=params["PROLIFIC_PID"]
             )
         elif params.get("workerId"):
-            rater = services.rater_for_participant(
-                platform="mturk", participant_id=params["workerId"]
-            )
+            rater = rater_for_participant(platform="mturk", participant_id=params["workerId"])
             request.session[f"mturk:{study.pk}"] = {
                 "assignmentId": params.get("assignmentId", ""),
                 "turkSubmitTo": params.get("turkSubmitTo", ""),
             }
         elif request.user.is_authenticated:
-            rater = services.rater_for_user(user=request.user)
+            rater = rater_for_user(user=request.user)
         else:
             return redirect_to_login(request.get_full_path())
-    except services.ServiceError as exc:
+    except ServiceError as exc:
         return render(
             request,
             "annotation/rater/message.html",
@@ -125,7 +135,7 @@ def crowd_entry(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def rater_task(request: HttpRequest, slug: str) -> HttpResponse:
-    study = selectors.study_get_for_raters(slug=slug)
+    study = study_get_for_raters(slug=slug)
     rater = _rater(request, study)
     if rater is None:
         return redirect("crowd-entry", slug=slug)
@@ -138,13 +148,13 @@ def rater_task(request: HttpRequest, slug: str) -> HttpResponse:
         return render(
             request, "annotation/rater/message.html", {"study": study, "message": message}
         )
-    assignment = services.assignment_next(rater=rater, study=study)
+    assignment = assignment_next(rater=rater, study=study)
     if assignment is None:
         return redirect("rater-done", slug=slug)
     context = {
         "study": study,
         "task": _payload(study, assignment),
-        "progress": selectors.rater_progress(rater=rater, study=study),
+        "progress": rater_progress(rater=rater, study=study),
         "urls": {
             "next": reverse("rater-next", args=[slug]),
             "submit": reverse("rater-submit", args=[slug]),
@@ -159,9 +169,9 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
     try:
         body = json.loads(request.body or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise services.ServiceError("the request body is not JSON") from None
+        raise ServiceError("the request body is not JSON") from None
     if not isinstance(body, dict):
-        raise services.ServiceError("the request body must be a JSON object")
+        raise ServiceError("the request body must be a JSON object")
     return body
 
 
@@ -169,7 +179,7 @@ def _rater_or_403(request: HttpRequest, study: Study) -> Rater:
     rater_id = request.session.get(_session_key(study))
     if rater_id is not None:
         # Not read up front: the calls' statements check the rater (one read fewer a task).
-        return selectors.rater_ref(rater_id=rater_id)
+        return rater_ref(rater_id=rater_id)
     rater = _rater(request, study)
     if rater is None:
         raise PermissionDenied
@@ -186,11 +196,11 @@ def rater_api(handler: RaterApi) -> Callable[[HttpRequest, str], JsonResponse]:
     @require_POST
     @wraps(handler)
     def view(request: HttpRequest, slug: str) -> JsonResponse:
-        study = selectors.study_get_for_raters(slug=slug)
+        study = study_get_for_raters(slug=slug)
         rater = _rater_or_403(request, study)
         try:
             return JsonResponse(handler(study, rater, _json_body(request)))
-        except services.ServiceError as exc:
+        except ServiceError as exc:
             return JsonResponse(
                 {"error": exc.problems[0], "errors": exc.problems}, status=exc.http_status
             )
@@ -212,7 +222,7 @@ def _exclude(body: Any) -> list[int]:
 @rater_api
 def rater_next(study: Study, rater: Rater, body: dict[str, Any]) -> dict[str, Any]:
     """The next task (leased now, to preload its images), excluding the one on screen."""
-    assignment = services.assignment_next(rater=rater, study=study, exclude=_exclude(body))
+    assignment = assignment_next(rater=rater, study=study, exclude=_exclude(body))
     return {"task": _payload(study, assignment)}
 
 
@@ -225,10 +235,10 @@ def rater_submit(study: Study, rater: Rater, body: dict[str, Any]) -> dict[str, 
         time_ms = int(body.get("time_on_task_ms", 0))
         submission = uuid.UUID(str(body["client_submission_id"]))
     except (KeyError, TypeError, ValueError):
-        raise services.ServiceError(
+        raise ServiceError(
             "send assignment, answers, time_on_task_ms and client_submission_id"
         ) from None
-    result = services.judgment_submit(
+    result = judgment_submit(
         rater=rater,
         assignment_id=assignment_id,
         answers=body.get("answers"),
@@ -237,17 +247,15 @@ def rater_submit(study: Study, rater: Rater, body: dict[str, Any]) -> dict[str, 
     )
     answer: dict[str, Any] = {
         "recorded": result.created,
-        "progress": selectors.rater_progress(rater=rater, study=study),
+        "progress": rater_progress(rater=rater, study=study),
     }
     if isinstance(body.get("next"), dict):
         # The task page asks for the task after the one it has preloaded in the same round
         # trip (``{"next": {"exclude": [preloaded]}}``): one request per task, not two.
         # The judgment is recorded whatever happens here; no task is ``null``, as from next.
         try:
-            following = services.assignment_next(
-                rater=rater, study=study, exclude=_exclude(body["next"])
-            )
-        except services.ServiceError:
+            following = assignment_next(rater=rater, study=study, exclude=_exclude(body["next"]))
+        except ServiceError:
             following = None
         answer["next"] = _payload(study, following)
     return answer
@@ -256,8 +264,8 @@ def rater_submit(study: Study, rater: Rater, body: dict[str, Any]) -> dict[str, 
 @rater_api
 def rater_broken(study: Study, rater: Rater, body: dict[str, Any]) -> dict[str, Any]:
     if not str(body.get("assignment", "")).isdigit():
-        raise services.ServiceError("send the assignment id")
-    services.assignment_report_broken(
+        raise ServiceError("send the assignment id")
+    assignment_report_broken(
         rater=rater, assignment_id=int(body["assignment"]), note=str(body.get("note", ""))
     )
     return {"reported": True}
@@ -267,13 +275,11 @@ def rater_broken(study: Study, rater: Rater, body: dict[str, Any]) -> dict[str, 
 @cache_control(private=True, max_age=3600)
 def rater_image(request: HttpRequest, slug: str, assignment_id: int, which: str) -> HttpResponse:
     """An image of the rater's own assignment, addressed by side, never by model or file."""
-    study = selectors.study_get_for_raters(slug=slug)
+    study = study_get_for_raters(slug=slug)
     rater = _rater(request, study)
     if rater is None:
         raise Http404
-    assignment = selectors.assignment_get_for_rater(
-        rater=rater, assignment_id=assignment_id, with_edits=True
-    )
+    assignment = assignment_get_for_rater(rater=rater, assignment_id=assignment_id, with_edits=True)
     unit = assignment.unit
     if which == "input":
         item = unit.edit_a.item
@@ -293,7 +299,7 @@ def rater_image(request: HttpRequest, slug: str, assignment_id: int, which: str)
 
 @require_GET
 def rater_done(request: HttpRequest, slug: str) -> HttpResponse:
-    study = selectors.study_get_for_raters(slug=slug)
+    study = study_get_for_raters(slug=slug)
     rater = _rater(request, study)
     if rater is None:
         return redirect("crowd-entry", slug=slug)
@@ -301,7 +307,7 @@ def rater_done(request: HttpRequest, slug: str) -> HttpResponse:
     submit_to = mturk.get("turkSubmitTo", "")
     context = {
         "study": study,
-        "progress": selectors.rater_progress(rater=rater, study=study),
+        "progress": rater_progress(rater=rater, study=study),
         "platform": rater.platform,
         "mturk_action": (submit_to.rstrip("/") + "/mturk/externalSubmit")
         if submit_to.rstrip("/") in MTURK_HOSTS
@@ -315,16 +321,14 @@ def rater_done(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def rater_home(request: HttpRequest) -> HttpResponse:
     """Internal raters: the studies they can work on."""
-    return render(
-        request, "annotation/rater/home.html", {"studies": selectors.live_studies_for_user()}
-    )
+    return render(request, "annotation/rater/home.html", {"studies": live_studies()})
 
 
 @require_GET
 def study_report_page(request: HttpRequest, study_id: int) -> HttpResponse:
     """The full HTML report (staff only), simulated raters included with ?simulated=1."""
     study = study_get_for_staff(user=request.user, study_id=study_id)
-    report = selectors.study_report(
+    report = study_report(
         study=study, include_simulated=request.GET.get("simulated") == "1", n_resamples=1000
     )
-    return HttpResponse(report_to_html(report), content_type="text/html; charset=utf-8")
+    return HttpResponse(render_html(report), content_type="text/html; charset=utf-8")

@@ -114,7 +114,7 @@ SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 SESSION_COOKIE_HTTPONLY = True
 
 # On PostgreSQL the task page's two calls run as a few hand-written statements
-# (annotation/task_sql.py) before the ORM code, which handles every other case.
+# (annotation/services/task_sql.py) before the ORM code, which handles every other case.
 # Off: the ORM code alone, as on SQLite.
 RATER_SQL_PATH = env_bool("RATER_SQL_PATH", True)
 

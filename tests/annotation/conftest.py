@@ -11,13 +11,8 @@ from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 
 from annotation.models import Benchmark, BenchmarkItem, EditModel, Study
-from annotation.services import (
-    StudySettings,
-    generation_request,
-    jobs_run,
-    study_create,
-    study_launch,
-)
+from annotation.services.generation import generation_request, jobs_run
+from annotation.services.studies import StudySpec, study_create, study_launch
 from tests.annotation import factories as f
 
 TARGET = {
@@ -101,7 +96,7 @@ def make_study(
             "gold_rate": 0.0,
             **overrides,
         }
-        study = study_create(owner=admin_user, settings_=StudySettings(**options))
+        study = study_create(owner=admin_user, spec=StudySpec(**options))
         if launch:
             generate_all(study)
             study = study_launch(study=study)
@@ -110,9 +105,9 @@ def make_study(
     return make
 
 
-# The task page's calls run hand-written SQL first on PostgreSQL (annotation/task_sql.py) and
-# the ORM code for everything else; on PostgreSQL the rater tests run on both, on SQLite the
-# ORM code is all there is.
+# The task page's calls run hand-written SQL first on PostgreSQL
+# (annotation/services/task_sql.py) and the ORM code for everything else; on PostgreSQL the
+# rater tests run on both, on SQLite the ORM code is all there is.
 TASK_PATHS = (
     ["sql", "orm"]
     if django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"

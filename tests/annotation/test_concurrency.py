@@ -15,7 +15,9 @@ import pytest
 from django.db import connection, transaction
 
 from annotation.models import Assignment, Judgment, Study, StudyUnit
-from annotation.services import assignment_next, judgment_submit, rater_for_participant
+from annotation.services.assignments import assignment_next
+from annotation.services.judgments import judgment_submit
+from annotation.services.raters import rater_for_participant
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("task_path")]
 

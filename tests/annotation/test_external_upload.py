@@ -11,7 +11,8 @@ from django.conf import settings
 from PIL import Image
 
 from annotation.models import Benchmark, Edit, EditModel
-from annotation.services import ServiceError, external_outputs_upload
+from annotation.services.errors import ServiceError
+from annotation.services.uploads import external_outputs_upload
 from tests.annotation import factories as f
 
 pytestmark = pytest.mark.django_db

@@ -12,9 +12,17 @@ from django.conf import settings
 from django.utils import timezone
 from PIL import Image
 
-from annotation import generation, services
+from annotation import generation
 from annotation.models import Edit, EditModel, GenerationJob
-from annotation.services import ServiceError, generation_request, job_claim, jobs_run
+from annotation.services import generation as generation_service
+from annotation.services.errors import ServiceError
+from annotation.services.generation import (
+    generation_request,
+    job_claim,
+    job_file_name,
+    jobs_retry_failed,
+    jobs_run,
+)
 from tests.annotation import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -154,10 +162,10 @@ def test_a_rerun_of_a_stale_job_overwrites_its_file_instead_of_orphaning_one(
     job = GenerationJob.objects.get()
     # A worker wrote the file, then died before recording the edit.
     Path(settings.MEDIA_ROOT, "edits").mkdir(parents=True)
-    Path(settings.MEDIA_ROOT, services.job_file_name(job)).write_bytes(b"partial")
+    Path(settings.MEDIA_ROOT, job_file_name(job)).write_bytes(b"partial")
     jobs_run(job_ids=report.batches[0])
     assert len(edit_files()) == 1
-    assert Edit.objects.get().image.name == services.job_file_name(job)
+    assert Edit.objects.get().image.name == job_file_name(job)
 
 
 def test_a_failing_generator_retries_then_marks_the_job_failed_with_the_error(
@@ -173,7 +181,7 @@ def test_a_failing_generator_retries_then_marks_the_job_failed_with_the_error(
 
         return generate
 
-    monkeypatch.setattr(services, "generator_for", broken)
+    monkeypatch.setattr(generation_service, "generator_for", broken)
     from annotation.tasks import generate_edits
 
     generation_request(
@@ -197,7 +205,7 @@ def test_failed_jobs_can_be_retried(blur: EditModel) -> None:
         error="x",
         attempts=4,
     )
-    assert services.jobs_retry_failed(job_ids=[job.pk]) == 1
+    assert jobs_retry_failed(job_ids=[job.pk]) == 1
     job.refresh_from_db()
     assert (job.status, job.error, job.attempts) == ("queued", "", 0)
 

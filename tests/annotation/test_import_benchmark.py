@@ -16,6 +16,7 @@ from django.core.management.base import CommandError
 from PIL import Image
 
 from annotation.models import Benchmark, BenchmarkItem
+from annotation.services import benchmarks
 
 pytestmark = pytest.mark.django_db
 
@@ -344,9 +345,7 @@ def test_a_failure_while_writing_leaves_no_rows_and_no_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     manifest = make_manifest(tmp_path / "mini", n=3)
-    from annotation import services
-
-    real = services._write_item
+    real = benchmarks._write_item
     calls = {"n": 0}
 
     def fail_on_third(*args: Any, **kwargs: Any) -> None:
@@ -355,7 +354,7 @@ def test_a_failure_while_writing_leaves_no_rows_and_no_files(
             raise OSError("disk full")
         real(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_write_item", fail_on_third)
+    monkeypatch.setattr(benchmarks, "_write_item", fail_on_third)
     with pytest.raises(OSError, match="disk full"):
         run_import(manifest)
     assert_nothing_written()

@@ -17,14 +17,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from annotation.models import Assignment, EditModel, Judgment, Rater, Study, StudyUnit
-from annotation.services import (
-    ServiceError,
-    assignment_next,
-    assignment_report_broken,
-    assignments_expire,
-    judgment_submit,
-    rater_for_participant,
-)
+from annotation.services.assignments import assignment_next, assignments_expire
+from annotation.services.errors import ServiceError
+from annotation.services.judgments import assignment_report_broken, judgment_submit
+from annotation.services.raters import rater_for_participant
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("task_path")]
 
@@ -245,7 +241,7 @@ def test_a_pair_judgment_records_what_the_sides_meant(make_study: Callable[..., 
 def test_a_paused_study_accepts_leased_work_but_hands_out_none(
     make_study: Callable[..., Study],
 ) -> None:
-    from annotation.services import study_pause
+    from annotation.services.studies import study_pause
 
     study = make_study()
     rater = rater_for_participant(platform="prolific", participant_id="pz")
@@ -274,7 +270,7 @@ def test_rater_quality_reads_gold_accuracy_and_median_time_and_excludes_by_them(
 ) -> None:
     import statistics
 
-    from annotation.selectors import rater_quality
+    from annotation.selectors.raters import rater_quality
 
     study = make_study(gold_rate=0.5, raters_per_unit=1, task_pairwise=False, quality_rules={})
     rater = rater_for_participant(platform="prolific", participant_id="golden")
@@ -296,7 +292,7 @@ def test_rater_quality_reads_gold_accuracy_and_median_time_and_excludes_by_them(
     assert quality["gold_answers"] == 4 and quality["gold_accuracy"] == gold_right / 4 == 0.5
     assert quality["median_seconds"] == statistics.median(times) / 1000
     # The same figures decide exclusion once the study has a rule on them.
-    from annotation.services import rater_apply_quality_rules
+    from annotation.services.raters import rater_apply_quality_rules
 
     study.quality_rules = {"min_gold_accuracy": 0.6}
     assert rater_apply_quality_rules(rater=rater, study=study)
@@ -741,7 +737,7 @@ def test_without_next_the_submit_answer_has_no_task_and_leases_nothing(
 def test_a_paused_study_records_the_answers_and_offers_no_next_task(
     make_study: Callable[..., Study],
 ) -> None:
-    from annotation.services import study_pause
+    from annotation.services.studies import study_pause
 
     study = make_study()
     client = Client()
@@ -783,12 +779,12 @@ def test_a_task_request_takes_five_statements_on_the_sql_path(
 def test_a_random_start_past_every_open_unit_wraps_around(
     make_study: Callable[..., Study], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from annotation import services
     from annotation.models import SHUFFLE_KEYS
+    from annotation.services import assignments
 
     study = make_study(raters_per_unit=1)
     StudyUnit.objects.filter(study=study).update(shuffle=SHUFFLE_KEYS - 2)
-    monkeypatch.setattr(services, "shuffle_key", lambda: SHUFFLE_KEYS - 1)
+    monkeypatch.setattr(assignments, "shuffle_key", lambda: SHUFFLE_KEYS - 1)
     rater = rater_for_participant(platform="prolific", participant_id="wrap")
     seen = []
     while (a := assignment_next(rater=rater, study=study)) is not None:

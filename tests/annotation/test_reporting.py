@@ -13,8 +13,10 @@ from django.core.management import call_command
 from django.test import Client
 
 from annotation.models import Edit, Judgment, Rater, Study
-from annotation.selectors import study_judgment_frames
-from annotation.services import ServiceError, raters_simulate, study_launch
+from annotation.selectors.reports import study_judgment_frames
+from annotation.services.errors import ServiceError
+from annotation.services.simulation import raters_simulate
+from annotation.services.studies import study_launch
 
 pytestmark = pytest.mark.django_db
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

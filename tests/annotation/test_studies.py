@@ -14,9 +14,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from annotation.models import Benchmark, BenchmarkItem, Edit, EditModel, Study, StudyUnit
-from annotation.services import (
-    ServiceError,
-    StudySettings,
+from annotation.services.errors import ServiceError
+from annotation.services.studies import (
+    StudySpec,
     study_close,
     study_generate,
     study_launch,
@@ -122,7 +122,7 @@ def test_only_a_draft_can_be_changed(
     make_study: Callable[..., Study], bench: Benchmark, baselines: list[EditModel]
 ) -> None:
     study = make_study()
-    settings_ = StudySettings(
+    spec = StudySpec(
         name="renamed",
         benchmark=bench,
         items=list(bench.items.all()),
@@ -130,10 +130,10 @@ def test_only_a_draft_can_be_changed(
         prompt_types=["mask_rich"],
     )
     with pytest.raises(ServiceError, match="cannot change a study that is live") as caught:
-        study_update(study=study, settings_=settings_)
+        study_update(study=study, spec=spec)
     assert caught.value.code == "conflict"
     draft = make_study(launch=False, name="Draft")
-    assert study_update(study=draft, settings_=settings_).name == "renamed"
+    assert study_update(study=draft, spec=spec).name == "renamed"
 
 
 def test_pause_resume_and_close_follow_the_lifecycle(make_study: Callable[..., Study]) -> None:

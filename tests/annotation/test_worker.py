@@ -26,7 +26,7 @@ from django.db import connection
 from PIL import Image
 
 from annotation.models import Edit, EditModel, GenerationJob
-from annotation.services import generation_request
+from annotation.services.generation import generation_request
 from tests.annotation import factories as f
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -12,7 +12,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotation.models import Study
 from annotation.serializers import StudySpecSerializer
-from annotation.services import ServiceError, study_create_from_spec
+from annotation.services.errors import ServiceError
+from annotation.services.studies import study_create_from_spec
 
 
 def _flatten(errors: Any, prefix: str = "") -> list[str]:

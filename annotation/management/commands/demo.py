@@ -14,8 +14,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from annotation import services
 from annotation.models import Judgment, Study
+from annotation.services.benchmarks import demo_admin_ensure
 
 SPEC = Path(settings.BASE_DIR) / "fixtures" / "demo-study.yaml"
 
@@ -28,7 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--simulated-raters", type=int, default=40)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        password = services.demo_admin_ensure(username="admin")
+        password = demo_admin_ensure(username="admin")
         call_command("create_study", str(SPEC), "--skip-existing", "--owner", "admin")
         study = Study.objects.get(slug="editbench-mini-demo")
         if study.status in (Study.Status.DRAFT, Study.Status.GENERATING, Study.Status.READY):

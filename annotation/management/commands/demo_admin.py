@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from annotation.services import demo_admin_ensure
+from annotation.services.benchmarks import demo_admin_ensure
 
 
 class Command(BaseCommand):

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotation.services import ServiceError, benchmark_import
+from annotation.services.benchmarks import benchmark_import
+from annotation.services.errors import ServiceError
 
 
 class Command(BaseCommand):

@@ -5,19 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from analysis.report import (
     raw_judgments,
     report_to_csv,
-    report_to_html,
     report_to_json,
     write_raw_judgments_csv,
     write_raw_judgments_jsonl,
 )
-from annotation import selectors
+from analysis.report.html import render_html
 from annotation.models import Study
+from annotation.selectors.reports import report_salt, study_judgment_frames, study_report
 
 
 class Command(BaseCommand):
@@ -45,10 +44,10 @@ class Command(BaseCommand):
         out: Path = options["out"]
         fmt = options["format"]
         if fmt.startswith("raw"):
-            single, pairwise = selectors.study_judgment_frames(
+            single, pairwise = study_judgment_frames(
                 study=study, include_simulated=options["include_simulated"]
             )
-            salt = f"{settings.SECRET_KEY}:report:{study.pk}"
+            salt = report_salt(study)
             out.parent.mkdir(parents=True, exist_ok=True)
             writer = write_raw_judgments_csv if fmt == "raw-csv" else write_raw_judgments_jsonl
             for kind, frame in (("single", single), ("pairwise", pairwise)):
@@ -59,7 +58,7 @@ class Command(BaseCommand):
                         f"wrote {target} ({len(raw_judgments(frame, salt=salt))} rows)"
                     )
             return
-        report = selectors.study_report(
+        report = study_report(
             study=study,
             include_simulated=options["include_simulated"],
             auto_judge=not options["no_auto_judge"],
@@ -72,6 +71,6 @@ class Command(BaseCommand):
             return
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(
-            report_to_json(report) if fmt == "json" else report_to_html(report), encoding="utf-8"
+            report_to_json(report) if fmt == "json" else render_html(report), encoding="utf-8"
         )
         self.stdout.write(self.style.SUCCESS(f"wrote {out}"))

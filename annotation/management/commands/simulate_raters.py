@@ -7,7 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotation.models import Study
-from annotation.services import ServiceError, raters_simulate
+from annotation.services.errors import ServiceError
+from annotation.services.simulation import raters_simulate
 
 
 class Command(BaseCommand):

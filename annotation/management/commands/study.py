@@ -15,8 +15,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from annotation import selectors, services
 from annotation.models import Study
+from annotation.selectors.studies import generation_counts, study_progress
+from annotation.services.errors import ServiceError
+from annotation.services.studies import study_close, study_generate, study_launch, study_pause
 from annotation.tasks import generate_edits
 
 
@@ -38,14 +40,14 @@ class Command(BaseCommand):
             if action == "generate":
                 self._generate(study, wait=options["wait"], progress=not options["no_progress"])
             elif action == "launch":
-                study = services.study_launch(study=study)
+                study = study_launch(study=study)
             elif action == "pause":
-                study = services.study_pause(study=study)
+                study = study_pause(study=study)
             elif action == "close":
-                study = services.study_close(study=study)
-        except services.ServiceError as exc:
+                study = study_close(study=study)
+        except ServiceError as exc:
             raise CommandError("; ".join(exc.problems)) from None
-        progress = selectors.study_progress(study=study)
+        progress = study_progress(study=study)
         self.stdout.write(
             f"{study.name} [{study.slug}]: {progress['status']}; jobs {progress['jobs']}; "
             f"missing edits {progress['missing_edits'] or 'none'}; units {progress['units']} "
@@ -54,7 +56,7 @@ class Command(BaseCommand):
 
     def _generate(self, study: Study, *, wait: bool, progress: bool) -> None:
         in_process = settings.CELERY_TASK_ALWAYS_EAGER
-        report = services.study_generate(study=study, enqueue=not in_process)
+        report = study_generate(study=study, enqueue=not in_process)
         total = sum(len(b) for b in report.batches)
         if in_process:
             with tqdm(total=total, unit="edit", desc="generating", disable=not progress) as bar:
@@ -64,13 +66,13 @@ class Command(BaseCommand):
         elif wait:
             with tqdm(total=total, unit="edit", desc="workers", disable=not progress) as bar:
                 while True:
-                    counts = selectors.generation_counts(study=study)
+                    counts = generation_counts(study=study)
                     finished = counts.get("done", 0) + counts.get("failed", 0)
                     bar.n = min(total, finished)
                     bar.refresh()
                     if counts.get("queued", 0) + counts.get("running", 0) == 0:
                         break
                     time.sleep(2)
-        failed = selectors.generation_counts(study=study).get("failed", 0)
+        failed = generation_counts(study=study).get("failed", 0)
         if failed:
             raise CommandError(f"{failed} generation job(s) failed; see the admin for the errors")

@@ -1,0 +1,256 @@
+"""A study's results: its judgments as analysis tables, the report, the dashboard's preview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+
+from analysis.pairwise import pairwise_comparisons
+from analysis.report import Report, ReportSettings, StudyData, build_report
+from analysis.tables import accuracy_table, apply_exclusions
+from annotation.autojudge import answer, verdicts
+from annotation.models import Judgment, Rater, Study, StudyUnit
+from annotation.questions import single_correct
+from annotation.selectors.raters import rater_quality
+
+
+def report_salt(study: Study) -> str:
+    """The key of a study's rater pseudonyms, the one formula for the report and the raw
+    export, so a rater has the same pseudonym in both and in no other study."""
+    return f"{settings.SECRET_KEY}:report:{study.pk}"
+
+
+def _judgment_common(judgment: Judgment) -> dict[str, Any]:
+    """The columns both tidy tables share (analysis/tables.py)."""
+    unit, rater = judgment.assignment.unit, judgment.assignment.rater
+    rule = rater.exclusion_reason.split(":", 1)[0] if rater.excluded else None
+    return {
+        "unit": unit.pk,
+        "item": unit.edit_a.item.external_id,
+        "prompt_type": unit.prompt_type,
+        "rater": f"rater-{rater.pk}",
+        "excluded": rater.excluded,
+        "exclusion_rule": rule,
+    }
+
+
+def _single_row(judgment: Judgment, common: dict[str, Any]) -> dict[str, Any]:
+    unit = judgment.assignment.unit
+    item = unit.edit_a.item
+    return {
+        **common,
+        "model": unit.edit_a.model.name,
+        "object_type": item.object_type,
+        "attribute_type": item.attribute_type,
+        "scene": item.scene,
+        "style": item.style,
+        "source": item.source,
+        "correct": bool(judgment.correct),
+    }
+
+
+def _pair_rows(judgment: Judgment, common: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per question, with the models in name order (analysis wants model_a <
+    model_b) and the sides and choices relabelled to match."""
+    unit = judgment.assignment.unit
+    assert unit.edit_b is not None
+    names = (unit.edit_a.model.name, unit.edit_b.model.name)
+    flip = names[0] > names[1]
+    swap = {"a": "b", "b": "a", "none": "none"}
+    left = "a" if judgment.assignment.a_on_left else "b"
+    rows = []
+    for question in ("alignment", "realism"):
+        choice = judgment.answers.get(f"{question}_choice", "none")
+        rows.append(
+            {
+                **common,
+                "model_a": min(names),
+                "model_b": max(names),
+                "left": swap[left] if flip else left,
+                "question": question,
+                "choice": swap[choice] if flip else choice,
+            }
+        )
+    return rows
+
+
+def study_judgment_frames(
+    *, study: Study, include_simulated: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The study's judgments as the tidy tables of analysis/tables.py (single, pairwise).
+
+    Gold units are left out (they check raters, they are not results); excluded
+    raters' judgments are kept and marked with the rule that excluded them.
+    Simulated judgments are left out unless asked for.
+    """
+    judgments = (
+        Judgment.objects.filter(
+            assignment__study=study,
+            assignment__unit__is_gold=False,
+            superseded_by__isnull=True,
+        )
+        .select_related(
+            "assignment__rater",
+            "assignment__unit__edit_a__item",
+            "assignment__unit__edit_a__model",
+            "assignment__unit__edit_b__model",
+        )
+        .order_by("pk")
+    )
+    if not include_simulated:
+        judgments = judgments.filter(simulated=False)
+    single: list[dict[str, Any]] = []
+    pairs: list[dict[str, Any]] = []
+    for j in judgments:
+        common = _judgment_common(j)
+        if j.assignment.unit.kind == StudyUnit.Kind.SINGLE:
+            single.append(_single_row(j, common))
+        else:
+            pairs += _pair_rows(j, common)
+    return pd.DataFrame(single), pd.DataFrame(pairs)
+
+
+def study_auto_judge_frame(*, study: Study) -> pd.DataFrame:
+    """The automatic judge's verdict on every edit of the study's single-image units."""
+    rows = []
+    units = StudyUnit.objects.filter(study=study, kind="single", is_gold=False).select_related(
+        "edit_a__item", "edit_a__model"
+    )
+    for unit in units:
+        edit = unit.edit_a
+        correct = verdicts(edit)
+        if correct is None:
+            continue
+        item = edit.item
+        tested = str(item.target.get("tested_attribute", ""))
+        rows.append(
+            {
+                "unit": unit.pk,
+                "item": item.external_id,
+                "model": edit.model.name,
+                "prompt_type": unit.prompt_type,
+                "object_type": item.object_type,
+                "attribute_type": item.attribute_type,
+                "scene": item.scene,
+                "style": item.style,
+                "source": item.source,
+                "rater": "auto-judge",
+                "correct": single_correct(answer(unit.questions, correct, tested)),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def study_rater_quality_frame(*, study: Study) -> pd.DataFrame:
+    """Per-rater quality signals (raw rater ids; the report pseudonymises them)."""
+    raters = Rater.objects.filter(assignments__study=study).distinct()
+    rows = []
+    for rater in raters:
+        quality = rater_quality(rater=rater, study=study)
+        rows.append(
+            {
+                "rater": f"rater-{rater.pk}",
+                "platform": rater.platform,
+                "excluded": rater.excluded,
+                **quality,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def study_report_settings(*, study: Study) -> ReportSettings:
+    """What the report needs to know of the study's design."""
+    models = tuple(
+        sorted(study.edit_models.exclude(name__startswith="Gold:").values_list("name", flat=True))
+    )
+    return ReportSettings(
+        task_kinds=tuple(
+            k for k, on in (("single", study.task_single), ("pairwise", study.task_pairwise)) if on
+        ),
+        prompt_types=tuple(study.prompt_types) if study.task_single else (),
+        raters_per_unit=study.raters_per_unit,
+        gold_rate=study.gold_rate,
+        exclusion_rules=dict(study.quality_rules or {}),
+        models=models,
+        launched_at=study.launched_at.date() if study.launched_at else None,
+        closed_at=study.closed_at.date() if study.closed_at else None,
+    )
+
+
+def study_report(
+    *,
+    study: Study,
+    include_simulated: bool = False,
+    auto_judge: bool = True,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> Report:
+    """The analysis report of a study, rater ids pseudonymised with :func:`report_salt`."""
+    single, pairwise = study_judgment_frames(study=study, include_simulated=include_simulated)
+    data = StudyData(
+        name=study.name,
+        settings=study_report_settings(study=study),
+        single=single,
+        pairwise=pairwise,
+        rater_quality=study_rater_quality_frame(study=study),
+        auto_judge=study_auto_judge_frame(study=study)
+        if auto_judge and study.task_single
+        else None,
+    )
+    return build_report(data, rng=seed, n_resamples=n_resamples, salt=report_salt(study))
+
+
+def _accuracy_preview(single: pd.DataFrame, rng: np.random.Generator) -> list[dict[str, Any]]:
+    if not len(single):
+        return []
+    kept, _ = apply_exclusions(single)
+    if not len(kept):
+        return []
+    table = accuracy_table(kept, by=["model", "prompt_type"], rng=rng, n_resamples=200)
+    return [
+        {
+            "model": row["model"],
+            "prompt_type": row["prompt_type"],
+            "n": int(row["n_judgments"]),
+            "accuracy": row["accuracy"],
+            "low": row["bootstrap_low"],
+            "high": row["bootstrap_high"],
+        }
+        for row in table.to_dict("records")
+    ]
+
+
+def _wins_preview(pairwise: pd.DataFrame, rng: np.random.Generator) -> list[dict[str, Any]]:
+    if not len(pairwise):
+        return []
+    kept, _ = apply_exclusions(pairwise)
+    if not len(kept):
+        return []
+    return [
+        {
+            "question": c.question,
+            "model_a": c.model_a,
+            "model_b": c.model_b,
+            "wins_a": c.wins_a,
+            "wins_b": c.wins_b,
+            "ties": c.ties,
+            "win_rate_a": c.win_rate_a.estimate,
+            "p_holm": c.p_holm,
+        }
+        for c in pairwise_comparisons(kept, rng=rng, n_resamples=200)
+    ]
+
+
+def study_headlines(*, study: Study, include_simulated: bool = False) -> dict[str, Any]:
+    """A quick preview of the results for the dashboard (few resamples; the report has it all)."""
+    single, pairwise = study_judgment_frames(study=study, include_simulated=include_simulated)
+    # One generator for both previews, in this order, as the figures were always drawn.
+    rng = np.random.default_rng(0)
+    return {
+        "accuracy": _accuracy_preview(single, rng),
+        "wins": _wins_preview(pairwise, rng),
+        "include_simulated": include_simulated,
+    }

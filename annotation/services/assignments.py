@@ -1,0 +1,227 @@
+"""Handing out tasks: the next unit for a rater, leases and their expiry (ARCHITECTURE.md §5).
+
+On PostgreSQL the common case runs as one prepared statement first (task_sql); the ORM code
+here decides every case and is all there is on SQLite.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Count, F, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from annotation.models import (
+    Assignment,
+    Rater,
+    Study,
+    StudyUnit,
+    live_assignment,
+    live_lease,
+    shuffle_key,
+)
+from annotation.selectors.raters import rater_task_count
+from annotation.services import task_sql
+from annotation.services.errors import ServiceError
+
+
+def assignments_expire(*, study: Study | None = None) -> int:
+    """Mark leases past their expiry as expired and give their units the slots back.
+
+    Run periodically (a beat task) and, for one study, when a rater finds no unit left.
+    Leases another request holds locked (being submitted or reported) are left for the
+    next run. Returns how many leases expired.
+    """
+    with transaction.atomic():
+        expiring = Assignment.objects.select_for_update(skip_locked=True).filter(
+            status=Assignment.Status.LEASED, lease_expires_at__lte=timezone.now()
+        )
+        if study is not None:
+            expiring = expiring.filter(study=study)
+        rows = list(expiring.values_list("pk", "unit_id"))
+        if not rows:
+            return 0
+        Assignment.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+            status=Assignment.Status.EXPIRED
+        )
+        # Units in key order, so two concurrent runs cannot deadlock on them.
+        for unit_id, n in sorted(Counter(unit for _, unit in rows).items()):
+            slots_taken_add(unit_id, -n)
+    return len(rows)
+
+
+def slots_taken_add(unit_id: int, n: int) -> None:
+    """Change a unit's slot counter; only under the unit's row lock (see StudyUnit)."""
+    StudyUnit.objects.filter(pk=unit_id).update(slots_taken=F("slots_taken") + n)
+
+
+def _lease(rater: Rater, study: Study, unit_id: int, kind: str) -> Assignment:
+    """Create the assignment for a locked unit, balancing left/right over its raters."""
+    a_on_left = True
+    if kind == StudyUnit.Kind.PAIRWISE:
+        sides = Assignment.objects.filter(live_assignment(), unit_id=unit_id).aggregate(
+            left=Count("pk", filter=Q(a_on_left=True)),
+            right=Count("pk", filter=Q(a_on_left=False)),
+        )
+        if sides["left"] == sides["right"]:
+            a_on_left = secrets.randbelow(2) == 0
+        else:
+            a_on_left = sides["left"] < sides["right"]
+    assignment = Assignment.objects.create(
+        rater=rater,
+        unit_id=unit_id,
+        study=study,
+        a_on_left=a_on_left,
+        lease_expires_at=timezone.now() + timedelta(minutes=study.lease_minutes),
+    )
+    slots_taken_add(unit_id, 1)
+    return assignment
+
+
+@dataclass(frozen=True)
+class _Pick:
+    assignment: Assignment | None
+    # True when candidates existed but were taken or locked by concurrent requests:
+    # "nothing this time" is then not "nothing left", and the caller tries again.
+    contended: bool = False
+
+
+def _from_random_start(units: QuerySet[StudyUnit]) -> list[QuerySet[StudyUnit]]:
+    """``units`` in their fixed random order (``StudyUnit.shuffle``) from a random key on,
+    wrapping around: two index range scans that together meet every unit once."""
+    start = shuffle_key()
+    return [
+        units.filter(shuffle__gte=start).order_by("shuffle"),
+        units.filter(shuffle__lt=start).order_by("shuffle"),
+    ]
+
+
+def _pick_unit(rater: Rater, study: Study, *, gold: bool, wait: bool) -> _Pick:
+    seen = Assignment.objects.filter(rater=rater, study=study).values("unit_id")
+    units = StudyUnit.objects.filter(study=study, is_gold=gold).exclude(pk__in=seen)
+    if gold:
+        # Gold units are not limited to K raters: every rater should meet some.
+        ways = _from_random_start(units)
+    else:
+        # The emptiest units first, by the slot counter, random among them; every step is a
+        # short scan of one index, however large the study.
+        units = units.filter(slots_taken__lt=study.raters_per_unit)
+        # The emptiest level is a subquery of the same statement (evaluated once by it).
+        level = Subquery(units.order_by("slots_taken").values("slots_taken")[:1])
+        fuller = units.filter(slots_taken__gt=level).order_by("slots_taken", "shuffle")
+        ways = [*_from_random_start(units.filter(slots_taken=level)), fuller]
+    # Each way finds and locks one unit in one statement. Normally rows another request
+    # holds are skipped, so concurrent raters spread over different units instead of
+    # queueing on one; when that keeps finding nothing, the caller asks to wait for the
+    # locks instead. A row that changed while this waited for it is checked against the
+    # filter again by PostgreSQL, so the counter read under the lock is current: every
+    # change to it happens under the same lock, and it decides.
+    for way in ways:
+        locked = way.select_for_update(skip_locked=not wait)
+        for pk, kind, slots_taken in locked.values_list("pk", "kind", "slots_taken")[:1]:
+            if gold or slots_taken < study.raters_per_unit:  # (SQLite has no re-check)
+                return _Pick(_lease(rater, study, pk, kind))
+    # Nothing unlocked: "nothing left" only if nothing is open at all.
+    return _Pick(None, contended=units.exists())
+
+
+# Attempts before a rater is told there is nothing for them while other requests
+# keep taking the candidates first; the later attempts wait for row locks.
+_PICK_ATTEMPTS = 8
+_PICK_SKIP_LOCKED_ATTEMPTS = 3
+
+
+def _pick_with_retries(rater: Rater, study: Study, *, gold: bool) -> Assignment | None:
+    expired = False
+    for attempt in range(_PICK_ATTEMPTS):
+        # Each attempt is its own transaction: locks taken on units that turned
+        # out full are released, and the next candidate query sees fresh counts.
+        with transaction.atomic():
+            pick = _pick_unit(rater, study, gold=gold, wait=attempt >= _PICK_SKIP_LOCKED_ATTEMPTS)
+        if pick.assignment is not None:
+            return pick.assignment
+        if not pick.contended:
+            # Nothing open by the counters. Leases past their expiry still count there
+            # until they are marked (a beat task does it; the embedded demo runs none), so
+            # mark this study's now and look once more before saying nothing is left.
+            if gold or expired or not assignments_expire(study=study):
+                return None
+            expired = True
+    return None
+
+
+def _lease_by_sql(
+    *, rater: Rater, study: Study, exclude: list[int], want_gold: bool
+) -> Assignment | None:
+    """The common case in one statement (task_sql): the held lease, or a new one at the
+    emptiest level; None leaves the decision to the ORM code."""
+    now = timezone.now()
+    for gold in (True, False) if want_gold else (False,):
+        # From a random key on, then (the wrap-around) from the first key.
+        for start in (shuffle_key(), 0):
+            leased = task_sql.lease_next(
+                rater_id=rater.pk,
+                study=study,
+                exclude=exclude,
+                gold=gold,
+                start=start,
+                now=now,
+            )
+            if leased is not None:
+                return leased
+    return None
+
+
+def assignment_next(
+    *, rater: Rater, study: Study, exclude: Iterable[int] = ()
+) -> Assignment | None:
+    """The rater's next task in the study, or None when there is none for them.
+
+    A live lease the rater already holds (other than ``exclude``) comes back first,
+    so a reload never loses or duplicates work. Otherwise a unit the rater has not
+    seen, with the fewest submitted + live assignments below K, random among ties;
+    gold units are mixed in at the study's gold rate. None means no unit is left
+    for this rater, not that concurrent requests happened to take the candidates.
+    """
+    if study.status != Study.Status.LIVE:
+        raise ServiceError(f"the study is {study.status}, not live", code="conflict")
+    exclude = list(exclude)
+    want_gold = study.gold_rate > 0 and random.random() < study.gold_rate
+    if task_sql.enabled():
+        # Anything the statement does not take falls through to the ORM code below,
+        # which decides every case.
+        leased = _lease_by_sql(rater=rater, study=study, exclude=exclude, want_gold=want_gold)
+        if leased is not None:
+            return leased
+    if rater.excluded:
+        return None
+    held = (
+        Assignment.objects.filter(live_lease(), rater=rater, study=study)
+        .exclude(pk__in=exclude)
+        .order_by("leased_at", "pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if held is not None:
+        return _with_task(held)
+    if (
+        study.max_tasks_per_rater is not None
+        and rater_task_count(rater=rater, study=study) >= study.max_tasks_per_rater
+    ):
+        return None
+    assignment = _pick_with_retries(rater, study, gold=True) if want_gold else None
+    if assignment is None:
+        assignment = _pick_with_retries(rater, study, gold=False)
+    return None if assignment is None else _with_task(assignment.pk)
+
+
+def _with_task(assignment_id: int) -> Assignment:
+    """The assignment with what its task payload shows, in one query. The lookups that
+    choose an assignment read ids only: joins cost planning time on every request."""
+    return Assignment.objects.select_related("unit__edit_a__item").get(pk=assignment_id)
