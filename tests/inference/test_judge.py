@@ -15,7 +15,7 @@ ITEMS = range(0, 40)
 def test_it_is_right_on_ground_truth_renders_of_heldout_scenes() -> None:
     wrong = []
     for i in ITEMS:
-        item = data.heldout_item(i)
+        item = data.heldout_item(i, canvas=64)
         verdict = judge.judge(item.truth, item.mask, item.target)
         if not verdict.all_correct:
             wrong.append((i, verdict.correct))
@@ -23,7 +23,7 @@ def test_it_is_right_on_ground_truth_renders_of_heldout_scenes() -> None:
 
 
 def test_it_notices_a_wrong_colour_and_a_missing_object() -> None:
-    item = data.heldout_item(2)
+    item = data.heldout_item(2, canvas=64)
     # The input shows another object of another colour under the mask.
     verdict = judge.judge(item.image, item.mask, item.target)
     assert not verdict.correct["color"]
@@ -41,12 +41,12 @@ def test_it_reads_the_count_of_copies() -> None:
 
 
 def test_it_rejects_a_mask_of_another_size() -> None:
-    item = data.heldout_item(0)
+    item = data.heldout_item(0, canvas=64)
     with pytest.raises(ValueError, match="mask must be"):
         judge.judge(item.truth, np.ones((32, 32), dtype=bool), item.target)
 
 
 def test_it_rejects_an_empty_mask() -> None:
-    item = data.heldout_item(0)
+    item = data.heldout_item(0, canvas=64)
     with pytest.raises(ValueError, match="empty"):
         judge.judge(item.truth, np.zeros((64, 64), dtype=bool), item.target)
