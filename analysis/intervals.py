@@ -33,6 +33,7 @@ __all__ = [
     "Estimate",
     "cluster_sums_bootstrap",
     "clustered_bootstrap",
+    "draw_clusters",
     "no_data",
     "wilson",
 ]
@@ -241,7 +242,7 @@ def clustered_bootstrap(
     )
 
 
-def _draw_clusters(
+def draw_clusters(
     rng: np.random.Generator, k: int, n_resamples: int
 ) -> npt.NDArray[np.integer[Any]]:
     """``(n_resamples, k)`` cluster indices drawn uniformly with replacement.
@@ -355,7 +356,7 @@ def cluster_sums_bootstrap(
     # Each resample draws k cluster indices uniformly with replacement (the same
     # distribution as multinomial counts of k draws over k equally likely clusters) and
     # divides the drawn clusters' total by their total size.
-    drawn = _draw_clusters(rng, k, n_resamples)
+    drawn = draw_clusters(rng, k, n_resamples)
     resampled = _resampled_ratios(s, m, drawn)
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(resampled, [tail, 1.0 - tail])

@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.sparse.csgraph import connected_components
 from scipy.stats import binomtest
 from statsmodels.stats.multitest import multipletests
 
-from analysis.intervals import Estimate, _draw_clusters, cluster_sums_bootstrap, no_data, wilson
+from analysis.bradley_terry import fit_bradley_terry, fit_bradley_terry_batch
+from analysis.intervals import Estimate, cluster_sums_bootstrap, draw_clusters, no_data, wilson
 from analysis.tables import validate_pairwise
 
 __all__ = [
@@ -26,13 +26,16 @@ __all__ = [
     "PairwiseComparison",
     "PositionBias",
     "bradley_terry",
+    "bradley_terry_validated",
     "comparisons_frame",
-    "fit_bradley_terry",
     "pairwise_comparisons",
+    "pairwise_comparisons_validated",
     "position_bias",
+    "position_bias_validated",
 ]
 
 _PAIR_KEY = ["question", "prompt_type", "model_a", "model_b"]
+_BT_METHOD = "bradley-terry-mle/cluster-bootstrap-percentile"
 
 
 @dataclass(frozen=True)
@@ -243,12 +246,12 @@ def pairwise_comparisons(
     list of PairwiseComparison
         Sorted by question, prompt type, ``model_a``, ``model_b``.
     """
-    return _comparisons_of(
+    return pairwise_comparisons_validated(
         _prepared(df), rng=rng, n_resamples=n_resamples, confidence=confidence, alpha=alpha
     )
 
 
-def _comparisons_of(
+def pairwise_comparisons_validated(
     frame: pd.DataFrame,
     *,
     rng: np.random.Generator,
@@ -256,7 +259,13 @@ def _comparisons_of(
     confidence: float,
     alpha: float,
 ) -> list[PairwiseComparison]:
-    """:func:`pairwise_comparisons` of a frame already validated, without excluded rows."""
+    """:func:`pairwise_comparisons` of a frame already validated, without excluded rows.
+
+    ``frame`` must already be validated by :func:`analysis.tables.validate_pairwise` and hold
+    no excluded rows: neither is checked again. A caller that computes many results from one
+    table (the report) validates once and calls this; everyone else calls the checking
+    function.
+    """
     partial = [
         _compare(
             tuple(map(str, key)), rows, rng=rng, n_resamples=n_resamples, confidence=confidence
@@ -314,13 +323,19 @@ def position_bias(
     PositionBias
         Without decided judgments the share is the "no data" estimate and the p-value NaN.
     """
-    return _position_bias_of(_prepared(df), question=question, confidence=confidence)
+    return position_bias_validated(_prepared(df), question=question, confidence=confidence)
 
 
-def _position_bias_of(
+def position_bias_validated(
     frame: pd.DataFrame, *, question: str | None, confidence: float
 ) -> PositionBias:
-    """:func:`position_bias` of a frame already validated, without excluded rows."""
+    """:func:`position_bias` of a frame already validated, without excluded rows.
+
+    ``frame`` must already be validated by :func:`analysis.tables.validate_pairwise` and hold
+    no excluded rows: neither is checked again. A caller that computes many results from one
+    table (the report) validates once and calls this; everyone else calls the checking
+    function.
+    """
     if question is not None:
         frame = frame.loc[frame["question"] == question]
     decided = frame.loc[frame["choice"] != "none"]
@@ -339,108 +354,6 @@ def _position_bias_of(
 # --------------------------------------------------------------------------- Bradley-Terry
 
 
-def fit_bradley_terry(
-    wins: npt.ArrayLike, *, tol: float = 1e-10, max_iter: int = 10_000
-) -> npt.NDArray[np.float64] | None:
-    """Maximum-likelihood Bradley-Terry log-strengths from a win matrix.
-
-    Uses Hunter's (2004) MM iteration ``g_i <- W_i / sum_j N_ij / (g_i + g_j)``, where
-    ``W_i`` is model i's total wins and ``N_ij`` the decided comparisons of i and j.
-
-    Parameters
-    ----------
-    wins : array_like, shape (m, m)
-        ``wins[i, j]`` = times model i was preferred over model j (may be fractional, e.g.
-        bootstrap weights). The diagonal is ignored.
-    tol : float
-        Stop when no log-strength moves by more than this.
-    max_iter : int
-        Iteration cap; reaching it raises.
-
-    Returns
-    -------
-    numpy.ndarray or None
-        Log-strengths summing to zero, or None when the estimate does not exist: the
-        directed "i beat j" graph must be strongly connected (Ford, 1957), otherwise some
-        group of models never beats the rest and its strengths run off to infinity.
-
-    Raises
-    ------
-    ValueError
-        For a non-square or negative matrix, or when the iteration does not converge.
-    """
-    w = np.array(wins, dtype=float)
-    if w.ndim != 2 or w.shape[0] != w.shape[1] or w.shape[0] < 2:
-        raise ValueError(f"wins must be a square matrix of at least 2 models, got {w.shape}")
-    if (w < 0).any() or np.isnan(w).any():
-        raise ValueError("wins must be non-negative numbers")
-    np.fill_diagonal(w, 0.0)
-    n_components, _ = connected_components(w > 0, directed=True, connection="strong")
-    if n_components > 1:
-        return None
-    total = w + w.T
-    won = w.sum(axis=1)
-    log_g: npt.NDArray[np.float64] = np.zeros(w.shape[0])
-    for _ in range(max_iter):
-        g = np.exp(log_g)
-        new: npt.NDArray[np.float64] = np.log(won / (total / (g[:, None] + g[None, :])).sum(axis=1))
-        new -= new.mean()
-        if np.max(np.abs(new - log_g)) < tol:
-            return new
-        log_g = new
-    raise ValueError(f"Bradley-Terry MM iteration did not converge in {max_iter} steps")
-
-
-def _strongly_connected(wins: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
-    """Whether each ``(m, m)`` win matrix of a ``(b, m, m)`` stack has a strongly connected
-    "i beat j" graph: the transitive closure (by repeated squaring) has no zero."""
-    m = wins.shape[-1]
-    reach = ((wins > 0) | np.eye(m, dtype=bool)).astype(float)
-    for _ in range(max(1, math.ceil(math.log2(m)))):
-        reach = (reach @ reach > 0).astype(float)
-    connected: npt.NDArray[np.bool_] = np.all(reach > 0, axis=(1, 2))
-    return connected
-
-
-def _fit_bradley_terry_batch(
-    wins: npt.NDArray[np.float64],
-    *,
-    start: npt.NDArray[np.float64],
-    tol: float = 1e-10,
-    max_iter: int = 10_000,
-) -> npt.NDArray[np.float64]:
-    """:func:`fit_bradley_terry` of a ``(b, m, m)`` stack of win matrices at once.
-
-    The same MM iteration and stopping rule, run on all matrices together, each stopped as
-    soon as none of its log-strengths moves by more than ``tol``; it starts from ``start``
-    (the point estimate, for bootstrap resamples) instead of zero, which only changes how
-    many steps the iteration takes to reach the same maximum. Rows without an estimate
-    (graph not strongly connected) are NaN.
-    """
-    w = np.array(wins, dtype=float)
-    b, m, _ = w.shape
-    w[:, np.arange(m), np.arange(m)] = 0.0
-    out = np.full((b, m), math.nan)
-    active = np.flatnonzero(_strongly_connected(w))
-    total = w + w.transpose(0, 2, 1)
-    won = w.sum(axis=2)
-    log_g = np.tile(np.asarray(start, dtype=float), (b, 1))
-    for _ in range(max_iter):
-        if not len(active):
-            return out
-        g = np.exp(log_g[active])
-        denominator = (total[active] / (g[:, :, None] + g[:, None, :])).sum(axis=2)
-        new = np.log(won[active] / denominator)
-        new -= new.mean(axis=1, keepdims=True)
-        done = np.max(np.abs(new - log_g[active]), axis=1) < tol
-        out[active[done]] = new[done]
-        log_g[active] = new
-        active = active[~done]
-    if len(active):
-        raise ValueError(f"Bradley-Terry MM iteration did not converge in {max_iter} steps")
-    return out
-
-
 def bradley_terry(
     df: pd.DataFrame,
     *,
@@ -456,9 +369,9 @@ def bradley_terry(
     bootstrap resamples (whole items drawn with replacement, the model refitted each time).
     The judgments are first reduced to one win matrix per item; a resample's win matrix is
     the sum of its drawn items' matrices, and all resamples are fitted together by the MM
-    iteration of :func:`fit_bradley_terry` (same tolerance, each resample stopped on its own),
-    started from the point estimate rather than from zero, which changes the number of steps,
-    not the maximum reached.
+    iteration of :func:`analysis.bradley_terry.fit_bradley_terry` (same tolerance, each
+    resample stopped on its own), started from the point estimate rather than from zero,
+    which changes the number of steps, not the maximum reached.
     The model is meant for three or more models; with two it reproduces the win rate on the
     log-odds scale (``s_a - s_b = logit(win rate)``).
 
@@ -475,7 +388,7 @@ def bradley_terry(
     confidence : float
         Nominal coverage.
     method : {"mm"}
-        Fitting algorithm (see :func:`fit_bradley_terry`).
+        Fitting algorithm (see :func:`analysis.bradley_terry.fit_bradley_terry`).
 
     Returns
     -------
@@ -492,7 +405,7 @@ def bradley_terry(
         raise ValueError(f"method must be 'mm', got {method!r}")
     if n_resamples < 1:
         raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
-    return _bradley_terry_of(
+    return bradley_terry_validated(
         _prepared(df),
         rng=rng,
         question=question,
@@ -502,7 +415,7 @@ def bradley_terry(
     )
 
 
-def _bradley_terry_of(
+def bradley_terry_validated(
     frame: pd.DataFrame,
     *,
     rng: np.random.Generator,
@@ -511,7 +424,15 @@ def _bradley_terry_of(
     confidence: float,
     method: str,
 ) -> BradleyTerryResult:
-    """:func:`bradley_terry` of a frame already validated, without excluded rows."""
+    """:func:`bradley_terry` of a frame already validated, without excluded rows.
+
+    ``frame`` must already be validated by :func:`analysis.tables.validate_pairwise` and hold
+    no excluded rows: neither is checked again. A caller that computes many results from one
+    table (the report) validates once and calls this; everyone else calls the checking
+    function.
+
+    ``method`` and ``n_resamples`` are not checked either (:func:`bradley_terry` checks them).
+    """
     frame = frame.loc[frame["question"] == question]
     if frame["prompt_type"].nunique() > 1:
         raise ValueError("the rows span several prompt types; pass one prompt type's rows")
@@ -519,53 +440,33 @@ def _bradley_terry_of(
     if len(models) < 2:
         raise ValueError(f"need at least two models for question {question!r}, got {models}")
     decided = frame.loc[frame["choice"] != "none"]
-    index = {model: i for i, model in enumerate(models)}
-    a = decided["model_a"].map(index).to_numpy(dtype=int)
-    b = decided["model_b"].map(index).to_numpy(dtype=int)
-    a_won = (decided["choice"] == "a").to_numpy()
-    winner, loser = np.where(a_won, a, b), np.where(a_won, b, a)
-    item_codes, items = pd.factorize(decided["item"])
-    m, k = len(models), len(items)
-    # per_item[c, i * m + j] = times i beat j on item c; a resample is a weighted sum of rows.
-    per_item = np.zeros((k, m * m))
-    np.add.at(per_item, (item_codes, winner * m + loser), 1.0)
+    per_item = _per_item_wins(decided, models)
+    m, k = len(models), per_item.shape[0]
     point = fit_bradley_terry(per_item.sum(axis=0).reshape(m, m))
-    method_name = "bradley-terry-mle/cluster-bootstrap-percentile"
+    counts = {"n_judgments": len(decided), "n_ties": len(frame) - len(decided), "n_items": k}
     if point is None:
         return BradleyTerryResult(
             question=question,
             models=tuple(models),
             strengths=tuple(
                 replace(
-                    no_data(method_name, confidence=confidence, n_clusters=k),
+                    no_data(_BT_METHOD, confidence=confidence, n_clusters=k),
                     n=len(decided),
                     note="no finite estimate",
                 )
                 for _ in models
             ),
-            n_judgments=len(decided),
-            n_ties=len(frame) - len(decided),
-            n_items=k,
+            **counts,
             n_resamples=0,
             n_failed_resamples=0,
             method=method,
             note="the maximum-likelihood estimate does not exist: some group of models never "
             "beats the others (too little or one-sided data)",
         )
-    # A resample's win matrix is the sum of its drawn items' win matrices: count the draws
-    # of each item per resample, then one matrix product gives every resample's wins.
-    drawn = _draw_clusters(rng, k, n_resamples).astype(np.int64)
-    drawn += (np.arange(n_resamples, dtype=np.int64) * k)[:, None]
-    counts = np.bincount(drawn.ravel(), minlength=n_resamples * k).reshape(n_resamples, k)
-    resampled_wins = (counts.astype(float) @ per_item).reshape(n_resamples, m, m)
-    fits = _fit_bradley_terry_batch(resampled_wins, start=point)
+    fits = _resampled_fits(per_item, point, rng=rng, n_resamples=n_resamples)
     kept = fits[~np.isnan(fits).any(axis=1)]
     n_failed = n_resamples - len(kept)
-    tail = (1.0 - confidence) / 2.0
-    if len(kept):
-        bounds = np.quantile(kept, [tail, 1.0 - tail], axis=0)
-    else:
-        bounds = np.full((2, m), math.nan)
+    bounds = _percentile_bounds(kept, confidence=confidence, m=m)
     note = ""
     if n_failed:
         note = (
@@ -581,18 +482,66 @@ def _bradley_terry_of(
                 float(point[i]),
                 float(bounds[0, i]),
                 float(bounds[1, i]),
-                method_name,
+                _BT_METHOD,
                 len(decided),
                 confidence,
                 k,
             )
             for i in order
         ),
-        n_judgments=len(decided),
-        n_ties=len(frame) - len(decided),
-        n_items=k,
+        **counts,
         n_resamples=n_resamples,
         n_failed_resamples=n_failed,
         method=method,
         note=note,
     )
+
+
+def _per_item_wins(decided: pd.DataFrame, models: list[str]) -> npt.NDArray[np.float64]:
+    """``(k, m * m)``: entry ``[c, i * m + j]`` = times model i beat model j on item c.
+
+    Items are numbered in order of appearance; a resample's win matrix is a weighted sum of
+    these rows.
+    """
+    index = {model: i for i, model in enumerate(models)}
+    a = decided["model_a"].map(index).to_numpy(dtype=int)
+    b = decided["model_b"].map(index).to_numpy(dtype=int)
+    a_won = (decided["choice"] == "a").to_numpy()
+    winner, loser = np.where(a_won, a, b), np.where(a_won, b, a)
+    item_codes, items = pd.factorize(decided["item"])
+    m, k = len(models), len(items)
+    per_item = np.zeros((k, m * m))
+    np.add.at(per_item, (item_codes, winner * m + loser), 1.0)
+    return per_item
+
+
+def _percentile_bounds(
+    kept: npt.NDArray[np.float64], *, confidence: float, m: int
+) -> npt.NDArray[np.float64]:
+    """``(2, m)`` percentile bounds of the resampled fits; NaN when none had an estimate."""
+    tail = (1.0 - confidence) / 2.0
+    if len(kept):
+        bounds: npt.NDArray[np.float64] = np.quantile(kept, [tail, 1.0 - tail], axis=0)
+        return bounds
+    return np.full((2, m), math.nan)
+
+
+def _resampled_fits(
+    per_item: npt.NDArray[np.float64],
+    point: npt.NDArray[np.float64],
+    *,
+    rng: np.random.Generator,
+    n_resamples: int,
+) -> npt.NDArray[np.float64]:
+    """Log-strengths of ``n_resamples`` item-clustered resamples, ``(n_resamples, m)``.
+
+    ``per_item`` is ``(k, m * m)``: item c's win matrix, flattened. A resample's win matrix
+    is the sum of its drawn items' win matrices: count the draws of each item per resample,
+    then one matrix product gives every resample's wins. Rows without an estimate are NaN.
+    """
+    k, m = per_item.shape[0], len(point)
+    drawn = draw_clusters(rng, k, n_resamples).astype(np.int64)
+    drawn += (np.arange(n_resamples, dtype=np.int64) * k)[:, None]
+    counts = np.bincount(drawn.ravel(), minlength=n_resamples * k).reshape(n_resamples, k)
+    resampled_wins = (counts.astype(float) @ per_item).reshape(n_resamples, m, m)
+    return fit_bradley_terry_batch(resampled_wins, start=point)

@@ -40,13 +40,13 @@ from analysis.categories import (
     STYLES,
 )
 from analysis.report import (
+    ReportSettings,
     StudyData,
-    StudySettings,
     build_report,
     report_to_csv,
-    report_to_html,
     report_to_json,
 )
+from analysis.report.html import render_html
 from analysis.tables import QUESTIONS
 
 MODELS = ("DALL-E 2", "Imagen Editor", "Imagen Editor-RM", "Stable Diffusion")
@@ -201,7 +201,7 @@ def synthesise(n_judgments: int, *, seed: int, n_items: int = 240, crowd: int = 
             "median_seconds": rng.gamma(4.0, 3.0, crowd),
         }
     )
-    settings = StudySettings(
+    settings = ReportSettings(
         task_kinds=("single", "pairwise"),
         prompt_types=PROMPT_TYPES,
         raters_per_unit=int(per_unit.max()),
@@ -269,7 +269,7 @@ def main() -> None:
         paths = report_to_csv(report, Path(folder))
         csv_s = time.perf_counter() - start
     start = time.perf_counter()
-    page = report_to_html(report)
+    page = render_html(report)
     html_s = time.perf_counter() - start
     writers_cpu = time.process_time() - cpu
     rss_end = _peak_rss_mib()
@@ -280,7 +280,7 @@ def main() -> None:
     )
     print(f"report_to_json: {json_s:.2f} s ({len(text) / 1e6:.1f} MB)")
     print(f"report_to_csv: {csv_s:.2f} s ({len(paths)} files)")
-    print(f"report_to_html: {html_s:.2f} s ({len(page) / 1e6:.1f} MB)")
+    print(f"render_html: {html_s:.2f} s ({len(page) / 1e6:.1f} MB)")
     print(
         f"total report + writers: {build_s + json_s + csv_s + html_s:.2f} s wall, "
         f"{build_cpu + writers_cpu:.2f} s CPU"
