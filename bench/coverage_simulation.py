@@ -11,22 +11,18 @@ contain the target.
 
 Usage::
 
-    .venv/bin/python bench/coverage_simulation.py --studies 1000 --seed 0
+    .venv/bin/python -m bench.coverage_simulation --studies 1000 --seed 0
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy.special import expit
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analysis.intervals import clustered_bootstrap, wilson
 

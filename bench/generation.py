@@ -4,7 +4,7 @@ Both paths run the same jobs (items of the shipped benchmark × one model × one
 type) with the same batch size; the worker path includes everything a deployment pays:
 the broker round trip, claiming jobs, loading inputs, writing PNGs, recording edits.
 
-    .venv/bin/python bench/generation.py --items 48 --model editor-im
+    .venv/bin/python -m bench.generation --items 48 --model editor-im
 
 Uses its own SQLite database and media folder under a temporary directory and Redis
 database 14 (CELERY_BENCH_BROKER_URL); prints the figures recorded in bench/RESULTS.md.
@@ -45,7 +45,6 @@ def main() -> None:
     }
     os.environ.update(env)
     os.environ["CELERY_BROKER_URL"] = ""  # this process: in-process tasks
-    sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
@@ -54,7 +53,7 @@ def main() -> None:
     from django.core.management import call_command
 
     from annotation.models import BenchmarkItem, EditModel, GenerationJob
-    from annotation.services import generation_request, jobs_run
+    from annotation.services.generation import generation_request, jobs_run
 
     call_command("migrate", verbosity=0)
     call_command("import_benchmark", str(ROOT / "fixtures/editbench-mini"), "--no-progress")

@@ -1,6 +1,6 @@
 """Speed of the cascade: seconds per 64×64 edit at batch 8 with 20 base steps, and GFLOP/s.
 
-    python bench/inference_speed.py [--checkpoint editor-im] [--threads 2] [--repeats 3]
+    python -m bench.inference_speed [--checkpoint editor-im] [--threads 2] [--repeats 3]
 
 Achieved GFLOP/s counts the floating-point operations of one batch with PyTorch's FLOP counter
 (convolutions, matmuls and attention) and divides by the measured time; a plain float32 matmul
@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from inference import data, evaluate, pipeline
 
@@ -69,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     ceiling = matmul_gflops()
     upsampler = "SR stage" if model.use_sr else "bilinear (SR stage not used)"
     body = (
-        "### Speed (`python bench/inference_speed.py`)\n\n"
+        "### Speed (`python -m bench.inference_speed`)\n\n"
         f"`{a.checkpoint}`, batch {a.batch}, {a.steps} base steps ({a.guidance}), upsampler: "
         f"{upsampler}, {a.threads} threads, median of {a.repeats}: "
         f"**{batch_s / a.batch:.3f} s per 64×64 edit** ({batch_s:.2f} s per batch).\n\n"

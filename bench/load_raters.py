@@ -10,8 +10,8 @@ study (6 baseline models, 240 items: 4,320 single units over 3 prompt types and 
 every pair on the mask-rich prompt; 7,920 units, K = 3) holds 23,760 judgments, enough for 30 s
 back to back (about 600 judgments/s).
 
-    .venv/bin/python bench/load_raters.py --raters 200 --seconds 30
-    .venv/bin/python bench/load_raters.py --raters 200 --seconds 30 --pace-ms 667
+    .venv/bin/python -m bench.load_raters --raters 200 --seconds 30
+    .venv/bin/python -m bench.load_raters --raters 200 --seconds 30 --pace-ms 667
 
 Back to back (the default), each rater always has a request in flight, so by Little's law the
 mean latency is raters / requests per second: 200 raters at 300 judgments/s (300 requests/s,

@@ -1,6 +1,6 @@
 """Where a rater's request time goes: the task page's call per task, in-process.
 
-    .venv/bin/python bench/profile_rater_requests.py --pairs 300 [--cprofile]
+    .venv/bin/python -m bench.profile_rater_requests --pairs 300 [--cprofile]
 
 Sets up the load-test study of ``bench/load_raters.py`` on PostgreSQL (BENCH_DATABASE_URL,
 dropped and created anew), then lets raters answer tasks through Django's test client
@@ -17,16 +17,11 @@ import json
 import os
 import pstats
 import statistics
-import sys
 import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-import load_raters  # noqa: E402
+from bench import load_raters
 
 
 def main() -> None:

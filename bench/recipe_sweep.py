@@ -1,6 +1,6 @@
 """How the base stage's held-out quality grows with training steps, for a few recipes.
 
-    python bench/recipe_sweep.py SNAPSHOT.pt [...] --items 100 --device cpu
+    python -m bench.recipe_sweep SNAPSHOT.pt [...] --items 100 --device cpu
 
 Training with ``python -m inference.train ... --snapshots 1000,2000,4000`` saves the EMA weights
 at those steps; this script edits ``--items`` held-out items with each snapshot (Mask-Simple
@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from typing import Any
 
 import numpy as np

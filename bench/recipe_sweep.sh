@@ -39,7 +39,7 @@ wait
 for name in "${!RECIPES[@]}"; do
   tail -c 300 "$OUT/$name.train.log" | tr '\r' '\n' | tail -n 2
   snaps=$(ls "$OUT/$name"/"$name"-*.pt | sort -t- -k2 -n)
-  $PY bench/recipe_sweep.py $snaps $EVAL --items "$ITEMS" --device "$DEVICE" --threads 2 \
+  $PY -m bench.recipe_sweep $snaps $EVAL --items "$ITEMS" --device "$DEVICE" --threads 2 \
     >"$OUT/$name.jsonl" 2>"$OUT/$name.eval.log" &
 done
 wait

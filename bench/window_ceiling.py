@@ -1,6 +1,6 @@
 """The ceiling of each pipeline design: ground truth through the design's resolution, judged.
 
-    python bench/window_ceiling.py [--items 96]
+    python -m bench.window_ceiling [--items 96]
 
 For each design (the whole image or an edit window of a given margin, at a given last-stage
 canvas) every held-out item's ground truth is cut as the pipeline cuts, brought to the canvas
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     items = [data.heldout_item(i) for i in range(a.items)]
     lines = [
-        "### Ceiling of each design (`python bench/window_ceiling.py`)",
+        "### Ceiling of each design (`python -m bench.window_ceiling`)",
         "",
         f"{a.items} held-out items at {data.RENDER_SIZE}×{data.RENDER_SIZE}; the ground truth "
         "through each design's last stage and pasted back, judged at the benchmark's "

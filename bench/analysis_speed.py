@@ -12,7 +12,7 @@ Then times ``build_report`` (``--resamples`` bootstrap resamples) and, separatel
 writers, and prints the peak resident set size of this process (``ru_maxrss``: the whole
 process, synthetic data and imports included) before and after the report.
 
-    .venv/bin/python bench/analysis.py --judgments 1000000 --resamples 2000 --seed 0
+    .venv/bin/python -m bench.analysis_speed --judgments 1000000 --resamples 2000 --seed 0
 """
 
 from __future__ import annotations
@@ -21,15 +21,12 @@ import argparse
 import itertools
 import os
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis.categories import (
     ATTRIBUTE_TYPES,
