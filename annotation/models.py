@@ -2,27 +2,34 @@
 
 Invariants live in the database (unique and check constraints), not only in
 Python, so that concurrent writers and hand-made SQL cannot break them. Every
-write goes through annotation/services.py.
+write goes through annotation/services/.
+
+The rules that the task page's two paths share (the ORM code of services.assignments and
+services.judgments, and the prepared statements of services.task_sql) are named at the end
+of this module, so that both build on one definition.
 """
 
 from __future__ import annotations
 
 import random
 import uuid
+from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, QuerySet, Subquery
 from django.utils import timezone
 
 from annotation import categories as cat
 
 
 def _random_name(folder: str, filename: str) -> str:
-    # Stored files never carry a model name, prompt or item id: a rater's
-    # browser sees these URLs, so the name must reveal nothing.
+    # Uploaded files (benchmark items, external models' outputs) are stored under a random
+    # name; generated edits under a keyed hash of their job (services.generation.job_file_name).
+    # Raters never see a stored name (their images are served by assignment and side), but
+    # staff pages, the API and the storage do, so no name carries a model, prompt or item id.
     suffix = PurePath(filename).suffix.lower() or ".png"
     return f"{folder}/{uuid.uuid4().hex}{suffix}"
 
@@ -321,7 +328,8 @@ class StudyUnit(models.Model):
     # only under the unit's row lock and in the transaction that changes them, so the next-task
     # query picks the emptiest units by an index and, read under the lock, it decides whether a
     # lease is given. Leases past their expiry stay counted until
-    # ``services.assignments_expire`` marks them (never more than K, possibly briefly fewer).
+    # ``services.assignments.assignments_expire`` marks them (never more than K, possibly
+    # briefly fewer).
     slots_taken = models.PositiveIntegerField(default=0)
     # The unit's place in a random order fixed when it is created. The next-task query starts
     # at a random key among the emptiest units and follows an index from there, which breaks
@@ -452,25 +460,6 @@ class Assignment(models.Model):
         return f"assignment {self.pk} ({self.status})"
 
 
-def live_lease(prefix: str = "") -> Q:
-    """A lease not yet expired; ``prefix`` reaches assignments through a relation."""
-    return Q(
-        **{
-            f"{prefix}status": Assignment.Status.LEASED,
-            f"{prefix}lease_expires_at__gt": timezone.now(),
-        }
-    )
-
-
-def live_assignment(prefix: str = "") -> Q:
-    """An assignment that holds its slot: submitted, or leased and not expired.
-
-    Expiry is decided by the clock here, so no request has to mark leases
-    expired first; ``services.assignments_expire`` only updates the bookkeeping.
-    """
-    return Q(**{f"{prefix}status": Assignment.Status.SUBMITTED}) | live_lease(prefix)
-
-
 class Judgment(models.Model):
     """A rater's answers. Append-only: a correction is a new row that supersedes."""
 
@@ -515,3 +504,89 @@ class BrokenItemReport(models.Model):
 
     def __str__(self) -> str:
         return f"broken report {self.pk}"
+
+
+# --- The rules both rater paths share ---------------------------------------------------------
+# The task page's calls decide these twice: through the ORM (services.assignments and
+# services.judgments), which handles every case, and in the prepared statements of
+# services.task_sql, which handle the common case in one or two statements on PostgreSQL. Both
+# build on the names below; task_sql interpolates the status values once, at import.
+
+# A study hands out tasks only while live; it still takes answers to leases already given
+# while paused.
+STUDY_STATUS_HANDING_OUT_TASKS: str = Study.Status.LIVE
+STUDY_STATUSES_TAKING_ANSWERS: tuple[str, ...] = (Study.Status.LIVE, Study.Status.PAUSED)
+
+
+def live_lease(prefix: str = "") -> Q:
+    """A lease not yet expired; ``prefix`` reaches assignments through a relation."""
+    return Q(
+        **{
+            f"{prefix}status": Assignment.Status.LEASED,
+            f"{prefix}lease_expires_at__gt": timezone.now(),
+        }
+    )
+
+
+def lease_is_live(*, status: str, lease_expires_at: datetime, now: datetime) -> bool:
+    """:func:`live_lease` for one assignment already read: leased, and not expired at ``now``."""
+    return status == Assignment.Status.LEASED and lease_expires_at > now
+
+
+def expired_lease() -> Q:
+    """A lease past its expiry that is not marked expired yet (what the expiry run marks)."""
+    return Q(status=Assignment.Status.LEASED, lease_expires_at__lte=timezone.now())
+
+
+def live_assignment(prefix: str = "") -> Q:
+    """An assignment that holds its slot: submitted, or leased and not expired.
+
+    Expiry is decided by the clock here, so no request has to mark leases
+    expired first; ``services.assignments.assignments_expire`` only updates the bookkeeping.
+    The per-rater cap and the left/right balance of a pair count these.
+    """
+    return Q(**{f"{prefix}status": Assignment.Status.SUBMITTED}) | live_lease(prefix)
+
+
+def rater_takes_tasks(rater: Rater) -> bool:
+    """An excluded rater gets no task, not even a lease already held (their judgments stay)."""
+    return not rater.excluded
+
+
+def study_caps_raters(study: Study) -> bool:
+    """Whether the study limits the tasks one rater takes (``max_tasks_per_rater``)."""
+    return study.max_tasks_per_rater is not None
+
+
+def rater_cap_reached(*, study: Study, tasks: int) -> bool:
+    """Whether a rater holding or having submitted ``tasks`` live assignments (see
+    :func:`live_assignment`) of the study may take no more; never without a cap."""
+    cap = study.max_tasks_per_rater
+    return cap is not None and tasks >= cap
+
+
+def pair_a_on_left(*, left: int, right: int) -> bool | None:
+    """Where edit A of a pair goes, given how many of the unit's live assignments show it on
+    the left and on the right: on the side it is shown less, so the order is counterbalanced
+    over the unit's raters; None when even (then a coin decides)."""
+    if left == right:
+        return None
+    return left < right
+
+
+def units_unseen(*, rater: Rater, study: Study, gold: bool) -> QuerySet[StudyUnit]:
+    """The study's units (gold or not) that the rater has never been assigned, in any status."""
+    seen = Assignment.objects.filter(rater=rater, study=study).values("unit_id")
+    return StudyUnit.objects.filter(study=study, is_gold=gold).exclude(pk__in=seen)
+
+
+def units_open(units: QuerySet[StudyUnit], *, study: Study) -> QuerySet[StudyUnit]:
+    """Units with a slot left below K by the slot counter (gold units are not capped at K:
+    every rater should meet some)."""
+    return units.filter(slots_taken__lt=study.raters_per_unit)
+
+
+def emptiest_level(units: QuerySet[StudyUnit]) -> Subquery:
+    """The lowest slot count among ``units``, as a subquery the picking statement evaluates
+    once: the next task comes from the emptiest open units, at random among them."""
+    return Subquery(units.order_by("slots_taken").values("slots_taken")[:1])

@@ -14,17 +14,26 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Count, F, Q, QuerySet, Subquery
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from annotation.models import (
+    STUDY_STATUS_HANDING_OUT_TASKS,
     Assignment,
     Rater,
     Study,
     StudyUnit,
+    emptiest_level,
+    expired_lease,
     live_assignment,
     live_lease,
+    pair_a_on_left,
+    rater_cap_reached,
+    rater_takes_tasks,
     shuffle_key,
+    study_caps_raters,
+    units_open,
+    units_unseen,
 )
 from annotation.selectors.raters import rater_task_count
 from annotation.services import task_sql
@@ -39,9 +48,7 @@ def assignments_expire(*, study: Study | None = None) -> int:
     next run. Returns how many leases expired.
     """
     with transaction.atomic():
-        expiring = Assignment.objects.select_for_update(skip_locked=True).filter(
-            status=Assignment.Status.LEASED, lease_expires_at__lte=timezone.now()
-        )
+        expiring = Assignment.objects.select_for_update(skip_locked=True).filter(expired_lease())
         if study is not None:
             expiring = expiring.filter(study=study)
         rows = list(expiring.values_list("pk", "unit_id"))
@@ -69,10 +76,8 @@ def _lease(rater: Rater, study: Study, unit_id: int, kind: str) -> Assignment:
             left=Count("pk", filter=Q(a_on_left=True)),
             right=Count("pk", filter=Q(a_on_left=False)),
         )
-        if sides["left"] == sides["right"]:
-            a_on_left = secrets.randbelow(2) == 0
-        else:
-            a_on_left = sides["left"] < sides["right"]
+        balanced = pair_a_on_left(left=sides["left"], right=sides["right"])
+        a_on_left = secrets.randbelow(2) == 0 if balanced is None else balanced
     assignment = Assignment.objects.create(
         rater=rater,
         unit_id=unit_id,
@@ -103,17 +108,16 @@ def _from_random_start(units: QuerySet[StudyUnit]) -> list[QuerySet[StudyUnit]]:
 
 
 def _pick_unit(rater: Rater, study: Study, *, gold: bool, wait: bool) -> _Pick:
-    seen = Assignment.objects.filter(rater=rater, study=study).values("unit_id")
-    units = StudyUnit.objects.filter(study=study, is_gold=gold).exclude(pk__in=seen)
+    units = units_unseen(rater=rater, study=study, gold=gold)
     if gold:
         # Gold units are not limited to K raters: every rater should meet some.
         ways = _from_random_start(units)
     else:
         # The emptiest units first, by the slot counter, random among them; every step is a
         # short scan of one index, however large the study.
-        units = units.filter(slots_taken__lt=study.raters_per_unit)
+        units = units_open(units, study=study)
         # The emptiest level is a subquery of the same statement (evaluated once by it).
-        level = Subquery(units.order_by("slots_taken").values("slots_taken")[:1])
+        level = emptiest_level(units)
         fuller = units.filter(slots_taken__gt=level).order_by("slots_taken", "shuffle")
         ways = [*_from_random_start(units.filter(slots_taken=level)), fuller]
     # Each way finds and locks one unit in one statement. Normally rows another request
@@ -189,7 +193,7 @@ def assignment_next(
     gold units are mixed in at the study's gold rate. None means no unit is left
     for this rater, not that concurrent requests happened to take the candidates.
     """
-    if study.status != Study.Status.LIVE:
+    if study.status != STUDY_STATUS_HANDING_OUT_TASKS:
         raise ServiceError(f"the study is {study.status}, not live", code="conflict")
     exclude = list(exclude)
     want_gold = study.gold_rate > 0 and random.random() < study.gold_rate
@@ -199,7 +203,7 @@ def assignment_next(
         leased = _lease_by_sql(rater=rater, study=study, exclude=exclude, want_gold=want_gold)
         if leased is not None:
             return leased
-    if rater.excluded:
+    if not rater_takes_tasks(rater):
         return None
     held = (
         Assignment.objects.filter(live_lease(), rater=rater, study=study)
@@ -210,9 +214,9 @@ def assignment_next(
     )
     if held is not None:
         return _with_task(held)
-    if (
-        study.max_tasks_per_rater is not None
-        and rater_task_count(rater=rater, study=study) >= study.max_tasks_per_rater
+    # Counted only when there is a cap: one statement fewer for every other study.
+    if study_caps_raters(study) and rater_cap_reached(
+        study=study, tasks=rater_task_count(rater=rater, study=study)
     ):
         return None
     assignment = _pick_with_retries(rater, study, gold=True) if want_gold else None

@@ -13,7 +13,16 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from annotation.models import Assignment, BrokenItemReport, Judgment, Rater, Study, StudyUnit
+from annotation.models import (
+    STUDY_STATUSES_TAKING_ANSWERS,
+    Assignment,
+    BrokenItemReport,
+    Judgment,
+    Rater,
+    Study,
+    StudyUnit,
+    lease_is_live,
+)
 from annotation.questions import single_correct, validate_answers
 from annotation.selectors.access import assignment_get_for_rater
 from annotation.services import task_sql
@@ -127,10 +136,12 @@ def _submittable(assignment: Assignment, client_submission_id: uuid.UUID) -> Jud
         if (judgment := previous.first()) is not None:
             return judgment
         raise ServiceError("this task was already submitted", code="conflict")
-    if study.status not in (Study.Status.LIVE, Study.Status.PAUSED):
+    if study.status not in STUDY_STATUSES_TAKING_ANSWERS:
         raise ServiceError(f"the study is {study.status}; no more answers", code="conflict")
-    if assignment.status != Assignment.Status.LEASED or (
-        assignment.lease_expires_at <= timezone.now()
+    if not lease_is_live(
+        status=assignment.status,
+        lease_expires_at=assignment.lease_expires_at,
+        now=timezone.now(),
     ):
         raise ServiceError(
             "the time for this task ran out and it went to someone else; "

@@ -6,14 +6,18 @@ and about 12 ms of CPU; most of it was the ORM building queries and models, not 
 (bench/RESULTS.md). Here the same two steps are two statements and one statement, each atomic
 on its own (so no BEGIN/COMMIT round trips either) and prepared once per database session.
 
-Only the common case is handled here. ``services.judgment_submit`` and
-``services.assignment_next`` call these functions first on PostgreSQL and fall back to their
-ORM code, which handles every case, whenever one answers ``None``: an assignment that is not
-the rater's or no longer leased, a duplicate submission or a taken submission id, an excluded
-or capped rater, no unlocked unit at the emptiest level from the random start key or, on a
-second try, from the first key (the ORM code then takes fuller levels, retries under contention
-and marks expired leases). The rules are the ORM code's; the test suite runs on SQLite (ORM
-only) and on PostgreSQL (both: these statements first, and the ORM code alone).
+Only the common case is handled here. ``judgments.judgment_submit`` and
+``assignments.assignment_next`` (beside this module) call these functions first on PostgreSQL
+and fall back to their ORM code, which handles every case, whenever one answers ``None``: an
+assignment that is not the rater's or no longer leased, a duplicate submission or a taken
+submission id, an excluded or capped rater, no unlocked unit at the emptiest level from the
+random start key or, on a second try, from the first key (the ORM code then takes fuller
+levels, retries under contention and marks expired leases). The rules are the ORM code's, named
+once in annotation/models.py (what a live lease is, which study states take answers, the
+left/right balance, the per-rater cap, excluded raters, the emptiest-level pick): the status
+and kind values are interpolated from there at import, and each fragment below names the rule
+it states in SQL. The test suite runs on SQLite (ORM only) and on PostgreSQL (both: these
+statements first, and the ORM code alone).
 
 Prepared statements belong to a database session: behind a connection pooler, use session
 pooling, not transaction pooling (or RATER_SQL_PATH=0).
@@ -38,17 +42,38 @@ from django.db.models import Model
 
 from annotation.models import (
     MAX_ID,
+    STUDY_STATUSES_TAKING_ANSWERS,
     Assignment,
     BenchmarkItem,
     Edit,
     Judgment,
     Study,
     StudyUnit,
+    lease_is_live,
+    study_caps_raters,
 )
 
+
+def _literal(value: str) -> str:
+    """A status or kind value as an SQL string literal; they are plain words (checked here,
+    at import), so quoting them cannot go wrong."""
+    if re.fullmatch(r"[a-z_]+", value) is None:
+        raise ValueError(f"{value!r} is not a plain word; pass it as a parameter instead")
+    return f"'{value}'"
+
+
+# The values the statements compare with, from the models' choices.
+_VALUES = {
+    "leased": _literal(Assignment.Status.LEASED.value),
+    "submitted": _literal(Assignment.Status.SUBMITTED.value),
+    "pairwise": _literal(StudyUnit.Kind.PAIRWISE.value),
+}
+
 # What every lease query means by "live" (models.live_assignment): submitted, or leased and
-# not expired at %(now)s. ``{a}`` is the assignment table's alias.
-_LIVE = "({a}.status = 'submitted' OR ({a}.status = 'leased' AND {a}.lease_expires_at > %(now)s))"
+# not expired at %(now)s (models.live_lease). ``{a}`` is the assignment table's alias.
+_LIVE = (
+    "({{a}}.status = {submitted} OR ({{a}}.status = {leased} AND {{a}}.lease_expires_at > %(now)s))"
+).format(**_VALUES)
 
 _SUBMIT_READ = """
 SELECT a.status, a.lease_expires_at, a.a_on_left, u.kind, u.questions, r.simulated,
@@ -60,13 +85,14 @@ JOIN annotation_rater r ON r.id = a.rater_id
 WHERE a.id = %(assignment)s AND a.rater_id = %(rater)s
 """
 
-# The UPDATE takes the assignment's row lock and re-checks that it is still a live lease, so a
-# concurrent double submit or an expiry run in between leaves it unchanged (no row comes back).
+# The UPDATE takes the assignment's row lock and re-checks that it is still a live lease
+# (models.live_lease), so a concurrent double submit or an expiry run in between leaves it
+# unchanged (no row comes back).
 _SUBMIT_WRITE = """
 WITH submitted AS (
-    UPDATE annotation_assignment SET status = 'submitted', submitted_at = %(now)s
+    UPDATE annotation_assignment SET status = {submitted}, submitted_at = %(now)s
     WHERE id = %(assignment)s AND rater_id = %(rater)s
-      AND status = 'leased' AND lease_expires_at > %(now)s
+      AND status = {leased} AND lease_expires_at > %(now)s
     RETURNING id
 )
 INSERT INTO annotation_judgment
@@ -76,9 +102,9 @@ SELECT id, %(answers)s::jsonb, %(correct)s, %(time_ms)s, %(submission)s::uuid,
        NULL, %(simulated)s, %(now)s
 FROM submitted
 RETURNING id
-"""
+""".format(**_VALUES)
 
-# Units the rater has not seen (any status), of the study, gold or not.
+# Units the rater has not seen (any status), of the study, gold or not (models.units_unseen).
 _UNSEEN = """
 {u}.study_id = %(study)s AND {u}.is_gold = %(gold)s
 AND NOT EXISTS (
@@ -87,7 +113,8 @@ AND NOT EXISTS (
 )
 """
 
-# Open units (below K) at the emptiest level: the level is a subquery evaluated once.
+# Open units (below K: models.units_open) at the emptiest level (models.emptiest_level): the
+# level is a subquery evaluated once.
 _OPEN_LEVEL = """
 AND u.slots_taken < %(k)s
 AND u.slots_taken = (
@@ -97,12 +124,27 @@ AND u.slots_taken = (
 )
 """.format(unseen=_UNSEEN.format(u="lv"))
 
+# The per-rater cap (models.rater_cap_reached): the rater's live assignments in the study.
 _CAP = """
 AND (
     SELECT count(*) FROM annotation_assignment c
     WHERE c.rater_id = %(rater)s AND c.study_id = %(study)s AND {live}
 ) < %(cap)s
 """.format(live=_LIVE.format(a="c"))
+
+# Left/right of a new lease on unit ``pick`` (models.pair_a_on_left): edit A on the side the
+# unit's live assignments show it less, drawn at random when even; always left for a single.
+_A_ON_LEFT = """CASE WHEN pick.kind <> {pairwise} THEN true ELSE (
+               SELECT CASE WHEN sides.l = sides.r THEN random() < 0.5 ELSE sides.l < sides.r END
+               FROM (
+                   SELECT count(*) FILTER (WHERE o.a_on_left) AS l,
+                          count(*) FILTER (WHERE NOT o.a_on_left) AS r
+                   FROM annotation_assignment o WHERE o.unit_id = pick.id AND {live}
+               ) sides
+           ) END""".format(live=_LIVE.format(a="o"), **_VALUES)
+
+# An excluded rater gets no task, not even the lease held (models.rater_takes_tasks).
+_RATER_TAKES_TASKS = "NOT (SELECT excluded FROM rater)"
 
 # One statement: the live lease the rater holds (other than the excluded ones) comes back
 # first; otherwise the first unlocked unit at or after a random key among the emptiest open
@@ -116,15 +158,15 @@ held AS (
     SELECT h.id, h.unit_id, h.a_on_left, h.leased_at, h.lease_expires_at
     FROM annotation_assignment h
     WHERE h.rater_id = %(rater)s AND h.study_id = %(study)s
-      AND h.status = 'leased' AND h.lease_expires_at > %(now)s AND h.id <> ALL(%(exclude)s)
-      AND NOT (SELECT excluded FROM rater)
+      AND h.status = {leased} AND h.lease_expires_at > %(now)s AND h.id <> ALL(%(exclude)s)
+      AND {rater_takes_tasks}
     ORDER BY h.leased_at, h.id LIMIT 1
 ),
 pick AS (
     SELECT u.id, u.kind FROM annotation_studyunit u
     WHERE {unseen} {open_level} {cap}
       AND u.shuffle >= %(start)s
-      AND NOT (SELECT excluded FROM rater) AND NOT EXISTS (SELECT 1 FROM held)
+      AND {rater_takes_tasks} AND NOT EXISTS (SELECT 1 FROM held)
     ORDER BY u.shuffle LIMIT 1
     FOR UPDATE SKIP LOCKED
 ),
@@ -133,15 +175,8 @@ leased AS (
         (rater_id, unit_id, study_id, a_on_left, status, leased_at, lease_expires_at,
          submitted_at)
     SELECT %(rater)s, pick.id, %(study)s,
-           CASE WHEN pick.kind <> 'pairwise' THEN true ELSE (
-               SELECT CASE WHEN sides.l = sides.r THEN random() < 0.5 ELSE sides.l < sides.r END
-               FROM (
-                   SELECT count(*) FILTER (WHERE o.a_on_left) AS l,
-                          count(*) FILTER (WHERE NOT o.a_on_left) AS r
-                   FROM annotation_assignment o WHERE o.unit_id = pick.id AND {live}
-               ) sides
-           ) END,
-           'leased', %(now)s, %(expires)s, NULL
+           {a_on_left},
+           {leased}, %(now)s, %(expires)s, NULL
     FROM pick
     RETURNING id, unit_id, a_on_left, leased_at, lease_expires_at
 ),
@@ -168,7 +203,9 @@ def _lease_sql(*, gold: bool, capped: bool) -> str:
         # Gold units are not limited to K raters: every rater should meet some.
         open_level="" if gold else _OPEN_LEVEL,
         cap=_CAP if capped else "",
-        live=_LIVE.format(a="o"),
+        a_on_left=_A_ON_LEFT,
+        rater_takes_tasks=_RATER_TAKES_TASKS,
+        **_VALUES,
     )
 
 
@@ -299,9 +336,8 @@ def submit_read(*, rater_id: int, assignment_id: int, now: datetime) -> dict[str
         return None
     status, expires, a_on_left, kind, questions, simulated, study_id, study_status, rules = rows[0]
     if (
-        status != Assignment.Status.LEASED
-        or expires <= now
-        or study_status not in (Study.Status.LIVE, Study.Status.PAUSED)
+        not lease_is_live(status=status, lease_expires_at=expires, now=now)
+        or study_status not in STUDY_STATUSES_TAKING_ANSWERS
     ):
         return None
     return {
@@ -367,7 +403,7 @@ def lease_next(
 ) -> Assignment | None:
     """The rater's held lease, or a new one from ``start`` on, with what the task page shows
     loaded; None when this statement found neither (the ORM path then decides)."""
-    capped = study.max_tasks_per_rater is not None
+    capped = study_caps_raters(study)
     rows = _run(
         _LEASE_STATEMENTS[gold, capped],
         {
