@@ -1,0 +1,204 @@
+"""The engine of the accuracy and majority tables: per-item cells, groups, summaries.
+
+:func:`item_cells` sums a table's rows per (group, item); :func:`table_from_cells` turns those
+cells into one row per group (or per combination of levels) with counts, accuracy, a Wilson
+interval and an item-clustered bootstrap interval. Groups are found from integer codes, not
+with :meth:`pandas.DataFrame.groupby`, where that applies: the tables group a few thousand
+rows dozens of times. :mod:`analysis.tables` validates the input and calls these.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from analysis.intervals import cluster_sums_bootstrap, wilson
+
+__all__ = ["item_cells", "table_from_cells"]
+
+
+def _group_ids(
+    df: pd.DataFrame, columns: Sequence[str]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None:
+    """Group number of each row (groups numbered in sorted key order) and each group's first
+    row, from integer codes; None where that does not apply (missing or unsortable values,
+    too many combinations), and the caller falls back to :meth:`pandas.DataFrame.groupby`.
+
+    The tables group a few thousand per-item rows dozens of times; pandas' groupby costs
+    tens of milliseconds a call there, integer codes well under one.
+    """
+    combined = np.zeros(len(df), dtype=np.int64)
+    span = 1
+    for column in columns:
+        values = df[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            # Category order is the order groupby(sort=True) gives categoricals.
+            codes = values.cat.codes.to_numpy(dtype=np.int64)
+            n = len(values.cat.categories)
+        else:
+            try:
+                factorized, uniques = pd.factorize(values, sort=True)
+            except TypeError:
+                return None
+            codes, n = factorized.astype(np.int64), len(uniques)
+        span *= max(n, 1)
+        if (codes < 0).any() or span > 2**62:
+            return None
+        combined = combined * n + codes
+    _, first, ids = np.unique(combined, return_index=True, return_inverse=True)
+    return ids.ravel(), first
+
+
+def _groups(
+    df: pd.DataFrame, by: list[str], levels: Mapping[str, Sequence[Any]] | None
+) -> Iterator[tuple[tuple[Any, ...], npt.NDArray[np.intp]]]:
+    """Yield ``(key, row positions)`` per group: observed groups, or the full level product.
+
+    Positions keep the frame's row order within a group.
+    """
+    if not by:
+        yield (), np.arange(len(df))
+        return
+    found = _group_ids(df, by)
+    observed_groups: dict[tuple[Any, ...], npt.NDArray[np.intp]] = {}
+    if found is None:
+        positions = pd.Series(np.arange(len(df)), index=df.index)
+        for key, rows in positions.groupby([df[column] for column in by], sort=True):
+            observed_groups[tuple(key)] = rows.to_numpy()
+    else:
+        ids, first = found
+        order = np.argsort(ids, kind="stable")
+        bounds = np.searchsorted(ids[order], np.arange(len(first) + 1))
+        keys = df[by].iloc[first].itertuples(index=False, name=None)
+        for g, key in enumerate(keys):
+            observed_groups[tuple(key)] = order[bounds[g] : bounds[g + 1]]
+    if levels is None:
+        yield from observed_groups.items()
+        return
+    axes: list[list[Any]] = []
+    for column in by:
+        observed = list(pd.unique(df[column]))
+        if column in levels:
+            unknown = sorted(map(str, set(observed) - set(levels[column])))
+            if unknown:
+                raise ValueError(f"column {column!r} has value(s) {unknown} missing from levels")
+            axes.append(list(levels[column]))
+        else:
+            axes.append(sorted(observed))
+    empty = np.arange(0)
+    for key in itertools.product(*axes):
+        yield key, observed_groups.get(key, empty)
+
+
+def _summary(
+    sums: npt.NDArray[np.float64],
+    sizes: npt.NDArray[np.float64],
+    *,
+    rng: np.random.Generator,
+    n_resamples: int,
+    confidence: float,
+) -> dict[str, Any]:
+    """Counts, accuracy, Wilson and item-clustered bootstrap bounds of a group.
+
+    ``sums`` and ``sizes`` hold, per item of the group, the correct observations and all
+    observations: the accuracy and both intervals depend on the rows only through them.
+    """
+    correct = round(float(sums.sum()))
+    w = wilson(correct, round(float(sizes.sum())), confidence=confidence)
+    b = cluster_sums_bootstrap(sums, sizes, rng=rng, confidence=confidence, n_resamples=n_resamples)
+    return {
+        "n_items": int((sizes > 0).sum()),
+        "correct": correct,
+        "accuracy": w.estimate,
+        "wilson_low": w.low,
+        "wilson_high": w.high,
+        "bootstrap_low": b.low,
+        "bootstrap_high": b.high,
+        "note": w.note or b.note,
+    }
+
+
+def item_cells(
+    df: pd.DataFrame, by: list[str], sums: Mapping[str, tuple[str, str]]
+) -> pd.DataFrame:
+    """One row per group of ``by`` and item, with the named aggregations ``sums``."""
+    key = by if "item" in by else [*by, "item"]
+    if df.empty:
+        return pd.DataFrame({column: pd.Series(dtype=object) for column in [*key, *sums]})
+    found = _group_ids(df, key)
+    if found is None:
+        cells = df.groupby(key, sort=True, observed=True).agg(**sums)
+        return cells.reset_index()
+    # The rows of each (group, item) in sorted key order, as groupby(sort=True) gives them, so
+    # the items of a group meet the bootstrap in the same order for string and categorical
+    # labels (the report's frames).
+    ids, first = found
+    out = df[key].iloc[first].reset_index(drop=True)
+    for name, (column, how) in sums.items():
+        if how == "size":
+            out[name] = np.bincount(ids, minlength=len(first))
+        else:
+            weights = df[column].to_numpy(dtype=float)
+            out[name] = np.bincount(ids, weights=weights, minlength=len(first))
+    return out
+
+
+def table_from_cells(
+    cells: pd.DataFrame,
+    by: list[str],
+    *,
+    majority: bool,
+    rng: np.random.Generator,
+    n_resamples: int,
+    confidence: float,
+    levels: Mapping[str, Sequence[Any]] | None,
+) -> pd.DataFrame:
+    """Rows of :func:`analysis.tables.accuracy_table` / ``majority_table`` from cells.
+
+    ``cells`` has the ``by`` columns, ``item``, ``n`` (observations) and ``correct``
+    (correct observations), and for majority tables ``n_judgments`` and ``n_ties``.
+    """
+    rows = []
+    n_all = cells["n"].to_numpy(dtype=float)
+    correct_all = cells["correct"].to_numpy(dtype=float)
+    if majority:
+        judgments_all = cells["n_judgments"].to_numpy(dtype=float)
+        ties_all = cells["n_ties"].to_numpy(dtype=float)
+    for key, positions in _groups(cells, by, levels):
+        row: dict[str, Any] = dict(zip(by, key, strict=True))
+        sizes = n_all[positions]
+        if majority:
+            row["n_edits"] = round(float(sizes.sum()))
+            row["n_judgments"] = round(float(judgments_all[positions].sum()))
+            row["n_ties"] = round(float(ties_all[positions].sum()))
+        else:
+            row["n_judgments"] = round(float(sizes.sum()))
+        row.update(
+            _summary(
+                correct_all[positions],
+                sizes,
+                rng=rng,
+                n_resamples=n_resamples,
+                confidence=confidence,
+            )
+        )
+        rows.append(row)
+    head = ["n_edits", "n_judgments", "n_ties"] if majority else ["n_judgments"]
+    columns = [
+        *by,
+        *head,
+        "n_items",
+        "correct",
+        "accuracy",
+        "wilson_low",
+        "wilson_high",
+        "bootstrap_low",
+        "bootstrap_high",
+        "note",
+    ]
+    return pd.DataFrame(rows, columns=columns)
