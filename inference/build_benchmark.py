@@ -35,7 +35,7 @@ import numpy.typing as npt
 from PIL import Image
 from tqdm import tqdm
 
-from analysis.categories import MANIFEST_COLUMNS
+from analysis.categories import MANIFEST_COLUMNS, PROMPT_FIELDS
 from inference import world
 
 __all__ = [
@@ -143,9 +143,8 @@ def _build_item(item: PlannedItem, out: Path, canvas: int) -> dict[str, object]:
         "mask": paths["masks"],
         "reference": paths["references"],
         "source": "generated",
-        "prompt_mask_simple": prompts.mask_simple,
-        "prompt_mask_rich": prompts.mask_rich,
-        "prompt_full_image": prompts.full_image,
+        # One column per prompt type; the Captions fields are named like the prompt types.
+        **{column: getattr(prompts, kind) for kind, column in PROMPT_FIELDS.items()},
         "object_type": item.object_type,
         "attribute_type": item.attribute_type,
         "scene": item.scene,
