@@ -213,7 +213,7 @@ def assignment_next(
         .first()
     )
     if held is not None:
-        return _with_task(held)
+        return _for_task_page(held)
     # Counted only when there is a cap: one statement fewer for every other study.
     if study_caps_raters(study) and rater_cap_reached(
         study=study, tasks=rater_task_count(rater=rater, study=study)
@@ -222,10 +222,10 @@ def assignment_next(
     assignment = _pick_with_retries(rater, study, gold=True) if want_gold else None
     if assignment is None:
         assignment = _pick_with_retries(rater, study, gold=False)
-    return None if assignment is None else _with_task(assignment.pk)
+    return None if assignment is None else _for_task_page(assignment.pk)
 
 
-def _with_task(assignment_id: int) -> Assignment:
+def _for_task_page(assignment_id: int) -> Assignment:
     """The assignment with what its task payload shows, in one query. The lookups that
     choose an assignment read ids only: joins cost planning time on every request."""
     return Assignment.objects.select_related("unit__edit_a__item").get(pk=assignment_id)

@@ -23,7 +23,7 @@ from django.utils import timezone
 from PIL import Image
 
 from annotation import categories as cat
-from annotation.generation import GeneratedEdit, GenerationInput, generator_for
+from annotation.generators import GeneratedEdit, GenerationInput, generator_for
 from annotation.models import BenchmarkItem, Edit, EditModel, GenerationJob
 from annotation.services.errors import ServiceError
 

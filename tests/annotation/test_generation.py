@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 from PIL import Image
 
-from annotation import generation
+from annotation import generators
 from annotation.models import Edit, EditModel, GenerationJob
 from annotation.services import generation as generation_service
 from annotation.services.errors import ServiceError
@@ -226,8 +226,8 @@ def test_the_reference_baseline_pastes_the_reference_into_the_mask() -> None:
     reference = Image.new("RGB", (8, 8), (255, 255, 255))
     mask = np.zeros((8, 8), dtype=bool)
     mask[2:4, 2:4] = True
-    gen = generation.generator_for(
+    gen = generators.generator_for(
         kind="baseline", preset="reference", checkpoint="", parameters={}
     )
-    out = np.asarray(gen([generation.GenerationInput(image, mask, "p", 0, reference)])[0].image)
+    out = np.asarray(gen([generators.GenerationInput(image, mask, "p", 0, reference)])[0].image)
     assert (out[mask] == 255).all() and (out[~mask] == 0).all()

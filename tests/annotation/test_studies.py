@@ -97,7 +97,7 @@ def test_generate_asks_for_every_missing_edit_and_launch_then_succeeds(
         ({"quality_rules": {"vibes": 1}}, "quality_rules: unknown rule 'vibes'"),
     ],
 )
-def test_invalid_settings_are_refused_and_nothing_is_created(
+def test_an_invalid_spec_is_refused_and_nothing_is_created(
     make_study: Callable[..., Study], change: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ServiceError) as caught:

@@ -74,6 +74,8 @@ def _baseline(preset: str) -> Generator:
 
 
 def _cascade(checkpoint: str, parameters: dict[str, Any]) -> Generator:
+    # Imported here, not for a circle (inference never imports annotation) but for weight:
+    # the pipeline loads torch, which only the processes that run a cascade should pay for.
     from inference import pipeline
 
     loaded = pipeline.load(checkpoint)
