@@ -12,6 +12,7 @@ from django.core.files.base import ContentFile
 
 from annotation.models import Benchmark, BenchmarkItem, EditModel, Study
 from annotation.services.generation import generation_request, jobs_run
+from annotation.services.simulation import raters_simulate
 from annotation.services.studies import StudySpec, study_create, study_launch
 from tests.annotation import factories as f
 
@@ -103,6 +104,14 @@ def make_study(
         return study
 
     return make
+
+
+@pytest.fixture
+def simulated(make_study: Callable[..., Study]) -> Study:
+    """A live study that simulated raters have filled (K=2, a tenth gold)."""
+    study = make_study(raters_per_unit=2, gold_rate=0.1)
+    raters_simulate(study=study, raters=3, noise=0.1, seed=1)
+    return study
 
 
 # The task page's calls run hand-written SQL first on PostgreSQL

@@ -1,10 +1,10 @@
-"""Simulated raters, the report command and the report API on a small live study."""
+"""The study's results: judgments as tables, the report command, the report API and page,
+the dashboard's progress and preview."""
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,29 +12,13 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
 
-from annotation.models import Edit, Judgment, Rater, Study
+from annotation.models import Edit, Study
 from annotation.selectors.reports import study_judgment_frames
-from annotation.services.errors import ServiceError
 from annotation.services.simulation import raters_simulate
 from annotation.services.studies import study_launch
 
 pytestmark = pytest.mark.django_db
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-@pytest.fixture
-def simulated(make_study: Callable[..., Study]) -> Study:
-    study = make_study(raters_per_unit=2, gold_rate=0.1)
-    raters_simulate(study=study, raters=3, noise=0.1, seed=1)
-    return study
-
-
-def test_simulated_raters_fill_every_slot_and_are_marked(simulated: Study) -> None:
-    regular = simulated.units.filter(is_gold=False).count()
-    judgments = Judgment.objects.filter(assignment__unit__is_gold=False)
-    assert judgments.count() == regular * 2
-    assert all(judgments.values_list("simulated", flat=True))
-    assert set(Rater.objects.values_list("platform", flat=True)) == {"simulated"}
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 
 
 def test_simulated_judgments_are_left_out_unless_asked_for(simulated: Study) -> None:
@@ -44,12 +28,6 @@ def test_simulated_judgments_are_left_out_unless_asked_for(simulated: Study) -> 
     assert len(single) == simulated.units.filter(kind="single", is_gold=False).count() * 2
     assert set(pairwise["question"]) == {"alignment", "realism"}
     assert (pairwise["model_a"] < pairwise["model_b"]).all()
-
-
-def test_bad_simulation_settings_are_refused(make_study: Callable[..., Study]) -> None:
-    study = make_study()
-    with pytest.raises(ServiceError, match="noise"):
-        raters_simulate(study=study, raters=1, noise=1.5)
 
 
 def test_the_report_command_writes_json_csv_html_and_raw_judgments(
@@ -94,7 +72,7 @@ def test_the_demo_study_s_html_report_renders_in_a_browser(
     """The demo study (fixtures/demo-study.yaml), answered by simulated raters, reported."""
     from playwright.sync_api import sync_playwright
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     call_command("import_benchmark", str(root / "fixtures/editbench-mini"), "--no-progress")
     call_command("create_study", str(root / "fixtures/demo-study.yaml"))
     study = Study.objects.get(slug="editbench-mini-demo")

@@ -12,7 +12,6 @@ from django.conf import settings
 from django.utils import timezone
 from PIL import Image
 
-from annotation import generators
 from annotation.models import Edit, EditModel, GenerationJob
 from annotation.services import generation as generation_service
 from annotation.services.errors import ServiceError
@@ -219,15 +218,3 @@ def test_the_enqueued_task_runs_in_process_without_a_broker(
         )
     assert GenerationJob.objects.filter(status="done").count() == 3
     assert Edit.objects.count() == 3
-
-
-def test_the_reference_baseline_pastes_the_reference_into_the_mask() -> None:
-    image = Image.new("RGB", (8, 8), (0, 0, 0))
-    reference = Image.new("RGB", (8, 8), (255, 255, 255))
-    mask = np.zeros((8, 8), dtype=bool)
-    mask[2:4, 2:4] = True
-    gen = generators.generator_for(
-        kind="baseline", preset="reference", checkpoint="", parameters={}
-    )
-    out = np.asarray(gen([generators.GenerationInput(image, mask, "p", 0, reference)])[0].image)
-    assert (out[mask] == 255).all() and (out[~mask] == 0).all()
