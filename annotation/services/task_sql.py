@@ -418,8 +418,12 @@ def lease_next(
             "expires": now + timedelta(minutes=study.lease_minutes),
         },
     )
-    if not rows:
-        return None
+    return _task(rows[0], rater_id=rater_id, study=study) if rows else None
+
+
+def _task(row: tuple[Any, ...], *, rater_id: int, study: Study) -> Assignment:
+    """The lease statement's row as the assignment the task page reads: its unit, the unit's
+    first edit and that edit's item, each with only the fields the page shows."""
     (
         assignment_id,
         a_on_left,
@@ -435,7 +439,7 @@ def lease_next(
         *prompts,
         width,
         height,
-    ) = rows[0]
+    ) = row
     item = _model(
         BenchmarkItem,
         id=item_id,
