@@ -52,7 +52,7 @@ train: install
 	$(PY) -m inference.train --name editor-im --policy object $(TRAIN_RECIPE) & \
 	$(PY) -m inference.train --name editor-rm --policy random $(TRAIN_RECIPE) & \
 	wait
-	$(PY) -m inference.evaluate --items 300 --guidance oscillate constant:3
+	$(PY) -m inference.evaluate --items 300 --guidance oscillate constant:5
 
 ## Rebuild the shipped benchmark from the world generator.
 fixtures: install

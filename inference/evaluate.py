@@ -214,14 +214,16 @@ def _fmt(x: float) -> str:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    lines = [f"Held-out items: {report['items']} (world seeds {data.HELDOUT_BASE} + i), "
+    first = data.HELDOUT_BASE + (data.VALIDATION_START if report.get("validation") else 0)
+    kind = "Validation items" if report.get("validation") else "Held-out items"
+    lines = [f"{kind}: {report['items']} (world seeds {first} + i), "
              f"Mask-Simple prompts asking for a different object than the one under the mask; "
              f"{report['steps']} base DDIM steps, batch {report['batch']}, "
              f"{report['threads']} CPU threads.", ""]  # fmt: skip
     ja = report["judge"]
     size = report.get("size", data.RENDER_SIZE)
     lines += [
-        f"**Judge accuracy on ground-truth renders** ({ja['items']} held-out items, "
+        f"**Judge accuracy on ground-truth renders** ({ja['items']} {kind.lower()}, "
         f"{size}×{size}, the benchmark's resolution): "
         + ", ".join(f"{k} {v:.3f}" for k, v in ja["per_attribute"].items())
         + f"; tested attribute {ja['tested']:.3f}.",
