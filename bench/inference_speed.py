@@ -65,11 +65,11 @@ def main(argv: list[str] | None = None) -> None:
     gflop = counter.get_total_flops() / 1e9
     achieved = gflop / batch_s
     ceiling = matmul_gflops()
-    upsampler = "SR stage" if model.use_sr else "bilinear (SR stage not used)"
+    upsampler = f"SR stage ({a.sr_steps} steps)" if model.use_sr else "bilinear (SR stage not used)"
     body = (
         "### Speed (`python -m bench.inference_speed`)\n\n"
         f"`{a.checkpoint}`, batch {a.batch}, {a.steps} base steps ({a.guidance}), upsampler: "
-        f"{upsampler} ({a.sr_steps} SR steps), {a.threads} threads, median of {a.repeats}: "
+        f"{upsampler}, {a.threads} threads, median of {a.repeats}: "
         f"**{batch_s / a.batch:.3f} s per 256×256 edit** ({batch_s:.2f} s per batch).\n\n"
         f"Work per batch {gflop:.1f} GFLOP → achieved {achieved:.1f} GFLOP/s; a plain 1024² "
         f"float32 matmul in the same run: {ceiling:.1f} GFLOP/s "

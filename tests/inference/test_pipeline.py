@@ -120,11 +120,13 @@ def test_a_missing_checkpoint_is_named() -> None:
 
 
 def test_the_shipped_checkpoint_paints_the_asked_for_colour() -> None:
-    # The first 12 held-out items that test colour, each with its index as the seed; the
-    # evaluation measures 0.95 colour accuracy for editor-im (10 of these 12 at the time of
+    # The first 12 held-out items that test colour (at the benchmark's 256 px), each with its
+    # index as the seed; the evaluation measures 0.867 colour accuracy for editor-im with the
+    # oscillating schedule on the 60 colour items of the 300 (10 of these 12 at the time of
     # writing), and a model that ignored the caption would get about 1 in 10 right.
     model = pipeline.load(SHIPPED)
-    indices = [i for i in range(200) if data.heldout_item(i).spec.attribute_type == "color"][:12]
+    tests = [(i, data.heldout_item(i, canvas=64).spec.attribute_type) for i in range(200)]
+    indices = [i for i, attribute in tests if attribute == "color"][:12]
     items = [data.heldout_item(i) for i in indices]
     results = pipeline.inpaint(
         [it.image for it in items], [it.mask for it in items],
