@@ -7,12 +7,12 @@ validation or the append-only rule for judgments.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -58,13 +58,13 @@ def thumbnail(url: str | None, *, size: int = THUMB, title: str = "") -> SafeStr
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Lists and details only; these rows are written by services."""
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
@@ -74,7 +74,10 @@ class BenchmarkAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ("name",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Benchmark]:
-        return super().get_queryset(request).annotate(n_items=Count("items"))
+        # ModelAdmin has no __class_getitem__ at runtime (django_stubs_ext.monkeypatch() is
+        # not called), so the admins here are unparameterised and the base queryset untyped.
+        benchmarks: QuerySet[Benchmark] = super().get_queryset(request)
+        return benchmarks.annotate(n_items=Count("items"))
 
     @admin.display(description="items", ordering="n_items")
     def item_count(self, obj: Any) -> int:
@@ -214,6 +217,12 @@ class EditAdmin(ReadOnlyAdmin):
         return thumbnail(obj.image.url if obj.image else None, title="edit")
 
 
+class _StudyAction(Protocol):
+    """A study transition service (study_generate, study_launch, ...)."""
+
+    def __call__(self, *, study: Study) -> object: ...
+
+
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Studies are created from spec files or the API (validated by the services); the
@@ -238,14 +247,20 @@ class StudyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # create_study / POST /api/v1/studies/ validate a whole spec
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Study | None = None) -> bool:
         return obj is None and bool(getattr(request.user, "is_staff", False))
 
     @admin.display(description="dashboard")
     def dashboard(self, obj: Study) -> SafeString:
         return format_html('<a href="{}">open</a>', reverse("study-dashboard", args=[obj.pk]))
 
-    def _run(self, request: HttpRequest, queryset: QuerySet[Study], action: Any, done: str) -> None:
+    def _run(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Study],
+        action: _StudyAction,
+        done: str,
+    ) -> None:
         for study in queryset:
             try:
                 action(study=study)

@@ -58,7 +58,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return drf_exception_handler(exc, context)
 
 
-class BenchmarkViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+class BenchmarkViewSet(viewsets.ReadOnlyModelViewSet[Benchmark]):
     """Imported benchmarks (import them with `manage.py import_benchmark`)."""
 
     queryset = Benchmark.objects.all()
@@ -68,7 +68,8 @@ class BenchmarkViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
     @action(detail=True, methods=["get"])
     def items(self, request: Request, pk: str | None = None) -> Response:
         benchmark = self.get_object()
-        page = self.paginate_queryset(benchmark.items.all())
+        # DRF paginates any queryset; the stubs allow only the view's own model's.
+        page = self.paginate_queryset(benchmark.items.all())  # type: ignore[arg-type]
         data = BenchmarkItemSerializer(page, many=True, context={"request": request}).data
         return self.get_paginated_response(data)
 
@@ -77,7 +78,7 @@ class EditModelViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
-    viewsets.GenericViewSet,  # type: ignore[type-arg]
+    viewsets.GenericViewSet[EditModel],
 ):
     """Models under evaluation: in-repo cascades, baselines, and external models."""
 
@@ -119,7 +120,7 @@ class EditModelViewSet(
 class StudyViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,  # type: ignore[type-arg]
+    viewsets.GenericViewSet[Study],
 ):
     """Studies: create from a spec, change while draft, then generate → launch → pause → close."""
 
@@ -230,7 +231,8 @@ class StudyViewSet(
         queryset = Edit.objects.filter(
             item__in=study.items.all(), model__in=study.edit_models.all()
         ).select_related("item", "model")
-        page = self.paginate_queryset(queryset.order_by("pk"))
+        # DRF paginates any queryset; the stubs allow only the view's own model's.
+        page = self.paginate_queryset(queryset.order_by("pk"))  # type: ignore[arg-type]
         return self.get_paginated_response(
             EditSerializer(page, many=True, context={"request": request}).data
         )

@@ -13,10 +13,10 @@ import numpy as np
 from PIL import Image
 
 from annotation.models import Edit
-from inference.judge import judge
+from inference.judge import Verdict, judge
 
 
-def _verdict(edit: Edit) -> Any:
+def _verdict(edit: Edit) -> Verdict:
     with edit.image.open("rb") as handle:
         image = Image.open(handle).convert("RGB")
     with edit.item.mask.open("rb") as handle:

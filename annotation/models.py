@@ -15,7 +15,6 @@ import random
 import uuid
 from datetime import datetime
 from pathlib import PurePath
-from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -34,11 +33,11 @@ def _random_name(folder: str, filename: str) -> str:
     return f"{folder}/{uuid.uuid4().hex}{suffix}"
 
 
-def item_image_path(instance: Any, filename: str) -> str:
+def item_image_path(instance: BenchmarkItem, filename: str) -> str:
     return _random_name("items", filename)
 
 
-def edit_image_path(instance: Any, filename: str) -> str:
+def edit_image_path(instance: Edit, filename: str) -> str:
     return _random_name("edits", filename)
 
 

@@ -37,10 +37,10 @@ TASKS = ("single", "pairwise")
         ]
     }
 )
-class ModelRefField(serializers.Field):  # type: ignore[type-arg]
+class ModelRefField(serializers.Field[dict[str, Any], object, dict[str, Any], Any]):
     """A model named by name, or defined inline as {name, kind, preset, checkpoint, parameters}."""
 
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
+    def to_internal_value(self, data: object) -> dict[str, Any]:
         if isinstance(data, str):
             return {"name": data}
         if isinstance(data, dict) and isinstance(data.get("name"), str):
@@ -57,11 +57,11 @@ class ModelRefField(serializers.Field):  # type: ignore[type-arg]
             return dict(data)
         raise serializers.ValidationError("a model is a name or an object with a name")
 
-    def to_representation(self, value: Any) -> Any:
+    def to_representation(self, value: dict[str, Any]) -> dict[str, Any]:
         return value
 
 
-class StudySpecSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class StudySpecSerializer(serializers.Serializer[dict[str, Any]]):
     """A study as written in a spec file (YAML/JSON) or posted to the API."""
 
     name = serializers.CharField(max_length=200)
@@ -140,7 +140,7 @@ class StudySpecSerializer(serializers.Serializer):  # type: ignore[type-arg]
         return value
 
 
-class BenchmarkSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class BenchmarkSerializer(serializers.ModelSerializer[Benchmark]):
     items = serializers.IntegerField(source="items.count", read_only=True)
 
     class Meta:
@@ -148,7 +148,7 @@ class BenchmarkSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
         fields = ("id", "name", "version", "description", "items", "created_at")
 
 
-class BenchmarkItemSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class BenchmarkItemSerializer(serializers.ModelSerializer[BenchmarkItem]):
     class Meta:
         model = BenchmarkItem
         fields = (
@@ -171,13 +171,13 @@ class BenchmarkItemSerializer(serializers.ModelSerializer):  # type: ignore[type
         )
 
 
-class EditModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class EditModelSerializer(serializers.ModelSerializer[EditModel]):
     class Meta:
         model = EditModel
         fields = ("id", "name", "kind", "preset", "checkpoint", "parameters", "description")
 
 
-class EditSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class EditSerializer(serializers.ModelSerializer[Edit]):
     item = serializers.CharField(source="item.external_id")
     model = serializers.CharField(source="model.name")
 
@@ -186,9 +186,9 @@ class EditSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         fields = ("id", "item", "model", "prompt_type", "seed", "image", "steps", "wall_time_s")
 
 
-class StudySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
-    benchmark = serializers.StringRelatedField()
-    models = serializers.SlugRelatedField(
+class StudySerializer(serializers.ModelSerializer[Study]):
+    benchmark = serializers.StringRelatedField[Benchmark]()
+    models = serializers.SlugRelatedField[EditModel](
         source="edit_models", many=True, read_only=True, slug_field="name"
     )
     items = serializers.IntegerField(source="items.count", read_only=True)

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from PIL import Image
 
 from analysis.report.html import render_html
-from annotation.models import MAX_ID, Assignment, Rater, Study
+from annotation.models import MAX_ID, Assignment, Edit, Rater, Study
 from annotation.rendering import mask_overlay_png
 from annotation.selectors.access import (
     assignment_get_for_rater,
@@ -273,7 +273,9 @@ def rater_broken(study: Study, rater: Rater, body: dict[str, Any]) -> dict[str, 
 
 @require_GET
 @cache_control(private=True, max_age=3600)
-def rater_image(request: HttpRequest, slug: str, assignment_id: int, which: str) -> HttpResponse:
+def rater_image(
+    request: HttpRequest, slug: str, assignment_id: int, which: str
+) -> HttpResponse | FileResponse:
     """An image of the rater's own assignment, addressed by side, never by model or file."""
     study = study_get_for_raters(slug=slug)
     rater = _rater(request, study)
@@ -286,6 +288,7 @@ def rater_image(request: HttpRequest, slug: str, assignment_id: int, which: str)
         with item.image.open("rb") as image_file, item.mask.open("rb") as mask_file:
             png = mask_overlay_png(Image.open(image_file), Image.open(mask_file), alpha=0.0)
         return HttpResponse(png, content_type="image/png")
+    edit: Edit | None
     if unit.kind == "single" and which == "single":
         edit = unit.edit_a
     elif unit.kind == "pairwise" and which in ("left", "right"):

@@ -1,6 +1,6 @@
 """Time and size of the full study report (analysis.report) on a large synthetic study.
 
-Synthesises a study shaped like the platform's exports (annotation/selectors.py): 4 models,
+Synthesises a study shaped like the platform's exports (annotation/selectors/reports.py): 4 models,
 240 benchmark items with EditBench's categories, single-image judgments on the three prompt
 types and side-by-side judgments (both questions) for every model pair on Mask-Rich, K raters
 per unit drawn from a crowd of a few thousand, the judgments of some raters excluded by a

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models.fields.files import FieldFile
 from tqdm import tqdm
 
 from annotation.manifest import ManifestInvalid, ManifestRow, read_manifest
@@ -35,7 +36,7 @@ def _item_fields(row: ManifestRow) -> dict[str, Any]:
 
 
 def _files_changed(item: BenchmarkItem, row: ManifestRow) -> bool:
-    def read(field: Any) -> bytes | None:
+    def read(field: FieldFile) -> bytes | None:
         if not field:
             return None
         with field.open("rb") as handle:
@@ -61,7 +62,7 @@ def _write_item(item: BenchmarkItem, row: ManifestRow, ledger: FileLedger, *, ne
         if row.reference is not None:
             ledger.save(item.reference, row.reference)
         else:
-            item.reference = ""  # type: ignore[assignment]
+            item.reference = ""
     item.width, item.height = row.width, row.height
     item.full_clean(exclude=["image", "mask", "reference"], validate_unique=False)
     item.save()

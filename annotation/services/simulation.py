@@ -33,14 +33,14 @@ def _simulated_answers(assignment: Assignment, rng: random.Random, noise: float)
     winner = "a" if a > b else "b" if b > a else "none"
     left_is_a = assignment.a_on_left
     side = {"a": "left" if left_is_a else "right", "b": "right" if left_is_a else "left"}
-    answers = {}
+    side_answers: dict[str, str] = {}
     for question in ("alignment", "realism"):
         # Realism has no automatic judge; a simulated rater leans towards the better match.
         choice = winner if question == "alignment" or rng.random() < 0.6 else "none"
         if rng.random() < noise:
             choice = rng.choice(("a", "b", "none"))
-        answers[question] = side.get(choice, "none")
-    return answers
+        side_answers[question] = side.get(choice, "none")
+    return side_answers
 
 
 def raters_simulate(

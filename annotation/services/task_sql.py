@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -52,6 +52,8 @@ from annotation.models import (
     lease_is_live,
     study_caps_raters,
 )
+
+_M = TypeVar("_M", bound=Model)
 
 
 def _literal(value: str) -> str:
@@ -290,7 +292,8 @@ def _execute(statement: _Statement, params: dict[str, Any]) -> list[tuple[Any, .
             cursor.execute(statement.prepare)
             done.add(statement.name)
         cursor.execute(statement.execute, [params[p] for p in statement.params])
-        return cursor.fetchall()
+        # DB-API rows are tuples; the stubs type a raw cursor's fetchall() as Any.
+        return cast(list[tuple[Any, ...]], cursor.fetchall())
 
 
 def enabled() -> bool:
@@ -318,7 +321,7 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _model(cls: type[Model], **values: Any) -> Any:
+def _model(cls: type[_M], **values: Any) -> _M:
     """An instance as the ORM would load it with only these fields: any other field is
     deferred and loads from the database if something reads it."""
     names = [f.attname for f in cls._meta.concrete_fields if f.attname in values]

@@ -129,10 +129,10 @@ def external_outputs_upload(
         results: list[UploadedFile] = []
         accepted: list[tuple[BenchmarkItem, str, bytes]] = []
         for member in members:
-            message, edit = _upload_check(member, zipped, items, seen, model)
-            results.append(UploadedFile(member.filename, edit is not None, message))
-            if edit is not None:
-                accepted.append(edit)
+            message, checked = _upload_check(member, zipped, items, seen, model)
+            results.append(UploadedFile(member.filename, checked is not None, message))
+            if checked is not None:
+                accepted.append(checked)
     if len(accepted) < len(results):
         return UploadReport(files=results, created=0)
     ledger = FileLedger()
