@@ -26,7 +26,8 @@ demo: install
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops the server)"
 	$(DEMO_ENV) $(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
-## The whole suite: lint, types, tests (DATABASE_URL selects PostgreSQL; SQLite otherwise).
+## The whole suite: lint (ruff, formatting, import-linter layers), types (mypy, strict, with
+## django-stubs), tests (DATABASE_URL selects PostgreSQL; SQLite otherwise).
 test: install browser lint typecheck pytest
 
 ## Browser tests drive Debian's Chromium (Playwright never downloads a browser here).
@@ -38,9 +39,12 @@ browser:
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
+# The django-stubs plugin imports the settings: the debug defaults make them importable here.
 typecheck: install
-	$(VENV)/bin/mypy
+	DEBUG=1 $(VENV)/bin/mypy
 
 pytest: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
