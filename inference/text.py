@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from inference import world
@@ -152,13 +151,4 @@ def drop_captions(tokens: Tokenized, keep: torch.Tensor, tokenizer: Tokenizer) -
     """Replace captions where ``keep`` (B,) is False by the unconditional input (CFG training)."""
     null = null_like(tokens, tokenizer)
     ids = torch.where(keep[:, None], tokens.ids, null.ids)
-    return Tokenized(ids=ids, pad=ids == tokenizer.index[PAD], unknown=tokens.unknown)
-
-
-def pad_to(tokens: Tokenized, length: int, tokenizer: Tokenizer) -> Tokenized:
-    """Right-pad token ids to ``length`` (to stack cond and uncond in one batch)."""
-    extra = length - tokens.ids.shape[1]
-    if extra < 0:
-        raise ValueError(f"cannot pad {tokens.ids.shape[1]} tokens down to {length}")
-    ids = F.pad(tokens.ids, (0, extra), value=tokenizer.index[PAD])
     return Tokenized(ids=ids, pad=ids == tokenizer.index[PAD], unknown=tokens.unknown)
