@@ -77,6 +77,20 @@ def open_checked(
     )
 
 
+def pixels_png(image: Image.Image) -> bytes:
+    """The image's pixels alone, encoded by us as an RGB PNG.
+
+    A fresh image is built from the decoded pixels, so nothing of the original
+    file travels on: no text chunks (a generation tool's ``parameters``, a
+    workflow naming the checkpoint), no EXIF, no ICC profile, no format of its
+    own. Everything a rater can receive from an upload goes through here.
+    """
+    rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(rgb, mode="RGB").save(out, format="PNG")
+    return out.getvalue()
+
+
 def mask_array(checked: CheckedImage, *, what: str) -> np.ndarray:
     """Return the mask as a boolean array (True = region to edit).
 

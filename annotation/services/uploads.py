@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 
 from annotation import categories as cat
-from annotation.images import MAX_IMAGE_BYTES, ImageRejected, open_checked
+from annotation.images import MAX_IMAGE_BYTES, ImageRejected, open_checked, pixels_png
 from annotation.models import Benchmark, BenchmarkItem, Edit, EditModel
 from annotation.services.errors import ServiceError
 from annotation.services.files import FileLedger
@@ -84,7 +84,9 @@ def _upload_check(
             f"but the item is {item.width}×{item.height}",
             None,
         )
-    return "ok", (item, prompt_type, data)
+    # Stored as our own PNG of the pixels: the file's metadata (which names the
+    # model) never reaches storage, let alone a rater.
+    return "ok", (item, prompt_type, pixels_png(checked.image))
 
 
 def _members(zipped: zipfile.ZipFile) -> list[zipfile.ZipInfo]:

@@ -168,3 +168,21 @@ def test_outputs_are_only_uploaded_for_external_models(benchmark: Benchmark) -> 
     with pytest.raises(ServiceError, match="outputs are uploaded for external models only") as e:
         external_outputs_upload(model=ours, benchmark=benchmark, archive=archive(good()))
     assert e.value.code == "conflict"
+
+
+def test_outputs_are_stored_as_our_own_png_of_the_same_pixels(
+    benchmark: Benchmark, theirs: EditModel
+) -> None:
+    jpeg = io.BytesIO()
+    Image.new("RGB", (16, 16), (0, 128, 255)).save(jpeg, format="JPEG", quality=100)
+    files = {
+        "eb-0001__mask_simple.png": f.png_bytes(color=(7, 8, 9)),
+        "eb-0002__mask_rich.png": jpeg.getvalue(),
+    }
+    report = external_outputs_upload(model=theirs, benchmark=benchmark, archive=archive(files))
+    assert report.ok and report.created == 2
+    for edit in Edit.objects.all():
+        stored = Image.open(io.BytesIO(edit.image.read()))
+        assert stored.format == "PNG" and stored.mode == "RGB" and not stored.info
+    png = Edit.objects.get(item__external_id="eb-0001").image.read()
+    assert Image.open(io.BytesIO(png)).getpixel((3, 3)) == (7, 8, 9)  # lossless from a PNG
