@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import IO
@@ -25,6 +26,15 @@ UPLOAD_NAME = re.compile(
 UPLOAD_MAX_FILES = 5000
 UPLOAD_MAX_TOTAL_BYTES = 2 * 1024**3
 IGNORED_UPLOAD_NAMES = ("__MACOSX/", ".DS_Store", "Thumbs.db")
+READABLE_METHODS = {
+    zipfile.ZIP_STORED: "stored",
+    zipfile.ZIP_DEFLATED: "deflate",
+    zipfile.ZIP_BZIP2: "bzip2",
+    zipfile.ZIP_LZMA: "lzma",
+}
+# What reading a damaged member raises: a CRC or size that does not match the
+# header, a truncated or corrupt compressed stream.
+DAMAGED_MEMBER = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError)
 
 
 @dataclass(frozen=True)
@@ -72,8 +82,9 @@ def _upload_check(
         return "this model already has an edit for this item and prompt type", None
     if info.file_size > MAX_IMAGE_BYTES:
         return f"the file is {info.file_size / 1e6:.1f} MB; the limit is 20 MB", None
-    with archive.open(info) as handle:
-        data = handle.read(MAX_IMAGE_BYTES + 1)
+    data, problem = _member_bytes(info, archive)
+    if data is None:
+        return problem, None
     try:
         checked = open_checked(data, what="the file", max_pixels=settings.MAX_IMAGE_PIXELS)
     except ImageRejected as exc:
@@ -87,6 +98,25 @@ def _upload_check(
     # Stored as our own PNG of the pixels: the file's metadata (which names the
     # model) never reaches storage, let alone a rater.
     return "ok", (item, prompt_type, pixels_png(checked.image))
+
+
+def _member_bytes(info: zipfile.ZipInfo, archive: zipfile.ZipFile) -> tuple[bytes | None, str]:
+    """The member's bytes, or None and why they cannot be read."""
+    if info.flag_bits & 0x1:
+        return None, "the file is encrypted; zip the outputs without a password"
+    if info.compress_type not in READABLE_METHODS:
+        return None, (
+            f"the file is compressed with method {info.compress_type}, which we cannot read; "
+            f"use one of {', '.join(READABLE_METHODS.values())} (deflate is the usual)"
+        )
+    try:
+        with archive.open(info) as handle:
+            data = handle.read(MAX_IMAGE_BYTES + 1)
+    except DAMAGED_MEMBER as exc:
+        return None, f"the file is damaged in the archive ({exc}); zip the outputs again"
+    if len(data) > MAX_IMAGE_BYTES:
+        return None, "the file is larger than the archive's header says; zip the outputs again"
+    return data, ""
 
 
 def _members(zipped: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
@@ -122,7 +152,12 @@ def external_outputs_upload(
         )
     try:
         zipped = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError):
+    except UnicodeDecodeError:
+        raise ServiceError(
+            "a file name in the archive is marked as UTF-8 but is not; "
+            "rename the files with plain ASCII names and zip them again"
+        ) from None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         raise ServiceError("the upload is not a readable zip archive") from None
     with zipped:
         members = _members(zipped)

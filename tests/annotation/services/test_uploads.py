@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,85 @@ def test_outputs_are_stored_as_our_own_png_of_the_same_pixels(
         assert stored.format == "PNG" and stored.mode == "RGB" and not stored.info
     png = Edit.objects.get(item__external_id="eb-0001").image.read()
     assert Image.open(io.BytesIO(png)).getpixel((3, 3)) == (7, 8, 9)  # lossless from a PNG
+
+
+def patched(
+    files: dict[str, bytes], name: str, patch: Callable[[bytearray, int, int], None]
+) -> bytes:
+    """An archive of ``files`` stored uncompressed, with the entry of ``name`` patched.
+
+    ``patch(raw, local, central)`` gets the offsets of the member's local and
+    central-directory headers.
+    """
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as z:
+        for member, data in files.items():
+            z.writestr(member, data)
+    raw = bytearray(out.getvalue())
+    encoded = name.encode()
+    local = raw.index(b"PK\x03\x04")
+    while raw[local + 30 : local + 30 + len(encoded)] != encoded:
+        local = raw.index(b"PK\x03\x04", local + 4)
+    central = raw.index(b"PK\x01\x02")
+    while raw[central + 46 : central + 46 + len(encoded)] != encoded:
+        central = raw.index(b"PK\x01\x02", central + 4)
+    patch(raw, local, central)
+    return bytes(raw)
+
+
+def _flip_a_data_byte(raw: bytearray, local: int, central: int) -> None:
+    start = local + 30 + int.from_bytes(raw[local + 26 : local + 28], "little")
+    raw[start + 40] ^= 0xFF
+
+
+def _shrink_sizes(raw: bytearray, local: int, central: int) -> None:
+    for at in (local + 18, local + 22, central + 20, central + 24):
+        size = int.from_bytes(raw[at : at + 4], "little")
+        raw[at : at + 4] = (size - 20).to_bytes(4, "little")
+
+
+def _mark_encrypted(raw: bytearray, local: int, central: int) -> None:
+    raw[central + 8] |= 0x1
+    raw[local + 6] |= 0x1
+
+
+def _unknown_method(raw: bytearray, local: int, central: int) -> None:
+    raw[central + 10 : central + 12] = (99).to_bytes(2, "little")  # AES, which we do not read
+    raw[local + 8 : local + 10] = (99).to_bytes(2, "little")
+
+
+@pytest.mark.parametrize(
+    ("patch", "expected"),
+    [
+        (_flip_a_data_byte, "damaged in the archive"),
+        (_shrink_sizes, "damaged in the archive"),
+        (_mark_encrypted, "encrypted"),
+        (_unknown_method, "compressed with method 99"),
+    ],
+)
+def test_a_malformed_member_is_named_and_nothing_is_stored(
+    benchmark: Benchmark,
+    theirs: EditModel,
+    patch: Callable[[bytearray, int, int], None],
+    expected: str,
+) -> None:
+    raw = patched(good(), "eb-0002__mask_rich.png", patch)
+    report = external_outputs_upload(model=theirs, benchmark=benchmark, archive=io.BytesIO(raw))
+    assert not report.ok and report.created == 0
+    assert Edit.objects.count() == 0 and stored_files() == []
+    by_name = {r.name: r for r in report.files}
+    assert expected in by_name["eb-0002__mask_rich.png"].message
+    assert by_name["eb-0001__mask_simple.png"].ok
+
+
+def test_a_name_flagged_utf8_that_is_not_is_refused_with_a_message(
+    benchmark: Benchmark, theirs: EditModel
+) -> None:
+    def bad_name(raw: bytearray, local: int, central: int) -> None:
+        raw[central + 9] |= 0x08  # flag bit 11: the name is UTF-8
+        raw[central + 46 : central + 48] = b"\xff\xfe"
+
+    raw = patched(good(), "eb-0001__mask_simple.png", bad_name)
+    with pytest.raises(ServiceError, match="marked as UTF-8 but is not"):
+        external_outputs_upload(model=theirs, benchmark=benchmark, archive=io.BytesIO(raw))
+    assert Edit.objects.count() == 0 and stored_files() == []
