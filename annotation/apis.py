@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -56,6 +57,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             {"detail": "; ".join(exc.problems), "errors": exc.problems}, status=exc.http_status
         )
     return drf_exception_handler(exc, context)
+
+
+@csrf_exempt  # a 404 for any method: CSRF's HTML 403 must not answer first
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Any path under /api/ that matches no route: the API's JSON 404, not an HTML page."""
+    return JsonResponse({"detail": f"no API endpoint at {request.path}"}, status=404)
 
 
 class BenchmarkViewSet(viewsets.ReadOnlyModelViewSet[Benchmark]):
@@ -138,7 +145,7 @@ class StudyViewSet(
     @extend_schema(request=StudySpecSerializer, responses={201: StudySerializer})
     def create(self, request: Request) -> Response:
         spec = self._spec(request)
-        study = study_create_from_spec(owner=request.user, spec=spec, slug=request.data.get("slug"))
+        study = study_create_from_spec(owner=request.user, spec=spec, slug=spec.get("slug"))
         return Response(StudySerializer(study).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=StudySpecSerializer, responses={200: StudySerializer})

@@ -16,6 +16,65 @@ from annotation import categories as cat
 from annotation.models import Benchmark, BenchmarkItem, Edit, EditModel, Study
 
 TASKS = ("single", "pairwise")
+# More tasks than any study has units; within the database column's range.
+MAX_TASKS_PER_RATER = 1_000_000
+
+
+def nul_problems(value: object, path: str) -> list[str]:
+    """Where a NUL character hides in a JSON value (keys included): no database text
+    column takes one, so it must be a 400 here rather than a driver error later."""
+    if isinstance(value, str):
+        return (
+            [f"{path or 'the request'}: the text contains a NUL character (\\u0000)"]
+            if "\x00" in value
+            else []
+        )
+    if isinstance(value, dict):
+        found = []
+        for key, inner in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                found.append(f"{path or 'the request'}: a key contains a NUL character (\\u0000)")
+            found += nul_problems(inner, name.replace("\x00", "\\u0000"))
+        return found
+    if isinstance(value, list):
+        return [p for i, inner in enumerate(value) for p in nul_problems(inner, f"{path}[{i}]")]
+    return []
+
+
+class NoNulMixin:
+    """Refuses NUL characters anywhere in the input, naming the field."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            errors = {}
+            for key, value in data.items():
+                problems = nul_problems({key: value}, "")
+                if problems:
+                    errors[str(key).replace("\x00", "\\u0000")] = problems
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class EditModelSerializer(NoNulMixin, serializers.ModelSerializer[EditModel]):
+    # An object, never null: "no parameters" is {}.
+    parameters = serializers.DictField(required=False)
+
+    class Meta:
+        model = EditModel
+        fields = ("id", "name", "kind", "preset", "checkpoint", "parameters", "description")
+
+
+class InlineModelSerializer(EditModelSerializer):
+    """A model defined inside a study spec: the same fields and checks as the API's,
+    except that the name may be an existing model's (then that model is used)."""
+
+    class Meta(EditModelSerializer.Meta):
+        extra_kwargs = {"name": {"validators": []}}
+
+
+INLINE_MODEL_KEYS = tuple(k for k in EditModelSerializer.Meta.fields if k != "id")
 
 
 @extend_schema_field(
@@ -24,12 +83,13 @@ TASKS = ("single", "pairwise")
             {"type": "string", "description": "the name of an existing model"},
             {
                 "type": "object",
-                "required": ["name"],
+                "required": ["name", "kind"],
+                "description": "a model defined inline, with the fields of POST /api/v1/models/",
                 "properties": {
-                    "name": {"type": "string"},
-                    "kind": {"type": "string", "enum": ["cascade", "baseline", "external"]},
-                    "preset": {"type": "string"},
-                    "checkpoint": {"type": "string"},
+                    "name": {"type": "string", "maxLength": 100},
+                    "kind": {"type": "string", "enum": list(EditModel.Kind.values)},
+                    "preset": {"type": "string", "maxLength": 100},
+                    "checkpoint": {"type": "string", "maxLength": 200},
                     "parameters": {"type": "object"},
                     "description": {"type": "string"},
                 },
@@ -38,30 +98,35 @@ TASKS = ("single", "pairwise")
     }
 )
 class ModelRefField(serializers.Field[dict[str, Any], object, dict[str, Any], Any]):
-    """A model named by name, or defined inline as {name, kind, preset, checkpoint, parameters}."""
+    """A model named by name, or defined inline with the fields of the models API."""
 
     def to_internal_value(self, data: object) -> dict[str, Any]:
         if isinstance(data, str):
+            if not 0 < len(data) <= 100:
+                raise serializers.ValidationError("a model name has 1 to 100 characters")
             return {"name": data}
-        if isinstance(data, dict) and isinstance(data.get("name"), str):
-            unknown = set(data) - {
-                "name",
-                "kind",
-                "preset",
-                "checkpoint",
-                "parameters",
-                "description",
-            }
-            if unknown:
-                raise serializers.ValidationError(f"unknown key(s): {', '.join(sorted(unknown))}")
-            return dict(data)
-        raise serializers.ValidationError("a model is a name or an object with a name")
+        if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+            raise serializers.ValidationError("a model is a name or an object with a name")
+        unknown = set(data) - set(INLINE_MODEL_KEYS)
+        if unknown:
+            raise serializers.ValidationError(f"unknown key(s): {', '.join(sorted(unknown))}")
+        if set(data) == {"name"}:
+            return {"name": data["name"]}
+        inline = InlineModelSerializer(data=data)
+        if not inline.is_valid():
+            raise serializers.ValidationError(
+                [
+                    f"{field}: {' '.join(str(m) for m in messages)}"
+                    for field, messages in inline.errors.items()
+                ]
+            )
+        return dict(inline.validated_data)
 
     def to_representation(self, value: dict[str, Any]) -> dict[str, Any]:
         return value
 
 
-class StudySpecSerializer(serializers.Serializer[dict[str, Any]]):
+class StudySpecSerializer(NoNulMixin, serializers.Serializer[dict[str, Any]]):
     """A study as written in a spec file (YAML/JSON) or posted to the API."""
 
     name = serializers.CharField(max_length=200)
@@ -86,8 +151,10 @@ class StudySpecSerializer(serializers.Serializer[dict[str, Any]]):
     instructions = serializers.CharField(allow_blank=True, default="")
     platform = serializers.ChoiceField(choices=("none", "prolific", "mturk"), default="none")
     completion_code = serializers.CharField(allow_blank=True, default="", max_length=100)
-    completion_url = serializers.URLField(allow_blank=True, default="")
-    max_tasks_per_rater = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    completion_url = serializers.URLField(allow_blank=True, default="", max_length=200)
+    max_tasks_per_rater = serializers.IntegerField(
+        min_value=1, max_value=MAX_TASKS_PER_RATER, required=False, allow_null=True
+    )
     quality_rules = serializers.DictField(child=serializers.FloatField(), default=dict)
 
     def validate_benchmark(self, value: str) -> Benchmark:
@@ -171,12 +238,6 @@ class BenchmarkItemSerializer(serializers.ModelSerializer[BenchmarkItem]):
         )
 
 
-class EditModelSerializer(serializers.ModelSerializer[EditModel]):
-    class Meta:
-        model = EditModel
-        fields = ("id", "name", "kind", "preset", "checkpoint", "parameters", "description")
-
-
 class EditSerializer(serializers.ModelSerializer[Edit]):
     item = serializers.CharField(source="item.external_id")
     model = serializers.CharField(source="model.name")
@@ -187,7 +248,9 @@ class EditSerializer(serializers.ModelSerializer[Edit]):
 
 
 class StudySerializer(serializers.ModelSerializer[Study]):
-    benchmark = serializers.StringRelatedField[Benchmark]()
+    benchmark = serializers.SerializerMethodField(
+        help_text="name@version, as a study spec writes it"
+    )
     models = serializers.SlugRelatedField[EditModel](
         source="edit_models", many=True, read_only=True, slug_field="name"
     )
@@ -221,3 +284,6 @@ class StudySerializer(serializers.ModelSerializer[Study]):
             "launched_at",
             "closed_at",
         )
+
+    def get_benchmark(self, study: Study) -> str:
+        return f"{study.benchmark.name}@{study.benchmark.version}"

@@ -199,6 +199,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Benchmarks, models, studies and results of EditBench Studio.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "annotation.api_schema.add_error_responses",
+    ],
 }
 
 # Security headers; HTTPS-only settings default on outside DEBUG.

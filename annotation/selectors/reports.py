@@ -158,7 +158,8 @@ def study_rater_quality_frame(*, study: Study) -> pd.DataFrame:
                 **quality,
             }
         )
-    return pd.DataFrame(rows)
+    # A study no rater has entered yet still has a (empty) rater table.
+    return pd.DataFrame(rows, columns=None if rows else ["rater", "platform", "excluded"])
 
 
 def study_report_settings(*, study: Study) -> ReportSettings:

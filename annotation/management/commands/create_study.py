@@ -57,7 +57,7 @@ class Command(BaseCommand):
             raise CommandError(f"{path} is not valid {path.suffix[1:].upper()}: {exc}") from None
         if not isinstance(raw, dict):
             raise CommandError(f"{path} must hold a mapping of settings")
-        existing = Study.objects.filter(slug=raw.get("slug") or "").first()
+        existing = Study.objects.filter(slug=str(raw.get("slug") or "").strip()).first()
         if options["skip_existing"] and existing is not None:
             self.stdout.write(f"Study {existing.slug} exists already ({existing.status}); kept.")
             return
@@ -75,7 +75,9 @@ class Command(BaseCommand):
         else:
             try:
                 study = study_create_from_spec(
-                    owner=owner, spec=serializer.validated_data, slug=raw.get("slug")
+                    owner=owner,
+                    spec=serializer.validated_data,
+                    slug=serializer.validated_data.get("slug"),
                 )
             except ServiceError as exc:
                 problems = exc.problems
