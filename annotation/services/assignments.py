@@ -27,6 +27,7 @@ from annotation.models import (
     expired_lease,
     live_assignment,
     live_lease,
+    live_leases_full,
     pair_a_on_left,
     rater_cap_reached,
     rater_takes_tasks,
@@ -107,7 +108,17 @@ def _from_random_start(units: QuerySet[StudyUnit]) -> list[QuerySet[StudyUnit]]:
     ]
 
 
+def _leases_full(rater: Rater, study: Study) -> bool:
+    """Whether the rater holds all the live leases they may; under the rater's row lock, so
+    one identity's concurrent requests count one after another (the cap holds under a race)."""
+    Rater.objects.select_for_update().filter(pk=rater.pk).values_list("pk").first()
+    held = Assignment.objects.filter(live_lease(), rater=rater, study=study).count()
+    return live_leases_full(held)
+
+
 def _pick_unit(rater: Rater, study: Study, *, gold: bool, wait: bool) -> _Pick:
+    if _leases_full(rater, study):
+        return _Pick(None)
     units = units_unseen(rater=rater, study=study, gold=gold)
     if gold:
         # Gold units are not limited to K raters: every rater should meet some.
@@ -166,20 +177,11 @@ def _lease_by_sql(
     """The common case in one statement (task_sql): the held lease, or a new one at the
     emptiest level; None leaves the decision to the ORM code."""
     now = timezone.now()
-    for gold in (True, False) if want_gold else (False,):
-        # From a random key on, then (the wrap-around) from the first key.
-        for start in (shuffle_key(), 0):
-            leased = task_sql.lease_next(
-                rater_id=rater.pk,
-                study=study,
-                exclude=exclude,
-                gold=gold,
-                start=start,
-                now=now,
-            )
-            if leased is not None:
-                return leased
-    return None
+    # Gold first when drawn; each from a random key on, then (the wrap-around) from the first.
+    tries = [(g, s) for g in ((True, False) if want_gold else (False,)) for s in (shuffle_key(), 0)]
+    return task_sql.lease_next(
+        rater_id=rater.pk, study=study, exclude=exclude, tries=tries, now=now
+    )
 
 
 def assignment_next(

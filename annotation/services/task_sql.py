@@ -3,8 +3,11 @@
 A rater's one request per task records the answers to the task on screen and leases the task
 after the preloaded one. Through the ORM that took 15 statements (with two BEGIN/COMMIT pairs)
 and about 12 ms of CPU; most of it was the ORM building queries and models, not the database
-(bench/RESULTS.md). Here the same two steps are two statements and one statement, each atomic
-on its own (so no BEGIN/COMMIT round trips either) and prepared once per database session.
+(bench/RESULTS.md). Here the same two steps are two statements and one statement, prepared
+once per database session. The submit statements are atomic on their own (no BEGIN/COMMIT
+round trips); the lease statement runs in a short transaction behind the rater's row lock, so
+that one identity's concurrent requests count its live leases one after another
+(models.rules.MAX_LIVE_LEASES).
 
 Only the common case is handled here. ``judgments.judgment_submit`` and
 ``assignments.assignment_next`` (beside this module) call these functions first on PostgreSQL
@@ -13,7 +16,7 @@ assignment that is not the rater's or no longer leased, a duplicate submission o
 submission id, an excluded or capped rater, no unlocked unit at the emptiest level from the
 random start key or, on a second try, from the first key (the ORM code then takes fuller
 levels, retries under contention and marks expired leases). The rules are the ORM code's, named
-once in annotation/models.py (what a live lease is, which study states take answers, the
+once in annotation/models/rules.py (what a live lease is, which study states take answers, the
 left/right balance, the per-rater cap, excluded raters, the emptiest-level pick): the status
 and kind values are interpolated from there at import, and each fragment below names the rule
 it states in SQL. The test suite runs on SQLite (ORM only) and on PostgreSQL (both: these
@@ -42,6 +45,7 @@ from django.db.models import Model
 
 from annotation.models import (
     MAX_ID,
+    MAX_LIVE_LEASES,
     STUDY_STATUSES_TAKING_ANSWERS,
     Assignment,
     BenchmarkItem,
@@ -134,6 +138,16 @@ AND (
 ) < %(cap)s
 """.format(live=_LIVE.format(a="c"))
 
+# At most MAX_LIVE_LEASES live leases per rater and study (models.live_leases_full). Counted
+# after the rater's row lock (lease_next), so one identity's concurrent requests cannot race.
+_LEASES_FREE = f"""
+AND (
+    SELECT count(*) FROM annotation_assignment l
+    WHERE l.rater_id = %(rater)s AND l.study_id = %(study)s
+      AND l.status = {{leased}} AND l.lease_expires_at > %(now)s
+) < {int(MAX_LIVE_LEASES)}
+""".format(**_VALUES)
+
 # Left/right of a new lease on unit ``pick`` (models.pair_a_on_left): edit A on the side the
 # unit's live assignments show it less, drawn at random when even; always left for a single.
 _A_ON_LEFT = """CASE WHEN pick.kind <> {pairwise} THEN true ELSE (
@@ -166,7 +180,7 @@ held AS (
 ),
 pick AS (
     SELECT u.id, u.kind FROM annotation_studyunit u
-    WHERE {unseen} {open_level} {cap}
+    WHERE {unseen} {open_level} {cap} {leases_free}
       AND u.shuffle >= %(start)s
       AND {rater_takes_tasks} AND NOT EXISTS (SELECT 1 FROM held)
     ORDER BY u.shuffle LIMIT 1
@@ -205,6 +219,7 @@ def _lease_sql(*, gold: bool, capped: bool) -> str:
         # Gold units are not limited to K raters: every rater should meet some.
         open_level="" if gold else _OPEN_LEVEL,
         cap=_CAP if capped else "",
+        leases_free=_LEASES_FREE,
         a_on_left=_A_ON_LEFT,
         rater_takes_tasks=_RATER_TAKES_TASKS,
         **_VALUES,
@@ -395,33 +410,47 @@ def submit_write(
     )
 
 
+_LOCK_RATER = "SELECT id FROM annotation_rater WHERE id = %s FOR UPDATE"
+
+
 def lease_next(
     *,
     rater_id: int,
     study: Study,
     exclude: Sequence[int],
-    gold: bool,
-    start: int,
+    tries: Sequence[tuple[bool, int]],
     now: datetime,
 ) -> Assignment | None:
-    """The rater's held lease, or a new one from ``start`` on, with what the task page shows
-    loaded; None when this statement found neither (the ORM path then decides)."""
+    """The rater's held lease, or a new one, with what the task page shows loaded; None when
+    no statement found either (the ORM path then decides).
+
+    ``tries`` are (gold, start key) pairs, tried in order. All run in one transaction behind
+    the rater's row lock: the live-lease count a statement reads is then one taken after any
+    concurrent request of the same rater has committed its lease.
+    """
     capped = study_caps_raters(study)
-    rows = _run(
-        _LEASE_STATEMENTS[gold, capped],
-        {
-            "rater": rater_id,
-            "study": study.pk,
-            "gold": gold,
-            "k": study.raters_per_unit,
-            "cap": study.max_tasks_per_rater,
-            "exclude": list(exclude),
-            "start": start,
-            "now": now,
-            "expires": now + timedelta(minutes=study.lease_minutes),
-        },
-    )
-    return _task(rows[0], rater_id=rater_id, study=study) if rows else None
+    params = {
+        "rater": rater_id,
+        "study": study.pk,
+        "k": study.raters_per_unit,
+        "cap": study.max_tasks_per_rater,
+        "exclude": list(exclude),
+        "now": now,
+        "expires": now + timedelta(minutes=study.lease_minutes),
+    }
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(_LOCK_RATER, [rater_id])
+            for gold, start in tries:
+                rows = _execute(
+                    _LEASE_STATEMENTS[gold, capped], {**params, "gold": gold, "start": start}
+                )
+                if rows:
+                    return _task(rows[0], rater_id=rater_id, study=study)
+    except IntegrityError:
+        return None
+    return None
 
 
 def _task(row: tuple[Any, ...], *, rater_id: int, study: Study) -> Assignment:
