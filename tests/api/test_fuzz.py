@@ -68,7 +68,5 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
     suppress_health_check=list(HealthCheck),
     derandomize=True,
 )
-def test_the_api_answers_every_generated_request_as_documented(
-    case: Any, staff_token: str
-) -> None:
+def test_the_api_answers_every_generated_request_as_documented(case: Any, staff_token: str) -> None:
     case.call_and_validate(headers={"Authorization": f"Token {staff_token}"}, checks=CHECKS)

@@ -194,3 +194,23 @@ def test_an_excluded_rater_gets_no_task_not_even_the_one_held(
     Rater.objects.filter(pk=rater.pk).update(excluded=True, exclusion_reason="gold accuracy")
     assert assignment_next(rater=Rater.objects.get(pk=rater.pk), study=study) is None
     assert Assignment.objects.filter(rater=rater).count() == 1
+
+
+def test_a_rater_holds_at_most_two_live_leases_whatever_they_exclude(
+    make_study: Callable[..., Study],
+) -> None:
+    study = make_study()
+    rater = rater_for_participant(platform="prolific", participant_id="hoarder")
+    on_screen = assignment_next(rater=rater, study=study)
+    assert on_screen is not None
+    preloaded = assignment_next(rater=rater, study=study, exclude=[on_screen.pk])
+    assert preloaded is not None and preloaded.pk != on_screen.pk
+    # A third, excluding both: nothing, however often asked.
+    for _ in range(3):
+        assert (
+            assignment_next(rater=rater, study=study, exclude=[on_screen.pk, preloaded.pk]) is None
+        )
+    assert Assignment.objects.filter(rater=rater, status="leased").count() == 2
+    submit(rater, on_screen)  # the page's rhythm goes on as before
+    following = assignment_next(rater=rater, study=study, exclude=[preloaded.pk])
+    assert following is not None and following.pk not in (on_screen.pk, preloaded.pk)

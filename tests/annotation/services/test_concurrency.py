@@ -113,3 +113,36 @@ def test_a_unit_locked_by_another_request_is_waited_for_not_reported_as_none(
     holder.join(timeout=30)
     assert not errors, errors
     assert got is not None and got.unit_id == last.pk
+
+
+def test_twenty_concurrent_next_calls_of_one_identity_lease_at_most_two_units(
+    make_study: Callable[..., Study],
+) -> None:
+    study = make_study(raters_per_unit=2)
+    rater = rater_for_participant(platform="prolific", participant_id="hoarder")
+    start = threading.Barrier(20)
+    errors: list[BaseException] = []
+
+    def grab() -> None:
+        try:
+            start.wait(timeout=60)
+            for _ in range(3):
+                # The attack: exclude every lease held so far, ask again.
+                held = list(Assignment.objects.filter(rater=rater).values_list("pk", flat=True))
+                assignment_next(rater=rater, study=study, exclude=held)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=grab) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors[:3]
+    leased = Assignment.objects.filter(rater=rater, study=study, status="leased").count()
+    assert leased == 2
+    # Real raters still find the rest of the study.
+    other = rater_for_participant(platform="prolific", participant_id="honest")
+    assert assignment_next(rater=other, study=study) is not None
