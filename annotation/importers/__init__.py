@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis import editbench_release as release
+from analysis import editbench_release as vocab
 from annotation.importers.brushnet import is_brushnet, read_brushnet
 from annotation.importers.lookalike import describe_unrecognised
 from annotation.importers.release import is_release, read_release
@@ -33,7 +33,7 @@ class ReadOptions:
 
 def _is_manifest(path: Path) -> bool:
     if path.is_file():
-        return path.name not in (release.BRUSHNET_MAPPING, *release.RELEASE_ANNOTATIONS.values())
+        return path.name not in (vocab.BRUSHNET_MAPPING, *vocab.RELEASE_ANNOTATIONS.values())
     return any((path / n).is_file() for n in ("manifest.jsonl", "manifest.csv"))
 
 
@@ -48,9 +48,9 @@ def detect_format(path: Path) -> str:
         raise ManifestInvalid([f"{path} does not exist"])
     root = _root(path)
     if path.is_file():
-        if path.name == release.BRUSHNET_MAPPING:
+        if path.name == vocab.BRUSHNET_MAPPING:
             return "brushnet"
-        if path.name in release.RELEASE_ANNOTATIONS.values():
+        if path.name in vocab.RELEASE_ANNOTATIONS.values():
             return "editbench"
         return "manifest"
     tests = {"manifest": _is_manifest, "editbench": is_release, "brushnet": is_brushnet}
