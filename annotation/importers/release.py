@@ -81,7 +81,7 @@ def _item(
     files, problems = check_files(reference.read_bytes(), mask.read_bytes(), max_pixels=max_pixels)
     if files is None:
         return None, problems
-    warnings = ()
+    warnings: tuple[str, ...] = ()
     if placed.unplaced:
         warnings = (f"category unknown for {', '.join(placed.unplaced)}",)
     return make_row(

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import CharField
 from django.db.models.fields.files import FieldFile
 from tqdm import tqdm
 
@@ -83,7 +84,8 @@ def _name_problems(name: str, version: str, description: str) -> list[str]:
     problems = nul_problems(name, "--name") + nul_problems(version, "--bench-version")
     problems += nul_problems(description, "--description")
     for option, value, field in (("--name", name, "name"), ("--bench-version", version, "version")):
-        limit = Benchmark._meta.get_field(field).max_length
+        model_field = Benchmark._meta.get_field(field)
+        limit = model_field.max_length if isinstance(model_field, CharField) else None
         if not value.strip():
             problems.append(f"{option} is empty")
         elif limit is not None and len(value) > limit:
@@ -183,26 +185,27 @@ def benchmark_import(
     return report
 
 
-@transaction.atomic
 def item_derivatives_ensure(*, item: BenchmarkItem) -> BenchmarkItem:
     """Make the item's resized derivatives if it has none yet (items imported before them).
 
     Imports make them; this is the once-per-item fallback the image views call, so no request
-    after the first resizes the item's image.
+    after the first resizes the item's image. The common case (both exist) opens no
+    transaction; otherwise the row is locked so that concurrent first requests make them once.
     """
     if item.display and item.thumbnail:
         return item
-    locked = BenchmarkItem.objects.select_for_update().get(pk=item.pk)
-    if not (locked.display and locked.thumbnail):
-        ledger = FileLedger()
-        try:
-            with locked.image.open("rb") as image, locked.mask.open("rb") as mask:
-                _write_derivatives(locked, image.read(), mask.read(), ledger)
-            locked.save(update_fields=["display", "thumbnail", "updated_at"])
-            ledger.on_commit_delete_obsolete()
-        except BaseException:
-            ledger.discard_written()
-            raise
+    ledger = FileLedger()
+    try:
+        with transaction.atomic():
+            locked = BenchmarkItem.objects.select_for_update().get(pk=item.pk)
+            if not (locked.display and locked.thumbnail):
+                with locked.image.open("rb") as image, locked.mask.open("rb") as mask:
+                    _write_derivatives(locked, image.read(), mask.read(), ledger)
+                locked.save(update_fields=["display", "thumbnail", "updated_at"])
+                ledger.on_commit_delete_obsolete()
+    except BaseException:
+        ledger.discard_written()
+        raise
     return locked
 
 
