@@ -77,8 +77,7 @@ class BenchmarkItem(models.Model):
     # Category fields also take cat.UNKNOWN: an imported release item the value table cannot
     # place (analysis/editbench_release.py) is kept, not guessed.
     source = models.CharField(max_length=16, choices=cat.choices(_IMPORTED["source"]))
-    # A prompt is empty only where the source has no such prompt style (BrushNet's copy has
-    # one caption per item).
+    # A prompt is empty only where the source lacks that style (BrushNet's copy: one caption).
     prompt_mask_simple = models.TextField(blank=True)
     prompt_mask_rich = models.TextField(blank=True)
     prompt_full_image = models.TextField(blank=True)
@@ -94,9 +93,8 @@ class BenchmarkItem(models.Model):
     seed = models.BigIntegerField(null=True, blank=True)
     # Whatever else the source said about the item: columns beyond ours, the release's aos key.
     extra = models.JSONField(default=dict, blank=True)
-    # Resized derivatives, made once per item (at import, or on first use for older items) so
-    # no request resizes a large image: the rater's input (edit region outlined) and the staff
-    # thumbnail (region tinted). See annotation/images.py, derivative sizes.
+    # Resized derivatives made once per item (images.DERIVATIVE_SIDES), so no request resizes
+    # an image: the rater's input (region outlined) and the staff thumbnail (region tinted).
     display = models.ImageField(upload_to=item_image_path, blank=True)
     thumbnail = models.ImageField(upload_to=item_image_path, blank=True)
     # sha256 over the manifest row and the file contents; re-imports compare it.
