@@ -114,6 +114,28 @@ def _item(
     ), []
 
 
+def _load_mapping(path: Path) -> dict[str, Any]:
+    """The top-level object; a repeated key is an error (JSON would keep the last silently)."""
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in items]
+        repeated.extend(sorted({k for k in keys if keys.count(k) > 1}))
+        return dict(items)
+
+    try:
+        mapping = json.loads(read_text_checked(path), object_pairs_hook=pairs)
+    except json.JSONDecodeError as exc:
+        raise ManifestInvalid(
+            [f"{path.name}: not valid JSON ({exc.msg} at line {exc.lineno})"]
+        ) from None
+    if not isinstance(mapping, dict) or not mapping:
+        raise ManifestInvalid([f"{path.name} must be a non-empty JSON object of entries"])
+    if repeated:
+        raise ManifestInvalid([f"{path.name}: key {k!r} appears more than once" for k in repeated])
+    return mapping
+
+
 def read_brushnet(
     root: Path,
     *,
@@ -130,14 +152,7 @@ def read_brushnet(
     mapping_path = root / release.BRUSHNET_MAPPING
     if not mapping_path.is_file():
         raise ManifestInvalid([f"{root} holds no {release.BRUSHNET_MAPPING}"])
-    try:
-        mapping = json.loads(read_text_checked(mapping_path))
-    except json.JSONDecodeError as exc:
-        raise ManifestInvalid(
-            [f"{mapping_path.name}: not valid JSON ({exc.msg} at line {exc.lineno})"]
-        ) from None
-    if not isinstance(mapping, dict) or not mapping:
-        raise ManifestInvalid([f"{mapping_path.name} must be a non-empty JSON object of entries"])
+    mapping = _load_mapping(mapping_path)
     options = {"strict": strict, "max_pixels": max_pixels, "caption_as": caption_as}
     rows: list[ManifestRow] = []
     problems: list[str] = []

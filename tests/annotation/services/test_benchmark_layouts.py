@@ -308,6 +308,15 @@ def test_an_image_of_another_size_than_the_masks_is_refused(tmp_path: Path) -> N
     assert "entry 'generated-005': inpainting_mask is 512×512 but the image is 640×480" in message
 
 
+def test_a_key_given_twice_is_refused(tmp_path: Path) -> None:
+    root = copy_of(BRUSHNET, tmp_path)
+    path = root / "mapping_file.json"
+    text = path.read_text()
+    entry = json.dumps(json.loads(text)["natural-001"])
+    path.write_text(text.rstrip()[:-1] + f', "natural-001": {entry}}}')
+    assert "mapping_file.json: key 'natural-001' appears more than once" in import_error(root)
+
+
 def test_a_missing_caption_is_refused(tmp_path: Path) -> None:
     root = _break_mapping(tmp_path, lambda m: m["natural-002"].pop("caption"))
     assert "entry 'natural-002': missing key(s): caption" in import_error(root)
