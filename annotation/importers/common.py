@@ -57,12 +57,12 @@ def fingerprint(fields: dict[str, Any], extra: dict[str, Any], files: Iterable[b
     return digest.hexdigest()
 
 
-def check_id(external_id: str, what: str) -> list[str]:
+def check_id(external_id: str, what: str, *, limit: int = MAX_ID_LENGTH) -> list[str]:
     if not external_id:
         return [f"{what} is empty"]
     problems = nul_problems(external_id, what)
-    if len(external_id) > MAX_ID_LENGTH:
-        problems.append(f"{what} is longer than {MAX_ID_LENGTH} characters")
+    if len(external_id) > limit:
+        problems.append(f"{what} is longer than {limit} characters")
     return problems
 
 

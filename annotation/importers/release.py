@@ -30,7 +30,13 @@ from annotation.importers.common import (
     inside,
     make_row,
 )
-from annotation.manifest import ManifestInvalid, ManifestRow, csv_records, nul_problems
+from annotation.manifest import (
+    MAX_ID_LENGTH,
+    ManifestInvalid,
+    ManifestRow,
+    csv_records,
+    nul_problems,
+)
 
 CATEGORY_COLUMNS = ("attribute_type", "object_type", "scene", "style")
 
@@ -57,7 +63,8 @@ def _item(
     root: Path, source: str, number: int, record: dict[str, Any], max_pixels: int, strict: bool
 ) -> tuple[ManifestRow | None, list[str]]:
     aos = str(record.get(release.RELEASE_ID_COLUMN) or "").strip()
-    problems = check_id(aos, "aos")
+    # The item id is "<source>/<aos>", which must fit the id column.
+    problems = check_id(aos, "aos", limit=MAX_ID_LENGTH - len(source) - 1)
     fields: dict[str, Any] = {}
     for column, field in release.RELEASE_PROMPT_COLUMNS.items():
         problems += check_prompt(record.get(column), column)

@@ -193,6 +193,23 @@ def test_a_missing_prompt_column_is_reported(tmp_path: Path) -> None:
     assert "annotations_natural.csv: missing column(s): prompt_full" in import_error(root)
 
 
+def test_an_aos_too_long_for_an_item_id_is_refused(tmp_path: Path) -> None:
+    root = copy_of(RELEASE, tmp_path)
+    rows = read_csv(root / "annotations_generated.csv")
+    rows[0]["aos"] = "a=red_o=" + "x" * 85 + "_s=indoor"  # 100 characters, 110 with the source
+    write_csv(root / "annotations_generated.csv", rows)
+    message = import_error(root)
+    assert "annotations_generated.csv row 2: aos is longer than 90 characters" in message
+
+
+def test_a_nul_in_an_extra_column_is_refused(tmp_path: Path) -> None:
+    root = copy_of(RELEASE, tmp_path)
+    rows = read_csv(root / "annotations_natural.csv")
+    rows[1]["seed"] = "12\x0034"
+    write_csv(root / "annotations_natural.csv", rows)
+    assert "annotations_natural.csv row 3: seed contains a NUL character" in import_error(root)
+
+
 def test_a_non_binary_mask_is_refused(tmp_path: Path) -> None:
     root = copy_of(RELEASE, tmp_path)
     aos = first_natural(root)

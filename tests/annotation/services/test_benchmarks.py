@@ -429,12 +429,23 @@ def test_a_nul_in_a_csv_target_is_a_message(
     assert "row 3: target contains a NUL character" in command_exit([str(folder)])
 
 
-def test_a_name_over_100_characters_is_a_message(
-    tmp_path: Path, command_exit: Callable[[list[str]], str]
+@pytest.mark.parametrize(
+    "option,value,message",
+    [
+        ("--name", "n" * 101, "--name is 101 characters long; the limit is 100"),
+        ("--bench-version", "v" * 41, "--bench-version is 41 characters long; the limit is 40"),
+        ("--name", "mi\x00ni", "--name contains a NUL character"),
+    ],
+)
+def test_a_name_or_version_the_database_cannot_hold_is_a_message(
+    tmp_path: Path,
+    command_exit: Callable[[list[str]], str],
+    option: str,
+    value: str,
+    message: str,
 ) -> None:
     manifest = make_manifest(tmp_path / "mini", n=1)
-    err = command_exit([str(manifest), "--name", "n" * 101])
-    assert "--name is 101 characters long; the limit is 100" in err
+    assert message in command_exit([str(manifest), option, value])
 
 
 def test_a_manifest_that_is_not_utf8_is_a_message(
