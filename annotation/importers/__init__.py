@@ -11,24 +11,18 @@ nothing whatever the layout.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from analysis import editbench_release as vocab
 from annotation.importers.brushnet import is_brushnet, read_brushnet
+from annotation.importers.common import ReadOptions
 from annotation.importers.lookalike import describe_unrecognised
 from annotation.importers.release import is_release, read_release
 from annotation.manifest import ManifestInvalid, ManifestRow, read_manifest
 
+__all__ = ["FORMATS", "ReadOptions", "detect_format", "read_benchmark"]
+
 FORMATS: tuple[str, ...] = ("manifest", "editbench", "brushnet")
-
-
-@dataclass(frozen=True)
-class ReadOptions:
-    max_pixels: int
-    progress: bool = False
-    strict: bool = False  # an unplaceable category is a problem, not an "unknown"
-    caption_as: str = "full_image"  # BrushNet's one caption: which prompt type it is
 
 
 def _is_manifest(path: Path) -> bool:
@@ -77,16 +71,5 @@ def read_benchmark(path: Path, *, format: str | None, options: ReadOptions) -> l
     if layout == "manifest":
         return read_manifest(path, max_pixels=options.max_pixels, progress=options.progress)
     if layout == "editbench":
-        return read_release(
-            _root(path),
-            max_pixels=options.max_pixels,
-            progress=options.progress,
-            strict=options.strict,
-        )
-    return read_brushnet(
-        _root(path),
-        max_pixels=options.max_pixels,
-        progress=options.progress,
-        strict=options.strict,
-        caption_as=options.caption_as,
-    )
+        return read_release(_root(path), options=options)
+    return read_brushnet(_root(path), options=options)

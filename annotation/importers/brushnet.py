@@ -28,6 +28,7 @@ from tqdm import tqdm
 from analysis import categories as cat
 from analysis import editbench_release as release
 from annotation.importers.common import (
+    ReadOptions,
     categories_from_aos,
     check_files,
     check_id,
@@ -75,7 +76,7 @@ def _source(key: str, image: str) -> str:
 
 
 def _item(
-    root: Path, number: int, key: str, entry: Any, options: dict[str, Any]
+    root: Path, number: int, key: str, entry: Any, options: ReadOptions
 ) -> tuple[ManifestRow | None, list[str]]:
     if not isinstance(entry, dict):
         return None, ["must be a JSON object with image, inpainting_mask and caption"]
@@ -96,20 +97,20 @@ def _item(
     stem = Path(image_name).stem
     named = key if "o=" in key else stem
     placed = categories_from_aos(named, _source(key, image_name), {})
-    if placed.unplaced and options["strict"]:
+    if placed.unplaced and options.strict:
         return None, [f"categories cannot be placed: {', '.join(placed.unplaced)}"]
-    files, problems = check_files(path.read_bytes(), mask, max_pixels=options["max_pixels"])
+    files, problems = check_files(path.read_bytes(), mask, max_pixels=options.max_pixels)
     if files is None:
         return None, [p.replace("mask is", "inpainting_mask is", 1) for p in problems]
     prompts = {field: "" for field in cat.PROMPT_FIELDS.values()}
-    prompts[cat.PROMPT_FIELDS[options["caption_as"]]] = str(entry["caption"]).strip()
+    prompts[cat.PROMPT_FIELDS[options.caption_as]] = str(entry["caption"]).strip()
     warnings = (f"category unknown for {', '.join(placed.unplaced)}",) if placed.unplaced else ()
     return make_row(
         number=number,
         external_id=key,
         fields={**prompts, **placed.values, "target": placed.target, "seed": None},
         files=files,
-        extra={**extra, "brushnet_image": image_name, "caption_as": options["caption_as"]},
+        extra={**extra, "brushnet_image": image_name, "caption_as": options.caption_as},
         warnings=warnings,
     ), []
 
@@ -136,29 +137,21 @@ def _load_mapping(path: Path) -> dict[str, Any]:
     return mapping
 
 
-def read_brushnet(
-    root: Path,
-    *,
-    max_pixels: int,
-    progress: bool = False,
-    strict: bool = False,
-    caption_as: str = "full_image",
-) -> list[ManifestRow]:
+def read_brushnet(root: Path, *, options: ReadOptions) -> list[ManifestRow]:
     """Validate BrushNet's copy at ``root``; its rows, or :class:`ManifestInvalid`."""
-    if caption_as not in cat.PROMPT_FIELDS:
+    if options.caption_as not in cat.PROMPT_FIELDS:
         raise ManifestInvalid(
-            [f"--caption-as {caption_as!r}: expected one of {', '.join(cat.PROMPT_FIELDS)}"]
+            [f"--caption-as {options.caption_as!r}: expected one of {', '.join(cat.PROMPT_FIELDS)}"]
         )
     mapping_path = root / release.BRUSHNET_MAPPING
     if not mapping_path.is_file():
         raise ManifestInvalid([f"{root} holds no {release.BRUSHNET_MAPPING}"])
     mapping = _load_mapping(mapping_path)
-    options = {"strict": strict, "max_pixels": max_pixels, "caption_as": caption_as}
     rows: list[ManifestRow] = []
     problems: list[str] = []
     entries = list(mapping.items())
     for number, (key, entry) in enumerate(
-        tqdm(entries, desc="validating", unit="item", disable=not progress), start=1
+        tqdm(entries, desc="validating", unit="item", disable=not options.progress), start=1
     ):
         row, found = _item(root, number, str(key).strip(), entry, options)
         problems += [f"{mapping_path.name} entry {key!r}: {p}" for p in found]

@@ -30,6 +30,16 @@ from annotation.manifest import MAX_ID_LENGTH, ManifestRow, nul_problems
 CLEARED_RGB = (128, 128, 128)
 
 
+@dataclass(frozen=True)
+class ReadOptions:
+    """How a benchmark is read, whatever its layout."""
+
+    max_pixels: int  # the decompression-bomb limit (settings.MAX_IMAGE_PIXELS)
+    progress: bool = False
+    strict: bool = False  # an unplaceable category is a problem, not an "unknown"
+    caption_as: str = "full_image"  # BrushNet's one caption: which prompt type it is
+
+
 def png_bytes(array: npt.NDArray[np.uint8]) -> bytes:
     out = io.BytesIO()
     Image.fromarray(array).save(out, format="PNG")

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from analysis import categories as cat
 from analysis import editbench_release as release
 from annotation.importers.common import (
+    ReadOptions,
     categories_from_aos,
     check_files,
     check_id,
@@ -60,7 +61,7 @@ def _category_columns(record: dict[str, Any]) -> tuple[dict[str, str], list[str]
 
 
 def _item(
-    root: Path, source: str, number: int, record: dict[str, Any], max_pixels: int, strict: bool
+    root: Path, source: str, number: int, record: dict[str, Any], options: ReadOptions
 ) -> tuple[ManifestRow | None, list[str]]:
     aos = str(record.get(release.RELEASE_ID_COLUMN) or "").strip()
     # The item id is "<source>/<aos>", which must fit the id column.
@@ -78,14 +79,16 @@ def _item(
     if problems:
         return None, problems
     placed = categories_from_aos(aos, source, columns)
-    if placed.unplaced and strict:
+    if placed.unplaced and options.strict:
         return None, [f"the value table cannot place: {', '.join(placed.unplaced)}"]
     reference, error = inside(root, f"references_{source}/{aos}.png", "reference")
     mask, mask_error = inside(root, f"masks_{source}/{aos}.png", "mask")
     if error or mask_error:
         return None, [p for p in (error, mask_error) if p]
     assert reference is not None and mask is not None
-    files, problems = check_files(reference.read_bytes(), mask.read_bytes(), max_pixels=max_pixels)
+    files, problems = check_files(
+        reference.read_bytes(), mask.read_bytes(), max_pixels=options.max_pixels
+    )
     if files is None:
         return None, problems
     warnings: tuple[str, ...] = ()
@@ -109,13 +112,11 @@ def _header_problems(name: str, records: list[tuple[int, dict[str, Any]]]) -> li
     return [f"{name}: missing column(s): {', '.join(missing)}"] if missing else []
 
 
-def read_release(
-    root: Path, *, max_pixels: int, progress: bool = False, strict: bool = False
-) -> list[ManifestRow]:
+def read_release(root: Path, *, options: ReadOptions) -> list[ManifestRow]:
     """Validate the release at ``root``; its rows, or :class:`ManifestInvalid` with every problem.
 
     A value the table cannot place is imported as ``unknown`` and reported in the row's
-    warnings; with ``strict`` it is a problem instead.
+    warnings; with ``options.strict`` it is a problem instead.
     """
     sources = [
         (s, root / n) for s, n in release.RELEASE_ANNOTATIONS.items() if (root / n).is_file()
@@ -132,8 +133,8 @@ def read_release(
             problems += header
             continue
         seen: dict[str, int] = {}
-        for number, record in tqdm(records, desc=source, unit="item", disable=not progress):
-            row, found = _item(root, source, number, record, max_pixels, strict)
+        for number, record in tqdm(records, desc=source, unit="item", disable=not options.progress):
+            row, found = _item(root, source, number, record, options)
             aos = str(record.get(release.RELEASE_ID_COLUMN) or "").strip()
             if aos in seen:
                 found.append(f"aos {aos!r} already used on row {seen[aos]}")
