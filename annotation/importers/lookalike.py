@@ -100,6 +100,11 @@ def describe_unrecognised(root: Path) -> str:
             f"({images} images; columns {', '.join(sorted(keys & EDIT_TYPE_KEYS)) or 'none'}), "
             "not the 240-item inpainting benchmark with masks and three prompt styles"
         )
+    elif "editbench" in "".join(ch for ch in root.resolve().name.lower() if ch.isalnum()):
+        what = (
+            "it shares the name EditBench but holds none of the files of the inpainting "
+            "benchmark (another dataset of that name, or an incomplete download)"
+        )
     else:
         what = "it holds none of their files"
     return f"{root} is not a benchmark this platform reads: {what}. Expected {LAYOUTS}"

@@ -373,6 +373,14 @@ def test_an_image_editing_set_of_the_same_name_is_refused(tmp_path: Path) -> Non
     assert "it looks like an instruction-based image-editing set" in message
 
 
+def test_a_folder_named_editbench_with_other_files_is_refused_by_name(tmp_path: Path) -> None:
+    root = tmp_path / "Edit-Bench"
+    root.mkdir()
+    (root / "train-00000.parquet").write_bytes(b"PAR1")
+    message = import_error(root)
+    assert "it shares the name EditBench but holds none of the files" in message
+
+
 def test_a_folder_of_two_layouts_asks_for_a_format(tmp_path: Path) -> None:
     root = copy_of(RELEASE, tmp_path)
     shutil.copy(BRUSHNET / "mapping_file.json", root / "mapping_file.json")
