@@ -61,6 +61,8 @@ train: install
 ## Rebuild the shipped benchmark from the world generator.
 fixtures: install
 	$(PY) -m inference.build_benchmark --out fixtures/editbench-mini --items 240 --seed 2023
+	$(PY) -m inference.build_layouts --layout editbench --out fixtures/editbench-release-mini
+	$(PY) -m inference.build_layouts --layout brushnet --out fixtures/brushnet-editbench-mini
 
 clean:
 	rm -rf var/ staticfiles/ test-artifacts/ .pytest_cache .mypy_cache .ruff_cache

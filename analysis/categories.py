@@ -13,6 +13,7 @@ from __future__ import annotations
 __all__ = [
     "ATTRIBUTE_TYPES",
     "CATEGORY_FIELDS",
+    "IMPORTED_CATEGORY_FIELDS",
     "MANIFEST_COLUMNS",
     "MANIFEST_OPTIONAL_COLUMNS",
     "MANIFEST_REQUIRED_COLUMNS",
@@ -22,6 +23,7 @@ __all__ = [
     "SCENES",
     "SOURCES",
     "STYLES",
+    "UNKNOWN",
 ]
 
 SOURCES: tuple[str, ...] = ("generated", "natural")
@@ -38,6 +40,16 @@ CATEGORY_FIELDS: dict[str, tuple[str, ...]] = {
     "attribute_type": ATTRIBUTE_TYPES,
     "scene": SCENES,
     "style": STYLES,
+}
+
+#: The value an imported item gets where its source cannot place it in a category (the
+#: released EditBench files name attribute *values*, not types; BrushNet's copy names none).
+#: Never drawn by the world generator and never accepted in our own manifest.
+UNKNOWN = "unknown"
+
+#: What the database accepts per category field: the vocabulary and ``UNKNOWN``.
+IMPORTED_CATEGORY_FIELDS: dict[str, tuple[str, ...]] = {
+    column: (*values, UNKNOWN) for column, values in CATEGORY_FIELDS.items()
 }
 
 #: Prompt type -> the manifest column / model field holding that prompt.

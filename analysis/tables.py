@@ -66,6 +66,7 @@ from analysis.categories import (
     SCENES,
     SOURCES,
     STYLES,
+    UNKNOWN,
 )
 from analysis.grouping import item_cells, table_from_cells
 
@@ -82,6 +83,7 @@ __all__ = [
     "edit_counts",
     "majority_table",
     "majority_votes",
+    "observed_levels",
     "validate_pairwise",
     "validate_single",
 ]
@@ -100,6 +102,21 @@ CATEGORY_LEVELS: Mapping[str, tuple[str, ...]] = {
     "style": STYLES,
     "source": SOURCES,
 }
+
+
+def observed_levels(column: str, *frames: pd.DataFrame | None) -> tuple[str, ...]:
+    """:data:`CATEGORY_LEVELS` of ``column``, and ``UNKNOWN`` last where a frame holds it.
+
+    Report tables list every known level (empty ones too) but ``unknown`` (items an importer
+    could not place) only when there are such items.
+    """
+    known = CATEGORY_LEVELS[column]
+    seen = any(
+        frame is not None and column in frame and (frame[column] == UNKNOWN).any()
+        for frame in frames
+    )
+    return (*known, UNKNOWN) if seen and column in _ITEM_COLUMNS else known
+
 
 SINGLE_COLUMNS = (
     "unit",
@@ -226,7 +243,8 @@ def validate_single(df: pd.DataFrame) -> pd.DataFrame:
     """
     _require_columns(df, SINGLE_COLUMNS)
     for column, allowed in CATEGORY_LEVELS.items():
-        _require_levels(df, column, allowed)
+        # An imported item the importer could not place is in category UNKNOWN.
+        _require_levels(df, column, (*allowed, UNKNOWN) if column in _ITEM_COLUMNS else allowed)
     _require_bool(df, "correct")
     out = _with_exclusion_columns(df)
     out["correct"] = out["correct"].astype(bool)

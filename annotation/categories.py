@@ -10,23 +10,27 @@ from __future__ import annotations
 from analysis.categories import (
     ATTRIBUTE_TYPES,
     CATEGORY_FIELDS,
+    IMPORTED_CATEGORY_FIELDS,
     OBJECT_TYPES,
     PROMPT_FIELDS,
     PROMPT_TYPES,
     SCENES,
     SOURCES,
     STYLES,
+    UNKNOWN,
 )
 
 __all__ = [
     "ATTRIBUTE_TYPES",
     "CATEGORY_FIELDS",
+    "IMPORTED_CATEGORY_FIELDS",
     "OBJECT_TYPES",
     "PROMPT_FIELDS",
     "PROMPT_TYPES",
     "SCENES",
     "SOURCES",
     "STYLES",
+    "UNKNOWN",
     "choices",
 ]
 

@@ -1,4 +1,4 @@
-"""Validation of every image that enters the system (imports, uploads).
+"""Validation of every image that enters the system (imports, uploads), and item derivatives.
 
 An image is read from bytes, never trusted by its file name: the format must be
 one we accept, the header's pixel count must be under the limit *before* the
@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from annotation.rendering import mask_overlay_png
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP")
 # Masks must be lossless: JPEG artefacts would turn a binary mask grey.
@@ -127,3 +129,34 @@ def mask_array(checked: CheckedImage, *, what: str) -> np.ndarray:
     if not result.any():
         raise ImageRejected(f"{what} is empty: no pixel is marked for editing")
     return result
+
+
+#: Longest side of each resized derivative of an item (models.BenchmarkItem.display/thumbnail):
+#: the rater's input is shown at most this large (task.js shrinks large images by a whole
+#: factor to fit), the staff thumbnail is what the admin lists show.
+DERIVATIVE_SIDES = {"display": 512, "thumbnail": 256}
+# The rater's input has the region outlined only; the staff thumbnail tints it as well.
+_DERIVATIVE_ALPHA = {"display": 0.0, "thumbnail": 0.45}
+
+
+def shrink_factor(width: int, height: int, side: int) -> int:
+    """The whole factor that brings ``width``×``height`` within ``side`` (1: leave as is)."""
+    return max(1, -(-max(width, height) // side))
+
+
+def derivative_png(image: bytes, mask: bytes, *, kind: str) -> bytes:
+    """The item's ``kind`` derivative: the input with its edit region marked, shrunk to fit.
+
+    The image and mask are shrunk first (the mask keeps every pixel that had any edit in its
+    block) and the outline is drawn afterwards, so it stays one pixel wide at any size.
+    """
+    side = DERIVATIVE_SIDES[kind]
+    with Image.open(io.BytesIO(image)) as source, Image.open(io.BytesIO(mask)) as region:
+        rgb = source.convert("RGB")
+        grey = region.convert("L").point(lambda v: 255 if v else 0)
+    factor = shrink_factor(rgb.width, rgb.height, side)
+    if factor > 1:
+        size = (-(-rgb.width // factor), -(-rgb.height // factor))
+        rgb = rgb.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        grey = grey.resize(size, Image.Resampling.BOX).point(lambda v: 255 if v else 0)
+    return mask_overlay_png(rgb, grey, alpha=_DERIVATIVE_ALPHA[kind])

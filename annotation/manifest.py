@@ -24,6 +24,8 @@ from analysis import categories as cat
 from annotation.images import MASK_FORMATS, ImageRejected, mask_array, open_checked
 
 MAX_ID_LENGTH = 100
+# The database's bigint; a larger seed would fail at write time instead of validation.
+SEED_RANGE = (-(2**63), 2**63 - 1)
 
 
 class ManifestInvalid(ValueError):
@@ -47,6 +49,10 @@ class ManifestRow:
     width: int
     height: int
     fingerprint: str = field(default="")
+    # What else the source said (kept on the item), and what the import should report
+    # without refusing (e.g. a category the release's value table cannot place).
+    extra: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
 
 def find_manifest(path: Path) -> Path:
@@ -61,17 +67,59 @@ def find_manifest(path: Path) -> Path:
     return path
 
 
-def _raw_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """Yield (row number, row dict) or (row number, error text) for each row."""
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(io.StringIO(text))
+def read_text_checked(path: Path) -> str:
+    """The file's text, or :class:`ManifestInvalid` saying where it is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ManifestInvalid(
+            [
+                f"{path.name}: line {line}: not UTF-8 (byte 0x{data[exc.start]:02x} at offset "
+                f"{exc.start}); save the file as UTF-8"
+            ]
+        ) from None
+
+
+def csv_records(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, record) for each CSV record; a malformed file raises ManifestInvalid."""
+    reader = csv.DictReader(io.StringIO(read_text_checked(path)))
+    records: list[tuple[int, dict[str, Any]]] = []
+    try:
         for record in reader:
             # Line number of the record's last line; the header is line 1.
-            yield reader.line_num, dict(record)
+            records.append((reader.line_num, dict(record)))
+    except csv.Error as exc:
+        raise ManifestInvalid([f"{path.name}: line {reader.line_num}: {exc}"]) from None
+    return records
+
+
+def nul_problems(value: Any, column: str) -> list[str]:
+    """A problem for each string in ``value`` (nested too) that holds a NUL character.
+
+    Neither PostgreSQL text nor jsonb can store one, so it is refused up front.
+    """
+    if isinstance(value, str):
+        return [f"{column} contains a NUL character"] if "\x00" in value else []
+    if isinstance(value, dict):
+        found = [
+            p for k, v in value.items() for p in nul_problems(k, column) + nul_problems(v, column)
+        ]
+        return found[:1]
+    if isinstance(value, list):
+        return [p for v in value for p in nul_problems(v, column)][:1]
+    return []
+
+
+def _raw_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """Yield (row number, row dict) or (row number, error text) for each row."""
+    if path.suffix.lower() == ".csv":
+        yield from csv_records(path)
         return
     if path.suffix.lower() not in (".jsonl", ".ndjson"):
         raise ManifestInvalid([f"{path.name}: a manifest must be .jsonl or .csv"])
+    text = read_text_checked(path)
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -118,9 +166,14 @@ def _parse_seed(value: Any) -> tuple[int | None, str | None]:
     if value is None or value == "":
         return None, None
     try:
-        return int(value), None
+        if isinstance(value, bool):
+            raise TypeError
+        seed = int(value)
     except (TypeError, ValueError):
         return None, f"seed {value!r} is not an integer"
+    if not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        return None, f"seed {value!r} is out of range (a 64-bit signed integer)"
+    return seed, None
 
 
 def _check_fields(record: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -132,6 +185,9 @@ def _check_fields(record: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     unknown = sorted(set(record) - known)
     if unknown:
         problems.append(f"unknown column(s): {', '.join(unknown)}")
+    # The target is checked once parsed: in CSV a NUL hides in a JSON escape.
+    for column in sorted((known & set(record)) - {"target"}):
+        problems += nul_problems(record[column], column)
     external_id = str(record["id"]).strip()
     if not external_id:
         problems.append("id is empty")
@@ -151,6 +207,7 @@ def _check_fields(record: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     target, error = _parse_target(record["target"])
     if error:
         problems.append(error)
+    problems += nul_problems(target, "target")
     fields["target"] = target
     seed, error = _parse_seed(record.get("seed"))
     if error:

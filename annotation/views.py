@@ -16,11 +16,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
-from PIL import Image
 
 from analysis.report.html import render_html
 from annotation.models import MAX_ID, Assignment, Edit, Rater, Study
-from annotation.rendering import mask_overlay_png
 from annotation.selectors.access import (
     assignment_get_for_rater,
     item_get_for_staff,
@@ -32,6 +30,7 @@ from annotation.selectors.reports import study_headlines, study_report
 from annotation.selectors.studies import live_studies
 from annotation.selectors.studies import study_dashboard as study_dashboard_data
 from annotation.services.assignments import assignment_next
+from annotation.services.benchmarks import item_derivatives_ensure
 from annotation.services.errors import ServiceError
 from annotation.services.judgments import assignment_report_broken, judgment_submit
 from annotation.services.raters import rater_for_participant, rater_for_user
@@ -45,10 +44,10 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @cache_control(private=True, max_age=3600)
 def item_overlay(request: HttpRequest, item_id: int) -> HttpResponse:
-    item = item_get_for_staff(user=request.user, item_id=item_id)
-    with item.image.open("rb") as image_file, item.mask.open("rb") as mask_file:
-        png = mask_overlay_png(Image.open(image_file), Image.open(mask_file))
-    return HttpResponse(png, content_type="image/png")
+    item = item_derivatives_ensure(item=item_get_for_staff(user=request.user, item_id=item_id))
+    # The stored thumbnail (region tinted, at most 256 px), made once per item.
+    with item.thumbnail.open("rb") as thumbnail:
+        return HttpResponse(thumbnail.read(), content_type="image/png")
 
 
 @require_GET
@@ -284,10 +283,10 @@ def rater_image(
     assignment = assignment_get_for_rater(rater=rater, assignment_id=assignment_id, with_edits=True)
     unit = assignment.unit
     if which == "input":
-        item = unit.edit_a.item
-        with item.image.open("rb") as image_file, item.mask.open("rb") as mask_file:
-            png = mask_overlay_png(Image.open(image_file), Image.open(mask_file), alpha=0.0)
-        return HttpResponse(png, content_type="image/png")
+        # The stored display derivative (region outlined, at most 512 px), made once per item.
+        item = item_derivatives_ensure(item=unit.edit_a.item)
+        with item.display.open("rb") as display:
+            return HttpResponse(display.read(), content_type="image/png")
     edit: Edit | None
     if unit.kind == "single" and which == "single":
         edit = unit.edit_a

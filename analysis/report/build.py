@@ -42,7 +42,7 @@ from analysis.report.rows import (
     position_bias_rows,
     single_agreement,
 )
-from analysis.tables import CATEGORY_LEVELS
+from analysis.tables import CATEGORY_LEVELS, observed_levels
 
 __all__ = ["build_report"]
 
@@ -155,7 +155,7 @@ def _inputs(data: StudyData) -> _Inputs:
     rules = tuple(settings.exclusion_rules)
     splits = {SINGLE: Split.of(single, rules), PAIRWISE: Split.of(pairwise, rules)}
     levels: dict[str, Sequence[str]] = {
-        **CATEGORY_LEVELS,
+        **{column: observed_levels(column, single, auto) for column in CATEGORY_LEVELS},
         "model": models,
         "prompt_type": prompt_types,
     }

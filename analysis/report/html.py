@@ -20,7 +20,7 @@ import pandas as pd
 
 from analysis.report.charts import NO_DATA_LABEL, accuracy_chart, preference_chart
 from analysis.report.model import ALL, BREAKDOWNS, KEPT, Report, Table, prompt_label
-from analysis.tables import CATEGORY_LEVELS
+from analysis.tables import observed_levels
 
 __all__ = ["render_html"]
 
@@ -173,7 +173,11 @@ def _single_html(report: Report) -> str:
         what = column.replace("_", " ")
         out.append(f"<h3>Accuracy by {html.escape(what)}</h3>")
         if key in _CHARTED:
-            levels = report.prompt_types if column == "prompt_type" else CATEGORY_LEVELS[column]
+            levels = (
+                report.prompt_types
+                if column == "prompt_type"
+                else observed_levels(column, judgments)
+            )
             svg = accuracy_chart(
                 judgments,
                 by=column,

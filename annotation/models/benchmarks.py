@@ -7,6 +7,8 @@ from django.db import models
 from annotation import categories as cat
 from annotation.models.base import field_in, item_image_path
 
+_IMPORTED = cat.IMPORTED_CATEGORY_FIELDS
+
 
 class Benchmark(models.Model):
     name = models.CharField(max_length=100)
@@ -34,18 +36,29 @@ class BenchmarkItem(models.Model):
     reference = models.ImageField(upload_to=item_image_path, blank=True)
     width = models.PositiveIntegerField(default=0)
     height = models.PositiveIntegerField(default=0)
-    source = models.CharField(max_length=16, choices=cat.choices(cat.SOURCES))
-    prompt_mask_simple = models.TextField()
-    prompt_mask_rich = models.TextField()
-    prompt_full_image = models.TextField()
-    object_type = models.CharField(max_length=16, choices=cat.choices(cat.OBJECT_TYPES))
-    attribute_type = models.CharField(max_length=16, choices=cat.choices(cat.ATTRIBUTE_TYPES))
-    scene = models.CharField(max_length=16, choices=cat.choices(cat.SCENES))
-    style = models.CharField(max_length=16, choices=cat.choices(cat.STYLES))
+    # Category fields also take cat.UNKNOWN: an imported release item the value table cannot
+    # place (analysis/editbench_release.py) is kept, not guessed.
+    source = models.CharField(max_length=16, choices=cat.choices(_IMPORTED["source"]))
+    # A prompt is empty only where the source lacks that style (BrushNet's copy: one caption).
+    prompt_mask_simple = models.TextField(blank=True)
+    prompt_mask_rich = models.TextField(blank=True)
+    prompt_full_image = models.TextField(blank=True)
+    object_type = models.CharField(max_length=16, choices=cat.choices(_IMPORTED["object_type"]))
+    attribute_type = models.CharField(
+        max_length=16, choices=cat.choices(_IMPORTED["attribute_type"])
+    )
+    scene = models.CharField(max_length=16, choices=cat.choices(_IMPORTED["scene"]))
+    style = models.CharField(max_length=16, choices=cat.choices(_IMPORTED["style"]))
     # The structured target the questions are built from: object noun,
     # attribute values, and which object the tested attribute is bound to.
     target = models.JSONField(default=dict)
     seed = models.BigIntegerField(null=True, blank=True)
+    # Whatever else the source said about the item: columns beyond ours, the release's aos key.
+    extra = models.JSONField(default=dict, blank=True)
+    # Resized derivatives made once per item (images.DERIVATIVE_SIDES), so no request resizes
+    # an image: the rater's input (region outlined) and the staff thumbnail (region tinted).
+    display = models.ImageField(upload_to=item_image_path, blank=True)
+    thumbnail = models.ImageField(upload_to=item_image_path, blank=True)
     # sha256 over the manifest row and the file contents; re-imports compare it.
     fingerprint = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -56,21 +69,11 @@ class BenchmarkItem(models.Model):
             models.UniqueConstraint(
                 fields=["benchmark", "external_id"], name="item_external_id_unique"
             ),
-            models.CheckConstraint(
-                condition=field_in("source", cat.SOURCES), name="item_source_valid"
-            ),
-            models.CheckConstraint(
-                condition=field_in("object_type", cat.OBJECT_TYPES), name="item_object_type_valid"
-            ),
-            models.CheckConstraint(
-                condition=field_in("attribute_type", cat.ATTRIBUTE_TYPES),
-                name="item_attribute_type_valid",
-            ),
-            models.CheckConstraint(
-                condition=field_in("scene", cat.SCENES), name="item_scene_valid"
-            ),
-            models.CheckConstraint(
-                condition=field_in("style", cat.STYLES), name="item_style_valid"
+            *(
+                models.CheckConstraint(
+                    condition=field_in(column, values), name=f"item_{column}_valid"
+                )
+                for column, values in _IMPORTED.items()
             ),
         ]
         ordering = ["benchmark", "external_id"]

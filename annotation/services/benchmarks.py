@@ -11,10 +11,13 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import CharField
 from django.db.models.fields.files import FieldFile
 from tqdm import tqdm
 
-from annotation.manifest import ManifestInvalid, ManifestRow, read_manifest
+from annotation.images import derivative_png
+from annotation.importers import ReadOptions, read_benchmark
+from annotation.manifest import ManifestInvalid, ManifestRow, nul_problems
 from annotation.models import Benchmark, BenchmarkItem, EditModel
 from annotation.services.errors import ServiceError
 from annotation.services.files import FileLedger
@@ -27,6 +30,7 @@ class ImportReport:
     updated: int
     unchanged: int
     not_in_manifest: int
+    warnings: tuple[str, ...] = ()  # per item, e.g. a category the value table cannot place
 
 
 def _item_fields(row: ManifestRow) -> dict[str, Any]:
@@ -50,11 +54,18 @@ def _files_changed(item: BenchmarkItem, row: ManifestRow) -> bool:
     )
 
 
+def _write_derivatives(item: BenchmarkItem, image: bytes, mask: bytes, ledger: FileLedger) -> None:
+    ledger.obsolete += [item.display.name or "", item.thumbnail.name or ""]
+    ledger.save(item.display, derivative_png(image, mask, kind="display"))
+    ledger.save(item.thumbnail, derivative_png(image, mask, kind="thumbnail"))
+
+
 def _write_item(item: BenchmarkItem, row: ManifestRow, ledger: FileLedger, *, new: bool) -> None:
     for name, value in _item_fields(row).items():
         setattr(item, name, value)
+    item.extra = row.extra
     item.fingerprint = row.fingerprint
-    if new or _files_changed(item, row):
+    if new or _files_changed(item, row) or not item.display or not item.thumbnail:
         if not new:
             ledger.obsolete += [item.image.name, item.mask.name, item.reference.name or ""]
         ledger.save(item.image, row.image)
@@ -63,9 +74,34 @@ def _write_item(item: BenchmarkItem, row: ManifestRow, ledger: FileLedger, *, ne
             ledger.save(item.reference, row.reference)
         else:
             item.reference = ""
+        _write_derivatives(item, row.image, row.mask, ledger)
     item.width, item.height = row.width, row.height
     item.full_clean(exclude=["image", "mask", "reference"], validate_unique=False)
     item.save()
+
+
+def _name_problems(name: str, version: str, description: str) -> list[str]:
+    problems = nul_problems(name, "--name") + nul_problems(version, "--bench-version")
+    problems += nul_problems(description, "--description")
+    for option, value, field in (("--name", name, "name"), ("--bench-version", version, "version")):
+        model_field = Benchmark._meta.get_field(field)
+        limit = model_field.max_length if isinstance(model_field, CharField) else None
+        if not value.strip():
+            problems.append(f"{option} is empty")
+        elif limit is not None and len(value) > limit:
+            problems.append(f"{option} is {len(value)} characters long; the limit is {limit}")
+    return problems
+
+
+def _echo_report(report: ImportReport, echo: Callable[[str], None]) -> None:
+    echo(
+        f"{report.benchmark}: {report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.not_in_manifest} not in the manifest (kept)"
+    )
+    if report.warnings:
+        echo(f"{len(report.warnings)} item(s) imported with a category unknown:")
+        for line in report.warnings:
+            echo(f"  - {line}")
 
 
 def benchmark_import(
@@ -74,22 +110,38 @@ def benchmark_import(
     name: str | None = None,
     version: str = "1",
     description: str = "",
+    format: str | None = None,
+    strict: bool = False,
+    caption_as: str = "full_image",
     progress: bool = False,
     echo: Callable[[str], None] | None = None,
 ) -> ImportReport:
-    """Import a manifest into the benchmark ``name``/``version``, all or nothing.
+    """Import a benchmark into ``name``/``version``, all or nothing.
 
-    Every row and file is validated before anything is written; an invalid
-    manifest raises :class:`ServiceError` listing every problem with its row.
-    Re-importing the same manifest changes nothing; a changed row updates its
-    item. Items of the benchmark that the manifest no longer lists are kept
-    (studies may refer to them) and counted in the report.
+    ``format`` is one of ``annotation.importers.FORMATS`` (detected from the files when
+    ``None``). Every row and file is validated before anything is written; an invalid
+    benchmark raises :class:`ServiceError` listing every problem with its file and row.
+    Re-importing the same files changes nothing; a changed row updates its item. Items of
+    the benchmark that the files no longer list are kept (studies may refer to them) and
+    counted in the report. Items whose category cannot be placed are imported as
+    ``unknown`` and listed in the report's warnings (``strict``: refused instead).
     """
+    benchmark_name = (
+        name if name is not None else (path if path.is_dir() else path.parent).resolve().name
+    )
+    problems = _name_problems(benchmark_name, version, description)
+    if problems:
+        raise ServiceError(problems)
+    options = ReadOptions(
+        max_pixels=settings.MAX_IMAGE_PIXELS,
+        progress=progress,
+        strict=strict,
+        caption_as=caption_as,
+    )
     try:
-        rows = read_manifest(path, max_pixels=settings.MAX_IMAGE_PIXELS, progress=progress)
+        rows = read_benchmark(path, format=format, options=options)
     except ManifestInvalid as exc:
         raise ServiceError(exc.problems) from None
-    benchmark_name = name or (path if path.is_dir() else path.parent).resolve().name
     ledger = FileLedger()
     try:
         with transaction.atomic():
@@ -126,13 +178,35 @@ def benchmark_import(
         updated=updated,
         unchanged=unchanged,
         not_in_manifest=len(set(existing) - listed),
+        warnings=tuple(f"{row.external_id}: {w}" for row in rows for w in row.warnings),
     )
     if echo is not None:
-        echo(
-            f"{benchmark}: {report.created} created, {report.updated} updated, "
-            f"{report.unchanged} unchanged, {report.not_in_manifest} not in the manifest (kept)"
-        )
+        _echo_report(report, echo)
     return report
+
+
+def item_derivatives_ensure(*, item: BenchmarkItem) -> BenchmarkItem:
+    """Make the item's resized derivatives if it has none yet (items imported before them).
+
+    Imports make them; this is the once-per-item fallback the image views call, so no request
+    after the first resizes the item's image. The common case (both exist) opens no
+    transaction; otherwise the row is locked so that concurrent first requests make them once.
+    """
+    if item.display and item.thumbnail:
+        return item
+    ledger = FileLedger()
+    try:
+        with transaction.atomic():
+            locked = BenchmarkItem.objects.select_for_update().get(pk=item.pk)
+            if not (locked.display and locked.thumbnail):
+                with locked.image.open("rb") as image, locked.mask.open("rb") as mask:
+                    _write_derivatives(locked, image.read(), mask.read(), ledger)
+                locked.save(update_fields=["display", "thumbnail", "updated_at"])
+                ledger.on_commit_delete_obsolete()
+    except BaseException:
+        ledger.discard_written()
+        raise
+    return locked
 
 
 def edit_model_ensure(

@@ -91,6 +91,15 @@ def _selection_problems(s: StudySpec) -> list[str]:
         )
     if len(set(s.prompt_types)) != len(s.prompt_types):
         problems.append("prompt_types: a prompt type is listed twice")
+    for prompt_type in [p for p in s.prompt_types if p in cat.PROMPT_TYPES]:
+        # A source with fewer prompt styles (BrushNet's copy: one caption) leaves the others
+        # empty; raters must never be shown an empty prompt.
+        lacking = [i.external_id for i in s.items if not i.prompt(prompt_type).strip()]
+        if lacking:
+            problems.append(
+                f"prompt_types: {len(lacking)} chosen item(s) have no {prompt_type} prompt "
+                f"(e.g. {lacking[0]}); leave {prompt_type} out or choose other items"
+            )
     return problems
 
 

@@ -50,17 +50,21 @@
   }
 
   function scaleFor(width, count) {
-    // Integer upscaling only, so pixels stay sharp and undistorted; as large as
-    // the window allows for the images side by side (input + one or two outputs).
+    // Whole factors only, so pixels stay sharp and undistorted: small images are
+    // upscaled by an integer, large ones (1024 px benchmarks) shrunk by an integer
+    // divisor; as large as the window allows for the images side by side.
     const room = Math.max(256, Math.min(640, (window.innerWidth - 40 * count) / count));
+    if (width > room) return 1 / Math.ceil(width / room);
     return Math.max(1, Math.floor(room / width));
   }
 
   function setImage(img, src, width, height) {
     const s = scaleFor(width, 1 + task.outputs.length);
     img.src = src;
-    img.width = width * s;
-    img.height = height * s;
+    img.width = Math.round(width * s);
+    img.height = Math.round(height * s);
+    // Nearest-neighbour keeps upscaled pixels crisp but aliases a shrunk image.
+    img.style.imageRendering = s < 1 ? "auto" : "";
   }
 
   function currentQuestion() {

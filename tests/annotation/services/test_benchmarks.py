@@ -5,14 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import call_command, execute_from_command_line
 from django.core.management.base import CommandError
+from django.db import connections
 from PIL import Image
 
 from annotation.models import Benchmark, BenchmarkItem
@@ -144,7 +146,8 @@ def test_reimporting_the_same_manifest_changes_nothing(tmp_path: Path) -> None:
     assert "0 created, 0 updated, 3 unchanged" in output
     after = {i.external_id: (i.image.name, i.updated_at) for i in BenchmarkItem.objects.all()}
     assert after == before
-    assert len(list(Path(settings.MEDIA_ROOT).rglob("*.png"))) == 9
+    # input, mask, reference and the two derivatives (display, thumbnail) of each item
+    assert len(list(Path(settings.MEDIA_ROOT).rglob("*.png"))) == 15
 
 
 def test_a_changed_item_is_updated_and_its_old_file_removed(
@@ -164,7 +167,8 @@ def test_a_changed_item_is_updated_and_its_old_file_removed(
     assert item.prompt_mask_simple == "a blue circle"
     assert item.image.name != old_name
     assert not (Path(settings.MEDIA_ROOT) / old_name).exists()
-    assert len(list(Path(settings.MEDIA_ROOT).rglob("*.png"))) == 9
+    # input, mask, reference and the two derivatives (display, thumbnail) of each item
+    assert len(list(Path(settings.MEDIA_ROOT).rglob("*.png"))) == 15
 
 
 def test_items_missing_from_a_new_manifest_are_kept_and_counted(tmp_path: Path) -> None:
@@ -358,3 +362,98 @@ def test_a_failure_while_writing_leaves_no_rows_and_no_files(
     with pytest.raises(OSError, match="disk full"):
         run_import(manifest)
     assert_nothing_written()
+
+
+# --- input that used to end in a traceback (#13 item 5): a message, exit code 1, nothing ----
+
+
+@pytest.fixture
+def command_exit(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[[list[str]], str]:
+    """Run the command as ``manage.py`` does; its exit code must be 1 and stderr a message."""
+    # manage.py closes every connection on the way out; the test's transaction needs its own.
+    monkeypatch.setattr(connections, "close_all", lambda: None)
+    return lambda argv: _command_exit(argv, capsys)
+
+
+def _command_exit(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as exited:
+        execute_from_command_line(["manage.py", "import_benchmark", *argv, "--no-progress"])
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert_nothing_written()
+    return err
+
+
+def test_a_seed_beyond_bigint_is_a_message(
+    tmp_path: Path, command_exit: Callable[[list[str]], str]
+) -> None:
+    path = _break(tmp_path, lambda folder, rows: rows[1].update(seed=2**63))
+    err = command_exit([str(path)])
+    assert f"row 2: seed {2**63} is out of range (a 64-bit signed integer)" in err
+
+
+@pytest.mark.parametrize("column", ["prompt_mask_rich", "id", "scene"])
+def test_a_nul_in_a_text_column_is_a_message(
+    tmp_path: Path, command_exit: Callable[[list[str]], str], column: str
+) -> None:
+    path = _break(tmp_path, lambda folder, rows: rows[0].update({column: "a\x00b"}))
+    assert f"row 1: {column} contains a NUL character" in command_exit([str(path)])
+
+
+def test_a_nul_inside_the_target_is_a_message(
+    tmp_path: Path, command_exit: Callable[[list[str]], str]
+) -> None:
+    def nul(folder: Path, rows: list[dict[str, Any]]) -> None:
+        rows[2]["target"] = {"object": "circle", "attributes": {"colour\x00": "red"}}
+
+    assert "row 3: target contains a NUL character" in command_exit([str(_break(tmp_path, nul))])
+
+
+def test_a_nul_in_a_csv_target_is_a_message(
+    tmp_path: Path, command_exit: Callable[[list[str]], str]
+) -> None:
+    folder = tmp_path / "csvbench"
+    make_manifest(folder, n=2)
+    rows = read_rows(folder)
+    rows[1]["target"] = {"object": "ci\x00rcle"}
+    with (folder / "manifest.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for row in rows:
+            # json.dumps escapes the NUL as \u0000: it appears only once the target is parsed.
+            writer.writerow({**row, "target": json.dumps(row["target"])})
+    (folder / "manifest.jsonl").unlink()
+    assert "row 3: target contains a NUL character" in command_exit([str(folder)])
+
+
+@pytest.mark.parametrize(
+    "option,value,message",
+    [
+        ("--name", "n" * 101, "--name is 101 characters long; the limit is 100"),
+        ("--bench-version", "v" * 41, "--bench-version is 41 characters long; the limit is 40"),
+        ("--name", "mi\x00ni", "--name contains a NUL character"),
+    ],
+)
+def test_a_name_or_version_the_database_cannot_hold_is_a_message(
+    tmp_path: Path,
+    command_exit: Callable[[list[str]], str],
+    option: str,
+    value: str,
+    message: str,
+) -> None:
+    manifest = make_manifest(tmp_path / "mini", n=1)
+    assert message in command_exit([str(manifest), option, value])
+
+
+def test_a_manifest_that_is_not_utf8_is_a_message(
+    tmp_path: Path, command_exit: Callable[[list[str]], str]
+) -> None:
+    folder = tmp_path / "bad"
+    manifest = make_manifest(folder, n=3)
+    data = manifest.read_bytes().replace(b"a red circle", b"a r\xe9d circle")
+    manifest.write_bytes(data)
+    err = command_exit([str(manifest)])
+    assert "manifest.jsonl: line 1: not UTF-8 (byte 0xe9 at offset" in err

@@ -187,3 +187,12 @@ def test_create_study_defines_inline_models(
     study = Study.objects.get(name="Inline")
     assert study.items.count() == BenchmarkItem.objects.filter(object_type="common").count()
     assert sorted(study.edit_models.values_list("name", flat=True)) == ["blur", "id"]
+
+
+def test_a_prompt_type_the_items_lack_is_refused(
+    make_study: Callable[..., Study], bench: Benchmark
+) -> None:
+    bench.items.filter(external_id="eb-0002").update(prompt_mask_rich="")
+    with pytest.raises(ServiceError, match="1 chosen item\\(s\\) have no mask_rich prompt"):
+        make_study(launch=False, prompt_types=["mask_simple", "mask_rich"])
+    assert not Study.objects.exists()
