@@ -37,6 +37,7 @@ from annotation.serializers import (
     StudySpecSerializer,
 )
 from annotation.services.benchmarks import edit_model_ensure
+from annotation.services.crowd import platform_export_upload
 from annotation.services.errors import ServiceError
 from annotation.services.studies import (
     study_close,
@@ -206,6 +207,11 @@ class StudyViewSet(
         parameters=[
             OpenApiParameter("output", str, enum=["json", "html"], description="default json"),
             OpenApiParameter("include_simulated", bool),
+            OpenApiParameter(
+                "platform_export_only",
+                bool,
+                description="keep only raters found in the uploaded platform export",
+            ),
             OpenApiParameter("resamples", int, description="bootstrap resamples (100–5000)"),
         ],
         responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/html"): str},
@@ -225,11 +231,42 @@ class StudyViewSet(
         report = study_report(
             study=study,
             include_simulated=request.query_params.get("include_simulated") in ("1", "true"),
+            platform_export_only=request.query_params.get("platform_export_only") in ("1", "true"),
             n_resamples=resamples,
         )
         if fmt == "html":
             return HttpResponse(render_html(report), content_type="text/html; charset=utf-8")
         return HttpResponse(report_to_json(report), content_type="application/json")
+
+    @extend_schema(
+        request={
+            "multipart/form-data": inline_serializer(
+                "PlatformExportUpload", {"export": serializers.FileField()}
+            )
+        },
+        responses={
+            200: inline_serializer(
+                "PlatformExportResult",
+                {"participants": serializers.IntegerField(), "matched": serializers.IntegerField()},
+            )
+        },
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="platform-export",
+        parser_classes=[MultiPartParser],
+    )
+    def platform_export(self, request: Request, pk: str | None = None) -> Response:
+        """Upload Prolific's or MTurk's participant export (CSV): the report can then keep
+        only the raters the platform knows (`report/?platform_export_only=1`)."""
+        study = self.get_object()
+        export = request.FILES.get("export")
+        if export is None:
+            raise ValidationError({"export": "send the platform's CSV export as `export`"})
+        matched = platform_export_upload(study=study, export=export)
+        study.refresh_from_db()
+        return Response({"participants": len(study.platform_export), "matched": matched})
 
     @extend_schema(responses=EditSerializer(many=True))
     @action(detail=True, methods=["get"])

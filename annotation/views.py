@@ -8,6 +8,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -25,15 +26,22 @@ from annotation.selectors.access import (
     study_get_for_raters,
     study_get_for_staff,
 )
-from annotation.selectors.raters import rater_get, rater_progress, rater_ref, task_payload
+from annotation.selectors.raters import (
+    rater_completion,
+    rater_get,
+    rater_progress,
+    rater_ref,
+    task_payload,
+)
 from annotation.selectors.reports import study_headlines, study_report
 from annotation.selectors.studies import live_studies
 from annotation.selectors.studies import study_dashboard as study_dashboard_data
 from annotation.services.assignments import assignment_next
 from annotation.services.benchmarks import item_derivatives_ensure
+from annotation.services.crowd import crowd_rater_enter
 from annotation.services.errors import ServiceError
 from annotation.services.judgments import assignment_report_broken, judgment_submit
-from annotation.services.raters import rater_for_participant, rater_for_user
+from annotation.services.raters import rater_for_user
 
 
 @require_GET
@@ -96,6 +104,15 @@ def _payload(study: Study, assignment: Assignment | None) -> dict[str, Any] | No
     return task_payload(assignment=assignment, image_url=_image_url(study, assignment))
 
 
+def _client_address(request: HttpRequest) -> str:
+    """The client's address: the one our proxy appended to X-Forwarded-For when we are told
+    to trust it (the last entry: the ones before it are the client's own claims)."""
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if settings.TRUST_X_FORWARDED_FOR and forwarded.strip():
+        return forwarded.split(",")[-1].strip()
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
 @require_GET
 def crowd_entry(request: HttpRequest, slug: str) -> HttpResponse:
     """/s/<slug>/: where Prolific, MTurk and internal raters arrive."""
@@ -106,11 +123,17 @@ def crowd_entry(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "annotation/rater/preview.html", {"study": study})
     try:
         if params.get("PROLIFIC_PID"):
-            rater = rater_for_participant(
-                platform="prolific", participant_id=params["PROLIFIC_PID"]
+            rater = crowd_rater_enter(
+                platform="prolific",
+                participant_id=params["PROLIFIC_PID"],
+                client_address=_client_address(request),
             )
         elif params.get("workerId"):
-            rater = rater_for_participant(platform="mturk", participant_id=params["workerId"])
+            rater = crowd_rater_enter(
+                platform="mturk",
+                participant_id=params["workerId"],
+                client_address=_client_address(request),
+            )
             request.session[f"mturk:{study.pk}"] = {
                 "assignmentId": params.get("assignmentId", ""),
                 "turkSubmitTo": params.get("turkSubmitTo", ""),
@@ -124,7 +147,7 @@ def crowd_entry(request: HttpRequest, slug: str) -> HttpResponse:
             request,
             "annotation/rater/message.html",
             {"study": study, "message": exc.problems[0]},
-            status=400,
+            status=exc.http_status,
         )
     request.session.cycle_key()  # a new identity gets a new session id
     request.session[_session_key(study)] = rater.pk
@@ -310,6 +333,8 @@ def rater_done(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "study": study,
         "progress": rater_progress(rater=rater, study=study),
+        # The code and the way back only for a rater who did what the study asks.
+        "completion": rater_completion(rater=rater, study=study),
         "platform": rater.platform,
         "mturk_action": (submit_to.rstrip("/") + "/mturk/externalSubmit")
         if submit_to.rstrip("/") in MTURK_HOSTS

@@ -147,6 +147,10 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1)
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 4096 * 4096, minimum=1)
+# New crowd identities one client address may create per hour (services.crowd).
+NEW_RATERS_PER_ADDRESS_PER_HOUR = env_int("NEW_RATERS_PER_ADDRESS_PER_HOUR", 30, minimum=1)
+# Behind a proxy that appends the client's address to X-Forwarded-For (see docs).
+TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", False)
 
 # Celery: with no broker the tasks run in-process (the embedded demo default).
 CELERY_TASK_ALWAYS_EAGER = env_str("CELERY_BROKER_URL", "") == ""

@@ -32,6 +32,9 @@ class Rater(models.Model):
     excluded = models.BooleanField(default=False)
     exclusion_reason = models.TextField(blank=True)
     simulated = models.BooleanField(default=False)
+    # Keyed hash of the client address a crowd identity first arrived from: new identities are
+    # rate-limited per address (services.raters.crowd_rater_enter). Empty for others.
+    origin = models.CharField(max_length=64, blank=True, default="", db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -50,6 +50,10 @@ class Study(models.Model):
     max_tasks_per_rater = models.PositiveIntegerField(null=True, blank=True)
     # When a rater is excluded: e.g. {"min_gold_accuracy": 0.7, "min_median_seconds": 2}.
     quality_rules = models.JSONField(default=dict, blank=True)
+    # The participants of the platform's own export (services.raters.platform_export_upload),
+    # as the same keyed hashes raters are stored under; the report can keep only these.
+    platform_export = models.JSONField(default=list, blank=True)
+    platform_export_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     created_at = models.DateTimeField(auto_now_add=True)
     launched_at = models.DateTimeField(null=True, blank=True)

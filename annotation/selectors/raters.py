@@ -5,11 +5,23 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection
 
-from annotation.models import Assignment, Judgment, Rater, Study, StudyUnit, live_assignment
+from annotation.models import (
+    Assignment,
+    Judgment,
+    Rater,
+    Study,
+    StudyUnit,
+    live_assignment,
+    live_lease,
+    rater_cap_reached,
+    units_open,
+    units_unseen,
+)
 
 
 def rater_get(*, rater_id: int | None) -> Rater | None:
@@ -111,3 +123,36 @@ def task_payload(*, assignment: Assignment, image_url: Callable[[str], str]) -> 
         "width": item.width,
         "height": item.height,
     }
+
+
+@dataclass(frozen=True)
+class Completion:
+    """Whether a rater has earned the study's completion code, and if not, why not."""
+
+    earned: bool
+    done: int
+    reason: str = ""
+    # Whether going back to the tasks can change it (not for an excluded rater).
+    can_go_on: bool = False
+
+
+def rater_completion(*, rater: Rater, study: Study) -> Completion:
+    """The completion code's rule: the code is earned by a rater who is not excluded, has done
+    at least one task, and has either reached the study's cap per rater or done every task
+    that was available to them (holds no open lease, and no unit is left that they could
+    still take while the study is live)."""
+    done = int(rater_progress(rater=rater, study=study)["done"])
+    if rater.excluded:
+        return Completion(False, done, "Your answers did not meet this study's quality checks.")
+    if done == 0:
+        return Completion(False, 0, "You have not completed any task of this study yet.", True)
+    if rater_cap_reached(study=study, tasks=done):
+        return Completion(True, done)
+    if Assignment.objects.filter(live_lease(), rater=rater, study=study).exists():
+        return Completion(False, done, "You still have a task open: please finish it first.", True)
+    if (
+        study.status == Study.Status.LIVE
+        and units_open(units_unseen(rater=rater, study=study, gold=False), study=study).exists()
+    ):
+        return Completion(False, done, "There are tasks left for you: please go on.", True)
+    return Completion(True, done)

@@ -78,13 +78,15 @@ def _pair_rows(judgment: Judgment, common: dict[str, Any]) -> list[dict[str, Any
 
 
 def study_judgment_frames(
-    *, study: Study, include_simulated: bool = False
+    *, study: Study, include_simulated: bool = False, platform_export_only: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The study's judgments as the tidy tables of analysis/tables.py (single, pairwise).
 
     Gold units are left out (they check raters, they are not results); excluded
     raters' judgments are kept and marked with the rule that excluded them.
-    Simulated judgments are left out unless asked for.
+    Simulated judgments are left out unless asked for. With ``platform_export_only``, only
+    raters found in the platform's uploaded export (``services.crowd.platform_export_upload``)
+    are kept.
     """
     judgments = (
         Judgment.objects.filter(
@@ -102,6 +104,8 @@ def study_judgment_frames(
     )
     if not include_simulated:
         judgments = judgments.filter(simulated=False)
+    if platform_export_only:
+        judgments = judgments.filter(assignment__rater__participant_hash__in=study.platform_export)
     single: list[dict[str, Any]] = []
     pairs: list[dict[str, Any]] = []
     for j in judgments:
@@ -188,9 +192,15 @@ def study_report(
     auto_judge: bool = True,
     n_resamples: int = 2000,
     seed: int = 0,
+    platform_export_only: bool = False,
 ) -> Report:
-    """The analysis report of a study, rater ids pseudonymised with :func:`report_salt`."""
-    single, pairwise = study_judgment_frames(study=study, include_simulated=include_simulated)
+    """The analysis report of a study, rater ids pseudonymised with :func:`report_salt`;
+    ``platform_export_only`` keeps only the raters of the platform's uploaded export."""
+    single, pairwise = study_judgment_frames(
+        study=study,
+        include_simulated=include_simulated,
+        platform_export_only=platform_export_only,
+    )
     data = StudyData(
         name=study.name,
         settings=study_report_settings(study=study),

@@ -6,6 +6,7 @@ import random
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from django.db import transaction
 from django.utils import timezone
@@ -148,7 +149,9 @@ def _unique_slug(name: str) -> str:
 def _completion_url(s: StudySpec) -> str:
     """The given return URL, or Prolific's own for the completion code."""
     return s.completion_url or (
-        PROLIFIC_COMPLETION.format(code=s.completion_code) if s.platform == "prolific" else ""
+        PROLIFIC_COMPLETION.format(code=quote(s.completion_code, safe=""))
+        if s.platform == "prolific"
+        else ""
     )
 
 

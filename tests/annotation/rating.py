@@ -3,7 +3,9 @@ and reading the units' slot counters."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import uuid
 from collections import Counter
 from typing import Any
@@ -31,9 +33,17 @@ def submit(rater: Rater, assignment: Assignment, **kw: Any) -> Any:
     )
 
 
-def prolific(client: Client, study: Study, pid: str = "5f1e2d3c4b5a") -> Any:
+def prolific_id(label: str) -> str:
+    """A valid Prolific id (24 hex characters) for a test's participant label."""
+    if re.fullmatch(r"[0-9a-f]{24}", label):
+        return label
+    return hashlib.sha256(label.encode()).hexdigest()[:24]
+
+
+def prolific(client: Client, study: Study, pid: str = "5f1e2d3c4b5a6978a1b2c3d4") -> Any:
     return client.get(
-        f"/s/{study.slug}/", {"PROLIFIC_PID": pid, "STUDY_ID": "st1", "SESSION_ID": "se1"}
+        f"/s/{study.slug}/",
+        {"PROLIFIC_PID": prolific_id(pid), "STUDY_ID": "st1", "SESSION_ID": "se1"},
     )
 
 

@@ -41,7 +41,9 @@ def test_a_1024_task_is_shown_at_half_size_with_the_512_input(
         completion_code="BIG-OK",
     )
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{live_server.url}/s/{study.slug}/?PROLIFIC_PID=big-1&STUDY_ID=s&SESSION_ID=x")
+    page.goto(
+        f"{live_server.url}/s/{study.slug}/?PROLIFIC_PID=b16b16b16b16b16b16b16b16&STUDY_ID=s&SESSION_ID=x"
+    )
     expect(page.locator("#prompt")).not_to_have_text("")
     page.wait_for_function(
         "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"

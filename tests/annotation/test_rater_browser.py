@@ -73,7 +73,9 @@ def test_a_prolific_rater_completes_the_study_by_keyboard(
     total = study.units.count()  # 3 models: 6 single + 3 pairwise
     ARTIFACTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{live_server.url}/s/{study.slug}/?PROLIFIC_PID=pw-rater-1&STUDY_ID=s&SESSION_ID=x")
+    page.goto(
+        f"{live_server.url}/s/{study.slug}/?PROLIFIC_PID=70772d7261746572312d3031&STUDY_ID=s&SESSION_ID=x"
+    )
     expect(page.locator("#prompt")).not_to_have_text("")
     shots: set[str] = set()
     done = 0

@@ -35,14 +35,14 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("task_path")]
 def test_a_prolific_participant_is_stored_only_as_a_hash(make_study: Callable[..., Study]) -> None:
     study = make_study()
     client = Client()
-    response = prolific(client, study, pid="5f1e2d3c4b5a6978")
+    response = prolific(client, study, pid="5f1e2d3c4b5a6978a1b2c3d4")
     assert response.status_code == 302 and response["Location"] == f"/s/{study.slug}/task/"
     rater = Rater.objects.get(platform="prolific")
-    assert rater.participant_hash and "5f1e2d3c4b5a6978" not in rater.participant_hash
+    assert rater.participant_hash and "5f1e2d3c4b5a6978a1b2c3d4" not in rater.participant_hash
     with connection.cursor() as cursor:
         for table in ("annotation_rater", "django_session"):
             cursor.execute(f"SELECT * FROM {table}")
-            assert "5f1e2d3c4b5a6978" not in repr(cursor.fetchall())
+            assert "5f1e2d3c4b5a6978a1b2c3d4" not in repr(cursor.fetchall())
 
 
 def test_a_returning_participant_resumes_with_the_same_identity(
@@ -77,7 +77,7 @@ def test_the_mturk_end_page_posts_back_to_mturk(make_study: Callable[..., Study]
     client.get(
         f"/s/{study.slug}/",
         {
-            "workerId": "W1",
+            "workerId": "A1WORKER0001",
             "assignmentId": "A77",
             "hitId": "H",
             "turkSubmitTo": "https://www.mturk.com",
@@ -107,21 +107,67 @@ def test_the_mturk_end_page_never_posts_to_another_host(make_study: Callable[...
     client = Client()
     client.get(
         f"/s/{study.slug}/",
-        {"workerId": "W2", "assignmentId": "A", "turkSubmitTo": "https://evil.example"},
+        {"workerId": "A2WORKER0002", "assignmentId": "A", "turkSubmitTo": "https://evil.example"},
     )
     done = client.get(f"/s/{study.slug}/done/").content.decode()
     assert "evil.example" not in done and "mturk-form" not in done
 
 
-def test_the_prolific_end_page_shows_the_code_and_the_way_back(
+def _answer_on_screen(client: Client, study: Study) -> None:
+    task = client.get(f"/s/{study.slug}/task/").context["task"]
+    assignment = Assignment.objects.get(pk=task["assignment"])
+    response = post_json(
+        client,
+        reverse("rater-submit", args=[study.slug]),
+        {
+            "assignment": assignment.pk,
+            "answers": yes_answers(assignment),
+            "time_on_task_ms": 3000,
+            "client_submission_id": str(uuid.uuid4()),
+        },
+    )
+    assert response.status_code == 200
+
+
+def test_the_prolific_end_page_shows_the_code_and_the_way_back_once_earned(
     make_study: Callable[..., Study],
 ) -> None:
-    study = make_study(platform="prolific", completion_code="C0DE42")
+    study = make_study(platform="prolific", completion_code="C0DE 42&x", max_tasks_per_rater=2)
     client = Client()
     prolific(client, study)
+    for done_so_far in range(2):
+        done = client.get(f"/s/{study.slug}/done/").content.decode()
+        # 0 tasks, then 1 of the quota of 2: no code, no way back, a way to the tasks.
+        assert "C0DE 42" not in done and "return-link" not in done, done_so_far
+        assert 'id="back-to-task"' in done
+        _answer_on_screen(client, study)
     done = client.get(f"/s/{study.slug}/done/").content.decode()
-    assert "C0DE42" in done
-    assert 'href="https://app.prolific.com/submissions/complete?cc=C0DE42"' in done
+    assert "C0DE 42&amp;x" in done
+    # The code is URL-encoded in Prolific's return link.
+    assert 'href="https://app.prolific.com/submissions/complete?cc=C0DE%2042%26x"' in done
+
+
+def test_without_a_cap_the_code_is_earned_when_no_task_is_left_for_the_rater(
+    make_study: Callable[..., Study],
+) -> None:
+    study = make_study(platform="prolific", completion_code="DONECODE")
+    client = Client()
+    prolific(client, study)
+    _answer_on_screen(client, study)
+    assert "DONECODE" not in client.get(f"/s/{study.slug}/done/").content.decode()
+    while client.get(f"/s/{study.slug}/task/").status_code == 200:
+        _answer_on_screen(client, study)
+    assert "DONECODE" in client.get(f"/s/{study.slug}/done/").content.decode()
+
+
+def test_an_excluded_rater_gets_no_code(make_study: Callable[..., Study]) -> None:
+    study = make_study(platform="prolific", completion_code="DONECODE", max_tasks_per_rater=1)
+    client = Client()
+    prolific(client, study)
+    _answer_on_screen(client, study)
+    Rater.objects.update(excluded=True, exclusion_reason="gold accuracy 0.1 < 0.8")
+    done = client.get(f"/s/{study.slug}/done/").content.decode()
+    assert "DONECODE" not in done and "quality checks" in done and "back-to-task" not in done
 
 
 def test_an_internal_rater_logs_in_and_sees_live_studies(

@@ -51,6 +51,6 @@ class Command(BaseCommand):
         self.stdout.write(f"  Dashboard:    {base}/studies/{study.pk}/?simulated=1")
         self.stdout.write(f"  Report:       {base}/studies/{study.pk}/report/?simulated=1")
         self.stdout.write(
-            f"  Rater link:   {base}/s/{study.slug}/?PROLIFIC_PID=demo-participant"
+            f"  Rater link:   {base}/s/{study.slug}/?PROLIFIC_PID=0123456789abcdef01234567"
             "&STUDY_ID=demo&SESSION_ID=1"
         )
