@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_str
@@ -45,11 +46,14 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "csp",
     "annotation",
 ]
 
 MIDDLEWARE = [
+    "annotation.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -110,7 +114,9 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # Sessions hold only ids (the user, the rater of each study): a signed cookie
 # saves a database read and write on every rater request.
-SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+# Sessions live in the database: logging out ends a session for good (a copied signed cookie
+# would stay valid). Run `manage.py clearsessions` daily to drop expired ones.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
 
 # On PostgreSQL the task page's two calls run as a few hand-written statements
@@ -147,6 +153,11 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1)
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 4096 * 4096, minimum=1)
+# Request bodies, per endpoint (annotation/middleware.py answers 413 above these).
+OUTPUTS_UPLOAD_MAX_BYTES = env_int("OUTPUTS_UPLOAD_MAX_BYTES", 1024**3, minimum=1)
+EXPORT_UPLOAD_MAX_BYTES = env_int("EXPORT_UPLOAD_MAX_BYTES", 20 * 1024**2, minimum=1)
+RATER_REQUEST_MAX_BYTES = env_int("RATER_REQUEST_MAX_BYTES", 64 * 1024, minimum=1)
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 10 * 1024**2, minimum=1)
 # New crowd identities one client address may create per hour (services.crowd).
 NEW_RATERS_PER_ADDRESS_PER_HOUR = env_int("NEW_RATERS_PER_ADDRESS_PER_HOUR", 30, minimum=1)
 # Behind a proxy that appends the client's address to X-Forwarded-For (see docs).
@@ -207,6 +218,24 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "annotation.api_schema.add_error_responses",
     ],
+}
+
+# Content-Security-Policy (django-csp): scripts and styles from our own origin only, inline
+# styles allowed (the pages' and the self-contained report's <style>), no inline script;
+# forms may post only here and to MTurk's externalSubmit.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "blob:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF, "https://www.mturk.com", "https://workersandbox.mturk.com"],
+    }
 }
 
 # Security headers; HTTPS-only settings default on outside DEBUG.
