@@ -18,19 +18,15 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 from PIL import Image
 
-from analysis.report.html import render_html
 from annotation.models import MAX_ID, Assignment, Edit, Rater, Study
 from annotation.rendering import mask_overlay_png
 from annotation.selectors.access import (
     assignment_get_for_rater,
     item_get_for_staff,
     study_get_for_raters,
-    study_get_for_staff,
 )
 from annotation.selectors.raters import rater_get, rater_progress, rater_ref, task_payload
-from annotation.selectors.reports import study_headlines, study_report
 from annotation.selectors.studies import live_studies
-from annotation.selectors.studies import study_dashboard as study_dashboard_data
 from annotation.services.assignments import assignment_next
 from annotation.services.errors import ServiceError
 from annotation.services.judgments import assignment_report_broken, judgment_submit
@@ -49,22 +45,6 @@ def item_overlay(request: HttpRequest, item_id: int) -> HttpResponse:
     with item.image.open("rb") as image_file, item.mask.open("rb") as mask_file:
         png = mask_overlay_png(Image.open(image_file), Image.open(mask_file))
     return HttpResponse(png, content_type="image/png")
-
-
-@require_GET
-def study_dashboard(request: HttpRequest, study_id: int) -> HttpResponse:
-    study = study_get_for_staff(user=request.user, study_id=study_id)
-    crowd_link = request.build_absolute_uri(reverse("crowd-entry", args=[study.slug]))
-    simulated = request.GET.get("simulated") == "1"
-    context = {
-        "study": study,
-        "data": study_dashboard_data(study=study),
-        "headlines": study_headlines(study=study, include_simulated=simulated),
-        "crowd_link": crowd_link,
-        "prolific_link": crowd_link
-        + "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}",
-    }
-    return render(request, "annotation/study_dashboard.html", context)
 
 
 # --- Rater pages ------------------------------------------------------------------------------
@@ -325,13 +305,3 @@ def rater_done(request: HttpRequest, slug: str) -> HttpResponse:
 def rater_home(request: HttpRequest) -> HttpResponse:
     """Internal raters: the studies they can work on."""
     return render(request, "annotation/rater/home.html", {"studies": live_studies()})
-
-
-@require_GET
-def study_report_page(request: HttpRequest, study_id: int) -> HttpResponse:
-    """The full HTML report (staff only), simulated raters included with ?simulated=1."""
-    study = study_get_for_staff(user=request.user, study_id=study_id)
-    report = study_report(
-        study=study, include_simulated=request.GET.get("simulated") == "1", n_resamples=1000
-    )
-    return HttpResponse(render_html(report), content_type="text/html; charset=utf-8")

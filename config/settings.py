@@ -14,7 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "annotation",
 ]
 
@@ -199,7 +200,22 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Benchmarks, models, studies and results of EditBench Studio.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc from the installed sidecar package: /api/docs/ works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+
+# Sign-in for internal raters and staff (Django's auth views, the app's templates).
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+# The study estimate (wizard and dashboard): pay per rater hour, its currency, and the
+# intra-item correlation of judgments behind the design effect of the precision figures.
+ESTIMATE_HOURLY_PAY = env_float("ESTIMATE_HOURLY_PAY", 12.0, minimum=0)
+ESTIMATE_CURRENCY = env_str("ESTIMATE_CURRENCY", "GBP")
+ESTIMATE_ITEM_ICC = env_float("ESTIMATE_ITEM_ICC", 0.2, minimum=0, maximum=1)
 
 # Security headers; HTTPS-only settings default on outside DEBUG.
 SECURE_CONTENT_TYPE_NOSNIFF = True
