@@ -247,7 +247,9 @@ def wizard_initial(study: Study) -> dict[str, Any]:
     tasks = [t for t, on in zip(TASKS, (study.task_single, study.task_pairwise), strict=True) if on]
     return {
         "benchmark": benchmark_key(study.benchmark),
-        "items": " ".join(study.items.order_by("external_id").values_list("external_id", flat=True)),
+        "items": " ".join(
+            study.items.order_by("external_id").values_list("external_id", flat=True)
+        ),
         "models": list(study.edit_models.values_list("name", flat=True)),
         "prompt_types": list(study.prompt_types),
         "tasks": tasks,

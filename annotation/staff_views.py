@@ -7,16 +7,19 @@ only here and in the admin: blinding concerns raters, not staff.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -39,19 +42,20 @@ from annotation.services.errors import ServiceError
 from annotation.services.raters import participant_hash
 from annotation.services.studies import study_close, study_launch, study_pause
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 THUMBNAILS = 12
 
 
 def staff_only(view: View) -> View:
-    """Anonymous visitors sign in first; signed-in non-staff users get 403."""
+    """Anonymous visitors sign in first; signed-in non-staff users get a 404, as from
+    ``study_get_for_staff`` (so ids cannot be probed)."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not getattr(request.user, "is_staff", False):
-            raise PermissionDenied
+            raise Http404
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -142,17 +146,21 @@ def items_preview(request: HttpRequest) -> JsonResponse:
 # --- The dashboard and its actions ---------------------------------------------------------
 
 
-def _downloads(study: Study) -> list[dict[str, str]]:
+def _downloads(study: Study, *, simulated: bool) -> list[dict[str, str]]:
+    """A link per export (a raw one per task kind the study has)."""
     links = []
     for output, what in EXPORTS.items():
         kinds = [k for k in RAW_KINDS if getattr(study, f"task_{k}")]
         for kind in kinds if output.startswith("raw-") else [""]:
+            query = {"kind": kind} if kind else {}
+            if simulated:
+                query["simulated"] = "1"
             url = reverse("study-download", args=[study.pk, output])
             links.append(
                 {
                     "output": output + (f" ({kind})" if kind else ""),
                     "what": what,
-                    "url": url + (f"?kind={kind}" if kind else ""),
+                    "url": url + ("?" + urlencode(query) if query else ""),
                 }
             )
     return links
@@ -163,21 +171,23 @@ def _downloads(study: Study) -> list[dict[str, str]]:
 def study_dashboard(request: HttpRequest, study_id: int) -> HttpResponse:
     """The study's live page; ``?fragment=live`` is the part that refreshes itself."""
     study = study_get_for_staff(user=request.user, study_id=study_id)
-    crowd_link = request.build_absolute_uri(reverse("crowd-entry", args=[study.slug]))
-    simulated = request.GET.get("simulated") == "1"
-    context = {
+    context: dict[str, Any] = {
         "study": study,
         "data": study_dashboard_data(study=study),
         "coverage": study_coverage(study=study),
+    }
+    if request.GET.get("fragment") == "live":
+        return render(request, "annotation/staff/dashboard_live.html", context)
+    crowd_link = request.build_absolute_uri(reverse("crowd-entry", args=[study.slug]))
+    simulated = request.GET.get("simulated") == "1"
+    context |= {
         "estimate": study_estimate(study=study),
         "headlines": study_headlines(study=study, include_simulated=simulated),
-        "downloads": _downloads(study),
+        "downloads": _downloads(study, simulated=simulated),
         "crowd_link": crowd_link,
         "prolific_link": crowd_link
         + "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}",
     }
-    if request.GET.get("fragment") == "live":
-        return render(request, "annotation/staff/dashboard_live.html", context)
     return render(request, "annotation/study_dashboard.html", context)
 
 
@@ -287,10 +297,16 @@ def edit_image(request: HttpRequest, edit_id: int) -> FileResponse:
 def study_report_page(request: HttpRequest, study_id: int) -> HttpResponse:
     """The full HTML report, simulated raters included with ?simulated=1."""
     study = study_get_for_staff(user=request.user, study_id=study_id)
-    export = study_export(
-        study=study, output="html", include_simulated=request.GET.get("simulated") == "1"
+    simulated = request.GET.get("simulated") == "1"
+    export = study_export(study=study, output="html", include_simulated=simulated)
+    # The report is one self-contained file; on the site it also links every export.
+    bar = render_to_string(
+        "annotation/staff/report_bar.html",
+        {"study": study, "downloads": _downloads(study, simulated=simulated)},
+        request=request,
     )
-    return HttpResponse(export.content, content_type=export.content_type)
+    html = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + bar, export.content.decode(), count=1)
+    return HttpResponse(html, content_type=export.content_type)
 
 
 @require_GET

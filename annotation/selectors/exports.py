@@ -61,9 +61,7 @@ def study_export(
         if kind not in RAW_KINDS:
             raise ValueError(f"kind: {' or '.join(RAW_KINDS)}")
         return _raw_export(study, output, kind, include_simulated)
-    report = study_report(
-        study=study, include_simulated=include_simulated, n_resamples=n_resamples
-    )
+    report = study_report(study=study, include_simulated=include_simulated, n_resamples=n_resamples)
     name = f"{study.slug}-report"
     if output == "json":
         content = report_to_json(report).encode("utf-8")

@@ -125,9 +125,7 @@ def study_coverage(*, study: Study) -> list[dict[str, Any]]:
     """Per prompt type and model (or pair of models): units, and units with K judgments."""
     units = (
         StudyUnit.objects.filter(study=study, is_gold=False)
-        .annotate(
-            n=Count("assignments", filter=Q(assignments__status=Assignment.Status.SUBMITTED))
-        )
+        .annotate(n=Count("assignments", filter=Q(assignments__status=Assignment.Status.SUBMITTED)))
         .values("kind", "prompt_type", "edit_a__model__name", "edit_b__model__name", "n")
     )
     cells: dict[tuple[str, str, str], dict[str, Any]] = {}
