@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from annotation.models import Benchmark, Edit, EditModel, Study
-from annotation.selectors.exports import EXPORTS, RAW_KINDS, study_export
+from annotation.selectors.exports import EXPORTS, RAW_KINDS, ExportRequestError, study_export
 from annotation.selectors.studies import study_progress
 from annotation.serializers import (
     BenchmarkItemSerializer,
@@ -229,7 +229,7 @@ class StudyViewSet(
                 kind=request.query_params.get("kind", "single"),
                 n_resamples=resamples,
             )
-        except ValueError as exc:
+        except ExportRequestError as exc:
             field, _, message = str(exc).partition(": ")
             raise ValidationError({field: message}) from None
         response = HttpResponse(export.content, content_type=export.content_type)

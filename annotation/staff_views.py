@@ -28,7 +28,7 @@ from annotation.forms import StudyWizardForm, wizard_initial, wizard_save, wizar
 from annotation.models import Assignment, BenchmarkItem, Edit, Study
 from annotation.selectors.access import study_get_for_staff
 from annotation.selectors.approvals import approvals_csv, rater_decisions
-from annotation.selectors.exports import EXPORTS, RAW_KINDS, study_export
+from annotation.selectors.exports import EXPORTS, RAW_KINDS, ExportRequestError, study_export
 from annotation.selectors.planning import (
     design_estimate,
     rater_detail,
@@ -321,7 +321,7 @@ def study_download(request: HttpRequest, study_id: int, output: str) -> HttpResp
             include_simulated=request.GET.get("simulated") == "1",
             kind=request.GET.get("kind", "single"),
         )
-    except ValueError as exc:
+    except ExportRequestError as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
     response = HttpResponse(export.content, content_type=export.content_type)
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'

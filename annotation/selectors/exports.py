@@ -36,6 +36,10 @@ CONTENT_TYPES = {
 }
 
 
+class ExportRequestError(ValueError):
+    """An unknown export or raw table was asked for; the message starts with the argument."""
+
+
 @dataclass(frozen=True)
 class Export:
     content: bytes
@@ -53,13 +57,13 @@ def study_export(
 ) -> Export:
     """One export of :data:`EXPORTS` (``kind`` picks the raw table: single or pairwise).
 
-    Raises ValueError naming the argument for an unknown output or kind.
+    Raises :class:`ExportRequestError` naming the argument for an unknown output or kind.
     """
     if output not in EXPORTS:
-        raise ValueError(f"output: one of {', '.join(EXPORTS)}")
+        raise ExportRequestError(f"output: one of {', '.join(EXPORTS)}")
     if output.startswith("raw-"):
         if kind not in RAW_KINDS:
-            raise ValueError(f"kind: {' or '.join(RAW_KINDS)}")
+            raise ExportRequestError(f"kind: {' or '.join(RAW_KINDS)}")
         return _raw_export(study, output, kind, include_simulated)
     report = study_report(study=study, include_simulated=include_simulated, n_resamples=n_resamples)
     name = f"{study.slug}-report"

@@ -275,3 +275,15 @@ def test_the_api_docs_are_served_from_the_app(staff: Client) -> None:
         asset = html.split('src="', 1)[1].split('"', 1)[0]
         response = staff.get(asset)
         assert response.status_code == 200, asset
+
+
+def test_a_study_without_judgments_still_downloads_and_estimates(
+    staff: Client, make_study: Callable[..., Study]
+) -> None:
+    study = make_study(launch=False)
+    for output in ("json", "html", "csv", "raw-csv", "raw-jsonl"):
+        response = staff.get(reverse("study-download", args=[study.pk, output]))
+        assert response.status_code == 200, (output, response.content)
+    page = staff.get(reverse("study-dashboard", args=[study.pk]))
+    assert page.status_code == 200 and page.context["coverage"] == []
+    assert page.context["estimate"]["units"] == 4 * (3 * 2 + 3)
