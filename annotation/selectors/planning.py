@@ -185,11 +185,24 @@ def _answer_row(assignment: Assignment, judgment: Judgment | None) -> dict[str, 
         "unit": unit,
         "item": unit.edit_a.item,
         "models": [unit.edit_a.model.name] + ([unit.edit_b.model.name] if unit.edit_b else []),
-        "answers": judgment.answers if judgment else None,
+        "answers": _readable(unit, judgment.answers) if judgment else None,
         "correct": judgment.correct if judgment else None,
         "seconds": judgment.time_on_task_ms / 1000 if judgment else None,
         "gold": unit.is_gold,
         "passed": passed,
+    }
+
+
+def _readable(unit: StudyUnit, answers: dict[str, Any]) -> dict[str, Any]:
+    """A judgment's answers for staff: a side-by-side choice named by its model (``a``/``b``
+    are the unit's edits), the raw left/right clicks left out."""
+    if unit.kind != StudyUnit.Kind.PAIRWISE or unit.edit_b is None:
+        return dict(answers)
+    names = {"a": unit.edit_a.model.name, "b": unit.edit_b.model.name, "none": "no preference"}
+    return {
+        key.removesuffix("_choice"): names.get(str(value), value)
+        for key, value in answers.items()
+        if key.endswith("_choice")
     }
 
 

@@ -215,6 +215,12 @@ def test_the_rater_page_shows_answers_times_and_gold_misses(
     html = page.content.decode()
     assert 'id="gold-misses"' in html and "/staff/edits/" in html and "overlay.png" in html
     assert page.context["median_seconds"] == 3.0
+    # Side-by-side answers are named by model for staff (every one here chose edit A).
+    pairs = [r for r in page.context["rows"] if r["unit"].kind == "pairwise" and not r["gold"]]
+    assert pairs
+    for row in pairs:
+        model_a = row["unit"].edit_a.model.name
+        assert row["answers"] == {"alignment": model_a, "realism": model_a}
 
 
 def test_the_gallery_shows_every_models_edit_of_an_item(
