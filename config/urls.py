@@ -16,7 +16,13 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI and Redoc are served from drf-spectacular-sidecar's static files: offline.
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(
+            url_name="schema", template_name="annotation/staff/redoc.html"
+        ),
+        name="api-redoc",
+    ),
     path("", include("annotation.urls")),
 ]
 

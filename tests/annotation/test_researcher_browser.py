@@ -178,3 +178,26 @@ def test_a_researcher_runs_a_study_from_the_browser(
         ("PROLIFIC-A", "approve", "3"),
         ("PROLIFIC-B", "", "0"),
     ]
+
+
+def test_the_api_docs_render_offline(browser: Browser, live_server: Any) -> None:
+    User.objects.create_superuser("researcher", "r@example.org", "a long test password")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page()
+    outside: list[str] = []
+
+    def record(request: Any) -> None:
+        # Scripts, styles, fonts and the schema must come from the app. (Redoc's bundle
+        # still asks the web for its badge's logo, an image hidden on our page.)
+        local = request.url.startswith((live_server.url, f"blob:{live_server.url}"))
+        if not local and request.resource_type != "image":
+            outside.append(request.url)
+
+    page.on("request", record)
+    sign_in(page, live_server.url)
+    page.goto(f"{live_server.url}/api/docs/")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("EditBench Studio API")
+    shot(page, "8-api-docs")
+    page.goto(f"{live_server.url}/api/redoc/")
+    expect(page.locator("h1").first).to_contain_text("EditBench Studio API", timeout=15000)
+    assert outside == [], outside  # every script, style and font came from the app
