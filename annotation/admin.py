@@ -14,7 +14,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Model, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
@@ -225,8 +225,9 @@ class _StudyAction(Protocol):
 
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """Studies are created from spec files or the API (validated by the services); the
-    admin shows them, runs their transitions and links to the dashboard."""
+    """Studies are created with the wizard (Add leads there), from spec files or the API,
+    all validated by the services; the admin shows them, runs their transitions and links to
+    the dashboard."""
 
     list_display = (
         "name",
@@ -245,7 +246,14 @@ class StudyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     actions = ["generate", "launch", "pause", "close"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # create_study / POST /api/v1/studies/ validate a whole spec
+        # Add opens the study wizard (add_view), which validates a whole spec like
+        # create_study and POST /api/v1/studies/; the admin's own add form never shows.
+        return bool(getattr(request.user, "is_staff", False))
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return redirect("study-new")
 
     def has_change_permission(self, request: HttpRequest, obj: Study | None = None) -> bool:
         return obj is None and bool(getattr(request.user, "is_staff", False))

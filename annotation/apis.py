@@ -23,10 +23,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from analysis.report import report_to_json
-from analysis.report.html import render_html
 from annotation.models import Benchmark, Edit, EditModel, Study
-from annotation.selectors.reports import study_report
+from annotation.selectors.exports import EXPORTS, RAW_KINDS, ExportRequestError, study_export
 from annotation.selectors.studies import study_progress
 from annotation.serializers import (
     BenchmarkItemSerializer,
@@ -205,7 +203,8 @@ class StudyViewSet(
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("output", str, enum=["json", "html"], description="default json"),
+            OpenApiParameter("output", str, enum=list(EXPORTS), description="default json"),
+            OpenApiParameter("kind", str, enum=list(RAW_KINDS), description="raw-*: the table"),
             OpenApiParameter("include_simulated", bool),
             OpenApiParameter(
                 "platform_export_only",
@@ -214,29 +213,44 @@ class StudyViewSet(
             ),
             OpenApiParameter("resamples", int, description="bootstrap resamples (100–5000)"),
         ],
-        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/html"): str},
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "text/html"): str,
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            (200, "text/csv"): str,
+            (200, "application/jsonl"): str,
+        },
     )
     @action(detail=True, methods=["get"], url_path="report")
     def report(self, request: Request, pk: str | None = None) -> HttpResponse:
-        """The study's results: every number with its method (JSON) or the HTML report."""
+        """The study's results: JSON (every number with its method), the HTML report, the
+        report's tables as CSV in a zip, or the raw judgments as CSV or JSON Lines."""
         study = self.get_object()
         # Not "format": DRF reserves that query parameter for content negotiation.
-        fmt = request.query_params.get("output", "json")
+        output = request.query_params.get("output", "json")
         try:
             resamples = int(request.query_params.get("resamples", "1000"))
         except ValueError:
             raise ValidationError({"resamples": "an integer"}) from None
-        if fmt not in ("json", "html") or not 100 <= resamples <= 5000:
-            raise ValidationError({"output": "json or html", "resamples": "from 100 to 5000"})
-        report = study_report(
-            study=study,
-            include_simulated=request.query_params.get("include_simulated") in ("1", "true"),
-            platform_export_only=request.query_params.get("platform_export_only") in ("1", "true"),
-            n_resamples=resamples,
-        )
-        if fmt == "html":
-            return HttpResponse(render_html(report), content_type="text/html; charset=utf-8")
-        return HttpResponse(report_to_json(report), content_type="application/json")
+        if not 100 <= resamples <= 5000:
+            raise ValidationError({"resamples": "from 100 to 5000"})
+        try:
+            export = study_export(
+                study=study,
+                output=output,
+                include_simulated=request.query_params.get("include_simulated") in ("1", "true"),
+                kind=request.query_params.get("kind", "single"),
+                platform_export_only=request.query_params.get("platform_export_only")
+                in ("1", "true"),
+                n_resamples=resamples,
+            )
+        except ExportRequestError as exc:
+            field, _, message = str(exc).partition(": ")
+            raise ValidationError({field: message}) from None
+        response = HttpResponse(export.content, content_type=export.content_type)
+        if output not in ("json", "html"):
+            response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+        return response
 
     @extend_schema(
         request={

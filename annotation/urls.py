@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
-from annotation import views
+from annotation import staff_views, views
+
+STUDY = "studies/<int:study_id>/"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("staff/items/<int:item_id>/overlay.png", views.item_overlay, name="item-overlay"),
-    path("studies/<int:study_id>/", views.study_dashboard, name="study-dashboard"),
-    path("studies/<int:study_id>/report/", views.study_report_page, name="study-report"),
+    # Staff pages (staff_views): the wizard, the live dashboard and what it links to.
+    path("staff/", staff_views.staff_home, name="staff-home"),
+    path("staff/studies/new/", staff_views.study_new, name="study-new"),
+    path("staff/items/preview.json", staff_views.items_preview, name="items-preview"),
+    path("staff/edits/<int:edit_id>.png", staff_views.edit_image, name="edit-image"),
+    path(STUDY, staff_views.study_dashboard, name="study-dashboard"),
+    path(STUDY + "edit/", staff_views.study_edit, name="study-edit"),
+    path(STUDY + "report/", staff_views.study_report_page, name="study-report"),
+    path(STUDY + "download/<str:output>/", staff_views.study_download, name="study-download"),
+    path(STUDY + "raters/<int:rater_id>/", staff_views.study_rater, name="study-rater"),
+    path(STUDY + "approvals/", staff_views.study_approvals, name="study-approvals"),
+    path(STUDY + "gallery/", staff_views.study_gallery_index, name="study-gallery"),
+    path(
+        STUDY + "gallery/<int:item_id>/", staff_views.study_gallery_item, name="study-gallery-item"
+    ),
+    re_path(
+        r"^studies/(?P<study_id>[0-9]+)/(?P<action>launch|pause|close)/$",
+        staff_views.study_action,
+        name="study-action",
+    ),
+    # Raters
     path("rate/", views.rater_home, name="rater-home"),
     path("s/<slug:slug>/", views.crowd_entry, name="crowd-entry"),
     path("s/<slug:slug>/task/", views.rater_task, name="rater-task"),

@@ -18,13 +18,11 @@ from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 
-from analysis.report.html import render_html
 from annotation.models import MAX_ID, Assignment, Edit, Rater, Study
 from annotation.selectors.access import (
     assignment_get_for_rater,
     item_get_for_staff,
     study_get_for_raters,
-    study_get_for_staff,
 )
 from annotation.selectors.raters import (
     rater_completion,
@@ -33,9 +31,7 @@ from annotation.selectors.raters import (
     rater_ref,
     task_payload,
 )
-from annotation.selectors.reports import study_headlines, study_report
 from annotation.selectors.studies import live_studies
-from annotation.selectors.studies import study_dashboard as study_dashboard_data
 from annotation.services.assignments import assignment_next
 from annotation.services.benchmarks import item_derivatives_ensure
 from annotation.services.crowd import crowd_rater_enter
@@ -56,22 +52,6 @@ def item_overlay(request: HttpRequest, item_id: int) -> HttpResponse:
     # The stored thumbnail (region tinted, at most 256 px), made once per item.
     with item.thumbnail.open("rb") as thumbnail:
         return HttpResponse(thumbnail.read(), content_type="image/png")
-
-
-@require_GET
-def study_dashboard(request: HttpRequest, study_id: int) -> HttpResponse:
-    study = study_get_for_staff(user=request.user, study_id=study_id)
-    crowd_link = request.build_absolute_uri(reverse("crowd-entry", args=[study.slug]))
-    simulated = request.GET.get("simulated") == "1"
-    context = {
-        "study": study,
-        "data": study_dashboard_data(study=study),
-        "headlines": study_headlines(study=study, include_simulated=simulated),
-        "crowd_link": crowd_link,
-        "prolific_link": crowd_link
-        + "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}",
-    }
-    return render(request, "annotation/study_dashboard.html", context)
 
 
 # --- Rater pages ------------------------------------------------------------------------------
@@ -349,13 +329,3 @@ def rater_done(request: HttpRequest, slug: str) -> HttpResponse:
 def rater_home(request: HttpRequest) -> HttpResponse:
     """Internal raters: the studies they can work on."""
     return render(request, "annotation/rater/home.html", {"studies": live_studies()})
-
-
-@require_GET
-def study_report_page(request: HttpRequest, study_id: int) -> HttpResponse:
-    """The full HTML report (staff only), simulated raters included with ?simulated=1."""
-    study = study_get_for_staff(user=request.user, study_id=study_id)
-    report = study_report(
-        study=study, include_simulated=request.GET.get("simulated") == "1", n_resamples=1000
-    )
-    return HttpResponse(render_html(report), content_type="text/html; charset=utf-8")

@@ -15,7 +15,7 @@ import dj_database_url
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "csp",
+    "drf_spectacular_sidecar",
     "annotation",
 ]
 
@@ -218,6 +219,10 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "annotation.api_schema.add_error_responses",
     ],
+    # Swagger UI and Redoc from the installed sidecar package: /api/docs/ works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Content-Security-Policy (django-csp): scripts and styles from our own origin only, inline
@@ -230,6 +235,8 @@ CONTENT_SECURITY_POLICY = {
         "style-src": [SELF, UNSAFE_INLINE],
         "img-src": [SELF, "data:", "blob:"],
         "connect-src": [SELF],
+        # Redoc (the API docs) runs its search in a worker made from a blob.
+        "worker-src": [SELF, "blob:"],
         "font-src": [SELF],
         "object-src": [NONE],
         "base-uri": [NONE],
@@ -237,6 +244,17 @@ CONTENT_SECURITY_POLICY = {
         "form-action": [SELF, "https://www.mturk.com", "https://workersandbox.mturk.com"],
     }
 }
+
+# Sign-in for internal raters and staff (Django's auth views, the app's templates).
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+# The study estimate (wizard and dashboard): pay per rater hour, its currency, and the
+# intra-item correlation of judgments behind the design effect of the precision figures.
+ESTIMATE_HOURLY_PAY = env_float("ESTIMATE_HOURLY_PAY", 12.0, minimum=0)
+ESTIMATE_CURRENCY = env_str("ESTIMATE_CURRENCY", "GBP")
+ESTIMATE_ITEM_ICC = env_float("ESTIMATE_ITEM_ICC", 0.2, minimum=0, maximum=1)
 
 # Security headers; HTTPS-only settings default on outside DEBUG.
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -148,6 +148,18 @@ def study_auto_judge_frame(*, study: Study) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+RATER_QUALITY_COLUMNS = [
+    "rater",
+    "platform",
+    "excluded",
+    "judgments",
+    "gold_answers",
+    "gold_accuracy",
+    "median_seconds",
+    "same_answer_share",
+]
+
+
 def study_rater_quality_frame(*, study: Study) -> pd.DataFrame:
     """Per-rater quality signals (raw rater ids; the report pseudonymises them)."""
     raters = Rater.objects.filter(assignments__study=study).distinct()
@@ -162,8 +174,9 @@ def study_rater_quality_frame(*, study: Study) -> pd.DataFrame:
                 **quality,
             }
         )
-    # A study no rater has entered yet still has a (empty) rater table.
-    return pd.DataFrame(rows, columns=None if rows else ["rater", "platform", "excluded"])
+    # The columns even without raters: the report's rater table needs them (a study with no
+    # judgment yet still has a report, its tables empty).
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=RATER_QUALITY_COLUMNS)
 
 
 def study_report_settings(*, study: Study) -> ReportSettings:

@@ -138,6 +138,12 @@ def _study_problems(s: StudySpec) -> list[str]:
     return problems + _quality_rule_problems(s.quality_rules or {})
 
 
+def study_spec_problems(*, spec: StudySpec) -> list[str]:
+    """Every problem :func:`study_create` would report for ``spec`` (the wizard's estimate
+    step checks a design before anything is created); each starts with the field's name."""
+    return _study_problems(spec)
+
+
 def _unique_slug(name: str) -> str:
     base = slugify(name)[:60] or "study"
     slug = base

@@ -72,7 +72,9 @@ def test_anonymous_visitors_get_nothing(make_study: Callable[..., Study]) -> Non
     submit_url = reverse("rater-submit", args=[study.slug])
     assert post_json(anon, submit_url, {"assignment": assignment.pk}).status_code == 403
     assert post_json(anon, reverse("rater-next", args=[study.slug]), {}).status_code == 403
-    assert anon.get(f"/studies/{study.pk}/").status_code == 404
+    # Staff pages send anonymous visitors to sign in, whatever the id (nothing to probe).
+    response = anon.get(f"/studies/{study.pk}/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
 def test_the_dashboard_is_for_staff_only(

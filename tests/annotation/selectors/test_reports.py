@@ -160,7 +160,8 @@ def test_the_full_report_page_is_for_staff_only(
     simulated: Study, admin_user: User, rater_a: User
 ) -> None:
     url = f"/studies/{simulated.pk}/report/"
-    assert Client().get(url).status_code == 404
+    anonymous = Client().get(url)  # sent to sign in, whatever the id
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith("/accounts/login/")
     client = Client()
     client.force_login(rater_a)
     assert client.get(url).status_code == 404
