@@ -7,7 +7,7 @@ service call made by the caller, which turns a validated spec into the services'
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -71,7 +71,7 @@ class InlineModelSerializer(EditModelSerializer):
     except that the name may be an existing model's (then that model is used)."""
 
     class Meta(EditModelSerializer.Meta):
-        extra_kwargs = {"name": {"validators": []}}
+        extra_kwargs: ClassVar[dict[str, dict[str, Any]]] = {"name": {"validators": []}}
 
 
 INLINE_MODEL_KEYS = tuple(k for k in EditModelSerializer.Meta.fields if k != "id")

@@ -89,7 +89,7 @@ def _client_address(request: HttpRequest) -> str:
     to trust it (the last entry: the ones before it are the client's own claims)."""
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if settings.TRUST_X_FORWARDED_FOR and forwarded.strip():
-        return forwarded.split(",")[-1].strip()
+        return str(forwarded).split(",")[-1].strip()
     return str(request.META.get("REMOTE_ADDR", ""))
 
 
