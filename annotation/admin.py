@@ -35,7 +35,8 @@ from annotation.models import (
 from annotation.selectors.studies import generation_counts
 from annotation.services.errors import ServiceError
 from annotation.services.generation import jobs_retry_failed
-from annotation.services.studies import study_close, study_generate, study_launch, study_pause
+from annotation.services.runner import study_generate_background
+from annotation.services.studies import study_close, study_launch, study_pause
 from annotation.services.uploads import UploadReport, external_outputs_upload
 
 THUMB = 72
@@ -279,9 +280,15 @@ class StudyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             else:
                 self.message_user(request, f"{study.name}: {done}", messages.SUCCESS)
 
-    @admin.action(description="Generate the missing edits")
+    @admin.action(description="Generate the missing edits (in the background)")
     def generate(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
-        self._run(request, queryset, study_generate, "generation requested")
+        # Never inside this request: enqueued for the workers, or the background runner.
+        self._run(
+            request,
+            queryset,
+            study_generate_background,
+            "generation started in the background; its dashboard shows the progress",
+        )
 
     @admin.action(description="Launch (or resume)")
     def launch(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:

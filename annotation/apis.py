@@ -37,10 +37,10 @@ from annotation.serializers import (
 from annotation.services.benchmarks import edit_model_ensure
 from annotation.services.crowd import platform_export_upload
 from annotation.services.errors import ServiceError
+from annotation.services.runner import study_generate_background
 from annotation.services.studies import (
     study_close,
     study_create_from_spec,
-    study_generate,
     study_launch,
     study_pause,
     study_spec_from_data,
@@ -159,9 +159,10 @@ class StudyViewSet(
     @extend_schema(request=None, responses={202: StudySerializer})
     @action(detail=True, methods=["post"])
     def generate(self, request: Request, pk: str | None = None) -> Response:
-        """Ask for every missing edit of the study (runs on the workers)."""
+        """Ask for every missing edit of the study; answers at once (the workers, or without a
+        broker the app's background runner, generate them; `progress/` follows them)."""
         study = self.get_object()
-        study_generate(study=study)
+        study_generate_background(study=study)
         study.refresh_from_db()
         return Response(StudySerializer(study).data, status=status.HTTP_202_ACCEPTED)
 

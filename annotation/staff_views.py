@@ -40,6 +40,7 @@ from annotation.selectors.reports import study_headlines
 from annotation.selectors.studies import study_dashboard as study_dashboard_data
 from annotation.services.errors import ServiceError
 from annotation.services.raters import participant_hash
+from annotation.services.runner import study_generate_background
 from annotation.services.studies import study_close, study_launch, study_pause
 
 View = Callable[..., HttpResponseBase]
@@ -192,6 +193,22 @@ def study_dashboard(request: HttpRequest, study_id: int) -> HttpResponse:
 
 
 STUDY_ACTIONS = {"launch": study_launch, "pause": study_pause, "close": study_close}
+GENERATION_STARTED = {
+    "workers": "{jobs} job(s) sent to the workers; the progress shows below.",
+    "background": "Generating {jobs} job(s) in the background; the progress shows below.",
+    "running": "Generation is already running for this study; nothing new was started.",
+}
+
+
+def _generate(request: HttpRequest, study: Study) -> HttpResponse:
+    """Start the study's generation and return at once (never generates in this request)."""
+    try:
+        started = study_generate_background(study=study)
+    except ServiceError as exc:
+        messages.error(request, "; ".join(exc.problems))
+    else:
+        messages.success(request, GENERATION_STARTED[started.mode].format(jobs=started.jobs))
+    return redirect("study-dashboard", study_id=study.pk)
 
 
 @require_POST
@@ -199,6 +216,8 @@ STUDY_ACTIONS = {"launch": study_launch, "pause": study_pause, "close": study_cl
 def study_action(request: HttpRequest, study_id: str, action: str) -> HttpResponse:
     """Launch (or resume), pause or close; the page asked for confirmation first."""
     study = study_get_for_staff(user=request.user, study_id=int(study_id))
+    if action == "generate":
+        return _generate(request, study)
     if action not in STUDY_ACTIONS:
         raise Http404
     try:

@@ -27,7 +27,7 @@ urlpatterns = [
         STUDY + "gallery/<int:item_id>/", staff_views.study_gallery_item, name="study-gallery-item"
     ),
     re_path(
-        r"^studies/(?P<study_id>[0-9]+)/(?P<action>launch|pause|close)/$",
+        r"^studies/(?P<study_id>[0-9]+)/(?P<action>generate|launch|pause|close)/$",
         staff_views.study_action,
         name="study-action",
     ),

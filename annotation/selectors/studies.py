@@ -100,6 +100,22 @@ def _dashboard_raters(study: Study) -> list[dict[str, Any]]:
     return rows
 
 
+def _generation_eta(model: EditModel, study: Study, counts: dict[str, int]) -> dict[str, Any]:
+    """Share of the model's jobs done, and the time left at its median seconds per edit."""
+    total = sum(counts.values())
+    left = counts.get("queued", 0) + counts.get("running", 0)
+    seconds = sorted(
+        Edit.objects.filter(
+            model=model, item__in=study.items.all(), wall_time_s__isnull=False
+        ).values_list("wall_time_s", flat=True)[:500]
+    )
+    median = seconds[len(seconds) // 2] if seconds else None
+    return {
+        "percent": round(100 * counts.get("done", 0) / total) if total else None,
+        "eta_s": round(median * left) if median is not None and left else None,
+    }
+
+
 def study_dashboard(*, study: Study) -> dict[str, Any]:
     """Everything the staff dashboard of a study shows."""
     now = timezone.now()
@@ -107,7 +123,14 @@ def study_dashboard(*, study: Study) -> dict[str, Any]:
     per_model = []
     for model in study.edit_models.order_by("name"):
         counts = generation_counts(model=model, study=study)
-        per_model.append({"name": model.name, "kind": model.kind, **counts})
+        per_model.append(
+            {
+                "name": model.name,
+                "kind": model.kind,
+                **counts,
+                **_generation_eta(model, study, counts),
+            }
+        )
     first = judgments.order_by("created_at").values_list("created_at", flat=True).first()
     hours = max((now - first).total_seconds() / 3600, 1 / 60) if first else None
     total = judgments.count()

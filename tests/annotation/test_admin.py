@@ -11,6 +11,7 @@ from django.urls import reverse
 from PIL import Image
 
 from annotation import models
+from annotation.services.runner import study_runner_wait
 from tests.annotation import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -123,6 +124,7 @@ def test_failed_jobs_are_retried_from_the_admin(admin_client_: Client) -> None:
     assert job.status in {"queued", "done"} and job.error == ""
 
 
+@pytest.mark.django_db(transaction=True)
 def test_study_transitions_run_from_the_admin(admin_client_: Client) -> None:
     study = f.StudyFactory()
     url = reverse("admin:annotation_study_changelist")
@@ -135,3 +137,4 @@ def test_study_transitions_run_from_the_admin(admin_client_: Client) -> None:
     admin_client_.post(url, {"action": "generate", "_selected_action": [study.pk]})
     study.refresh_from_db()
     assert study.status == "generating"
+    assert study_runner_wait(study=study, timeout=60)
