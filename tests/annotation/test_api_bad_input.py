@@ -13,6 +13,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from annotation.models import EditModel, Study
+from tests.annotation.test_apis import spec as api_spec
 
 pytestmark = pytest.mark.django_db
 
@@ -25,16 +26,7 @@ def staff(admin_user: User, baselines: list[EditModel], bench: Any) -> APIClient
 
 
 def spec(**changes: Any) -> dict[str, Any]:
-    return {
-        "name": "API study",
-        "benchmark": "mini",
-        "models": ["Secret Model Alpha", "Secret Model Beta"],
-        "prompt_types": ["mask_simple"],
-        "tasks": ["single"],
-        "raters_per_unit": 2,
-        "gold_rate": 0,
-        **changes,
-    }
+    return api_spec(**{"tasks": ["single"], **changes})
 
 
 INLINE = {"name": "inline model", "kind": "baseline", "preset": "identity"}

@@ -114,19 +114,7 @@ def test_the_mturk_end_page_never_posts_to_another_host(make_study: Callable[...
 
 
 def _answer_on_screen(client: Client, study: Study) -> None:
-    task = client.get(f"/s/{study.slug}/task/").context["task"]
-    assignment = Assignment.objects.get(pk=task["assignment"])
-    response = post_json(
-        client,
-        reverse("rater-submit", args=[study.slug]),
-        {
-            "assignment": assignment.pk,
-            "answers": yes_answers(assignment),
-            "time_on_task_ms": 3000,
-            "client_submission_id": str(uuid.uuid4()),
-        },
-    )
-    assert response.status_code == 200
+    assert answer(client, study, page_task(client, study)).status_code == 200
 
 
 def test_the_prolific_end_page_shows_the_code_and_the_way_back_once_earned(
