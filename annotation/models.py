@@ -121,22 +121,50 @@ class EditModel(models.Model):
         CASCADE = "cascade", "In-repo cascade"
         BASELINE = "baseline", "Baseline (anchor)"
         EXTERNAL = "external", "External (uploaded outputs)"
+        DIFFUSERS = "diffusers", "Local diffusers pipeline"
+        HTTP = "http", "HTTP endpoint"
 
     # Shown to admins only; raters never see it (see the blinding tests).
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     preset = models.CharField(max_length=100, blank=True)
-    checkpoint = models.CharField(max_length=200, blank=True)
-    # Sampling and training facts: guidance schedule, steps, masking policy.
+    # A cascade's checkpoint name, or a diffusers pipeline folder on the worker machines.
+    checkpoint = models.CharField(max_length=500, blank=True)
+    # Sampling and training facts: guidance schedule, steps, masking policy; for a
+    # diffusers model steps, guidance, scheduler, resolution, dtype, device
+    # (inference.external.diffusers_model.DiffusersSettings); for an http model what is
+    # sent to the endpoint as its ``parameters`` field.
     parameters = models.JSONField(default=dict, blank=True)
     description = models.TextField(blank=True)
+    # The model card, shown to staff only: where the model comes from and its licence.
+    source = models.CharField(max_length=500, blank=True)
+    licence = models.CharField(max_length=200, blank=True)
+    # An http model's endpoint. The auth header's value is read from the environment
+    # variable *named* here on the worker, so no secret is ever stored in the database.
+    endpoint_url = models.URLField(max_length=500, blank=True)
+    auth_env = models.CharField(max_length=100, blank=True)
+    timeout_s = models.FloatField(default=120.0)
+    # Requests in flight at once per worker process.
+    concurrency = models.PositiveSmallIntegerField(default=4)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=_in("kind", ("cascade", "baseline", "external")),
+                condition=_in("kind", ("cascade", "baseline", "external", "diffusers", "http")),
                 name="editmodel_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="diffusers") | ~Q(checkpoint=""),
+                name="editmodel_diffusers_has_folder",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="http") | ~Q(endpoint_url=""),
+                name="editmodel_http_has_url",
+            ),
+            models.CheckConstraint(
+                condition=Q(timeout_s__gt=0) & Q(concurrency__gte=1),
+                name="editmodel_http_limits_positive",
             ),
             models.CheckConstraint(
                 condition=~Q(kind="cascade") | ~Q(checkpoint=""),
@@ -168,6 +196,8 @@ class GenerationJob(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The worker process holding the claim ("host:pid"); claimed_at is its heartbeat.
+    claimed_by = models.CharField(max_length=300, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
