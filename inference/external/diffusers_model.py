@@ -105,9 +105,7 @@ def load(path: str, settings: DiffusersSettings) -> Any:
     return pipe
 
 
-def paste_back(
-    edited: Image.Image, image: Image.Image, mask: npt.NDArray[np.bool_]
-) -> Image.Image:
+def paste_back(edited: Image.Image, image: Image.Image, mask: npt.NDArray[np.bool_]) -> Image.Image:
     """``edited`` at the input's size, pasted into ``image`` through ``mask``."""
     if edited.size != image.size:
         edited = edited.resize(image.size, Image.Resampling.BICUBIC)

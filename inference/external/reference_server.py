@@ -63,7 +63,7 @@ class Handler(BaseHTTPRequestHandler):
     baseline = "blur_fill"
     token = ""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
+    def log_message(self, format: str, *args: Any) -> None:
         return  # quiet: tests and benchmarks read stdout for the ready line only
 
     def send(self, status: int, body: bytes, content_type: str) -> None:
@@ -111,7 +111,9 @@ def main() -> None:
     parser.add_argument("--baseline", choices=("blur_fill", "identity"), default="blur_fill")
     parser.add_argument("--token", default="", help="the Authorization value to require")
     args = parser.parse_args()
-    handler = type("ConfiguredHandler", (Handler,), {"baseline": args.baseline, "token": args.token})
+    handler = type(
+        "ConfiguredHandler", (Handler,), {"baseline": args.baseline, "token": args.token}
+    )
     serve(handler, args.port)
 
 
