@@ -14,46 +14,59 @@ from rest_framework import serializers
 
 from annotation import categories as cat
 from annotation.models import Benchmark, BenchmarkItem, Edit, EditModel, Study
+from annotation.services.edit_models import (
+    DEFINITION_FIELDS,
+    KINDS,
+    edit_model_definition_problems,
+)
 
 TASKS = ("single", "pairwise")
+
+
+_MODEL_PROPERTIES: dict[str, Any] = {
+    "name": {"type": "string", "maxLength": 100},
+    "kind": {"type": "string", "enum": list(KINDS)},
+    "preset": {"type": "string"},
+    "checkpoint": {"type": "string", "description": "cascade checkpoint or pipeline folder"},
+    "parameters": {"type": "object"},
+    "description": {"type": "string"},
+    "source": {"type": "string"},
+    "licence": {"type": "string"},
+    "endpoint_url": {"type": "string", "format": "uri"},
+    "auth_env": {"type": "string", "description": "NAME of the variable with the auth header"},
+    "timeout_s": {"type": "number"},
+    "concurrency": {"type": "integer"},
+}
 
 
 @extend_schema_field(
     {
         "oneOf": [
             {"type": "string", "description": "the name of an existing model"},
-            {
-                "type": "object",
-                "required": ["name"],
-                "properties": {
-                    "name": {"type": "string"},
-                    "kind": {"type": "string", "enum": ["cascade", "baseline", "external"]},
-                    "preset": {"type": "string"},
-                    "checkpoint": {"type": "string"},
-                    "parameters": {"type": "object"},
-                    "description": {"type": "string"},
-                },
-            },
+            {"type": "object", "required": ["name"], "properties": _MODEL_PROPERTIES},
         ]
     }
 )
 class ModelRefField(serializers.Field[dict[str, Any], object, dict[str, Any], Any]):
-    """A model named by name, or defined inline as {name, kind, preset, checkpoint, parameters}."""
+    """A model named by name, or defined inline as {name, kind, preset, checkpoint, …}.
+
+    An inline definition is checked by the same rules as the models API, so a wrong type
+    (``"checkpoint": ["x"]``) is refused here, naming the key, instead of stored."""
 
     def to_internal_value(self, data: object) -> dict[str, Any]:
         if isinstance(data, str):
             return {"name": data}
         if isinstance(data, dict) and isinstance(data.get("name"), str):
-            unknown = set(data) - {
-                "name",
-                "kind",
-                "preset",
-                "checkpoint",
-                "parameters",
-                "description",
-            }
-            if unknown:
-                raise serializers.ValidationError(f"unknown key(s): {', '.join(sorted(unknown))}")
+            if "kind" not in data:  # a reference to an existing model by name
+                unknown = sorted(set(data) - set(DEFINITION_FIELDS))
+                if unknown:
+                    raise serializers.ValidationError(f"unknown key(s): {', '.join(unknown)}")
+                return dict(data)
+            problems = edit_model_definition_problems(dict(data))
+            if problems:
+                raise serializers.ValidationError(
+                    [f"{data['name']!r}: {key} {text}" for key, text in problems.items()]
+                )
             return dict(data)
         raise serializers.ValidationError("a model is a name or an object with a name")
 
@@ -172,9 +185,32 @@ class BenchmarkItemSerializer(serializers.ModelSerializer[BenchmarkItem]):
 
 
 class EditModelSerializer(serializers.ModelSerializer[EditModel]):
+    """A model and its card (staff only, like the whole API). ``auth_env`` is the name of
+    the environment variable that holds the auth header on the workers, never the secret."""
+
     class Meta:
         model = EditModel
-        fields = ("id", "name", "kind", "preset", "checkpoint", "parameters", "description")
+        fields = (
+            "id",
+            "name",
+            "kind",
+            "preset",
+            "checkpoint",
+            "parameters",
+            "description",
+            "source",
+            "licence",
+            "endpoint_url",
+            "auth_env",
+            "timeout_s",
+            "concurrency",
+        )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        problems = edit_model_definition_problems(attrs)
+        if problems:
+            raise serializers.ValidationError(problems)
+        return attrs
 
 
 class EditSerializer(serializers.ModelSerializer[Edit]):
