@@ -124,7 +124,7 @@ def _diffusers(folder: str, parameters: dict[str, Any]) -> Generator:
     try:
         settings = diffusers_model.DiffusersSettings.from_parameters(parameters)
     except ValueError as exc:
-        raise GeneratorUnavailable(f"diffusers model parameters: {exc}") from None
+        raise GeneratorUnavailable(f"diffusers model: parameters {exc}") from None
     try:
         pipe = diffusers_model.load(folder, settings)
     except FileNotFoundError as exc:

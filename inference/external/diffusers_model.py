@@ -45,13 +45,13 @@ class DiffusersSettings:
     @classmethod
     def from_parameters(cls, parameters: dict[str, Any]) -> DiffusersSettings:
         """Validate a model's ``parameters``; ValueError names every bad key."""
-        problems = [f"unknown parameter {k!r}" for k in parameters if k not in KEYS]
+        problems = [f"unknown key {k!r}" for k in parameters if k not in KEYS]
         values = {k: v for k, v in parameters.items() if k in KEYS}
         checks = {
             "steps": lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 1000,
             "guidance": lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v >= 0,
             "scheduler": lambda v: v in SCHEDULERS,
-            "resolution": lambda v: isinstance(v, int) and 64 <= v <= 4096 and v % 8 == 0,
+            "resolution": lambda v: isinstance(v, int) and 8 <= v <= 4096 and v % 8 == 0,
             "dtype": lambda v: v in DTYPES,
             "device": lambda v: isinstance(v, str) and v.split(":")[0] in ("cpu", "cuda", "mps"),
             "negative_prompt": lambda v: isinstance(v, str),
@@ -60,14 +60,14 @@ class DiffusersSettings:
             "steps": "an integer from 1 to 1000",
             "guidance": "a number >= 0",
             "scheduler": f"one of {', '.join(SCHEDULERS)}",
-            "resolution": "an integer from 64 to 4096, a multiple of 8",
+            "resolution": "an integer from 8 to 4096, a multiple of 8",
             "dtype": f"one of {', '.join(DTYPES)}",
             "device": "cpu, cuda, cuda:N or mps",
             "negative_prompt": "a string",
         }
         for key, value in values.items():
             if not checks[key](value):
-                problems.append(f"parameter {key!r} must be {expected[key]}, not {value!r}")
+                problems.append(f"{key!r} must be {expected[key]}, not {value!r}")
         if problems:
             raise ValueError("; ".join(problems))
         if "guidance" in values:
