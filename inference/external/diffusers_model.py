@@ -94,8 +94,9 @@ def load(path: str, settings: DiffusersSettings) -> Any:
     import diffusers
     import torch
 
-    pipe = diffusers.AutoPipelineForInpainting.from_pretrained(
-        path, local_files_only=True, torch_dtype=getattr(torch, settings.dtype)
+    # local_files_only: the hub is never contacted, even when the folder is incomplete.
+    pipe = diffusers.AutoPipelineForInpainting.from_pretrained(  # type: ignore[no-untyped-call]
+        path, local_files_only=True, dtype=getattr(torch, settings.dtype)
     )
     if settings.scheduler != "default":
         scheduler_class = getattr(diffusers, SCHEDULERS[settings.scheduler])
