@@ -116,6 +116,11 @@ class BenchmarkItem(models.Model):
         return str(getattr(self, cat.PROMPT_FIELDS[prompt_type]))
 
 
+def _needs(*rules: tuple[str, str]) -> list[models.CheckConstraint]:
+    q = [(~Q(kind=k) | ~Q(**{f: ""}), f"editmodel_{k}_has_{f}") for k, f in rules]
+    return [models.CheckConstraint(condition=c, name=n) for c, n in q]  # kind k has field f
+
+
 class EditModel(models.Model):
     class Kind(models.TextChoices):
         CASCADE = "cascade", "In-repo cascade"
@@ -124,28 +129,18 @@ class EditModel(models.Model):
         DIFFUSERS = "diffusers", "Local diffusers pipeline"
         HTTP = "http", "HTTP endpoint"
 
-    # Shown to admins only; raters never see it (see the blinding tests).
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True)  # staff only (see the blinding tests)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     preset = models.CharField(max_length=100, blank=True)
-    # A cascade's checkpoint name, or a diffusers pipeline folder on the worker machines.
-    checkpoint = models.CharField(max_length=500, blank=True)
-    # Sampling and training facts: guidance schedule, steps, masking policy; for a
-    # diffusers model steps, guidance, scheduler, resolution, dtype, device
-    # (inference.external.diffusers_model.DiffusersSettings); for an http model what is
-    # sent to the endpoint as its ``parameters`` field.
-    parameters = models.JSONField(default=dict, blank=True)
+    checkpoint = models.CharField(max_length=500, blank=True)  # or a diffusers folder
+    parameters = models.JSONField(default=dict, blank=True)  # sampling facts, settings
     description = models.TextField(blank=True)
-    # The model card, shown to staff only: where the model comes from and its licence.
-    source = models.CharField(max_length=500, blank=True)
+    source = models.CharField(max_length=500, blank=True)  # model card (with licence)
     licence = models.CharField(max_length=200, blank=True)
-    # An http model's endpoint. The auth header's value is read from the environment
-    # variable *named* here on the worker, so no secret is ever stored in the database.
     endpoint_url = models.URLField(max_length=500, blank=True)
-    auth_env = models.CharField(max_length=100, blank=True)
+    auth_env = models.CharField(max_length=100, blank=True)  # a variable's NAME, not a secret
     timeout_s = models.FloatField(default=120.0)
-    # Requests in flight at once per worker process.
-    concurrency = models.PositiveSmallIntegerField(default=4)
+    concurrency = models.PositiveSmallIntegerField(default=4)  # per worker process
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -155,25 +150,10 @@ class EditModel(models.Model):
                 name="editmodel_kind_valid",
             ),
             models.CheckConstraint(
-                condition=~Q(kind="diffusers") | ~Q(checkpoint=""),
-                name="editmodel_diffusers_has_folder",
+                condition=Q(timeout_s__gt=0, concurrency__gte=1), name="editmodel_limits_positive"
             ),
-            models.CheckConstraint(
-                condition=~Q(kind="http") | ~Q(endpoint_url=""),
-                name="editmodel_http_has_url",
-            ),
-            models.CheckConstraint(
-                condition=Q(timeout_s__gt=0) & Q(concurrency__gte=1),
-                name="editmodel_http_limits_positive",
-            ),
-            models.CheckConstraint(
-                condition=~Q(kind="cascade") | ~Q(checkpoint=""),
-                name="editmodel_cascade_has_checkpoint",
-            ),
-            models.CheckConstraint(
-                condition=~Q(kind="baseline") | ~Q(preset=""),
-                name="editmodel_baseline_has_preset",
-            ),
+            *_needs(("cascade", "checkpoint"), ("baseline", "preset"), ("diffusers", "checkpoint")),
+            *_needs(("http", "endpoint_url")),
         ]
         ordering = ["name"]
 
@@ -196,8 +176,7 @@ class GenerationJob(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
-    # The worker process holding the claim ("host:pid"); claimed_at is its heartbeat.
-    claimed_by = models.CharField(max_length=300, blank=True)
+    claimed_by = models.CharField(max_length=300, blank=True)  # "host:pid"; heartbeat: claimed_at
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
