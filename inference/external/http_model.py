@@ -83,6 +83,10 @@ class HttpModel:
     def __init__(self, settings: HttpSettings) -> None:
         self.settings = settings
         self._local = threading.local()
+        # Kept for the life of the process, so its threads' connections are reused.
+        self._pool = ThreadPoolExecutor(
+            max_workers=settings.concurrency, thread_name_prefix="http-model"
+        )
 
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
@@ -158,11 +162,8 @@ class HttpModel:
             (lambda i=i, m=m, p=p, s=s: self.edit(i, m, p, s))  # type: ignore[misc]
             for i, m, p, s in zip(images, masks, prompts, seeds, strict=True)
         ]
-        if len(calls) == 1:
-            return [calls[0]()]
-        with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
-            futures = [pool.submit(call) for call in calls]
-            return [future.result() for future in futures]
+        futures = [self._pool.submit(call) for call in calls]
+        return [future.result() for future in futures]
 
 
 def _decode(answer: requests.Response) -> HttpResult:
