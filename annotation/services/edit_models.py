@@ -3,6 +3,7 @@ serializer and inline models in a study spec, so all three refuse the same thing
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -99,6 +100,8 @@ def edit_model_definition_problems(definition: dict[str, Any]) -> dict[str, str]
     parameters = definition.get("parameters", {})
     if parameters is not None and not isinstance(parameters, dict):
         problems["parameters"] = "must be an object"
+    elif "\\u0000" in json.dumps(parameters):  # PostgreSQL's jsonb cannot store it
+        problems["parameters"] = "must not contain a NUL character"
     if problems:
         return problems
     return _kind_problems(str(kind), definition)

@@ -134,3 +134,16 @@ def test_the_admin_shows_the_model_card_to_staff(admin_user: User) -> None:
     client.force_login(admin_user)
     page = client.get(f"/admin/annotation/editmodel/{model.pk}/change/").content.decode()
     assert "CreativeML OpenRAIL-M" in page and "THEIR_MODEL_TOKEN" in page
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"parameters": {"note": "a\u0000b"}}, {"description": "a\u0000b"}, {"source": "\u0000"}],
+)
+def test_a_nul_character_in_a_model_is_a_400_naming_the_field(
+    staff: APIClient, change: dict[str, Any]
+) -> None:
+    response = staff.post("/api/v1/models/", {**HTTP_MODEL, **change}, format="json")
+    assert response.status_code == 400
+    assert set(change) <= set(response.json())
+    assert EditModel.objects.count() == 0
