@@ -23,10 +23,18 @@ from PIL import Image
 from annotation.models import Edit, EditModel, GenerationJob
 from annotation.services.generation import generation_request
 from tests.annotation import factories as f
-from tests.annotation.worker import QUEUE, TASK, kill, publisher, start_worker, wait_for
+from tests.annotation.worker import (
+    QUEUE,
+    TASK,
+    kill,
+    patient_publisher,
+    publisher,
+    start_worker,
+    wait_for,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
-__all__ = ["publisher"]  # the fixture, imported for the tests below
+__all__ = ["patient_publisher", "publisher"]  # the fixtures, imported for the tests below
 
 SIZE = 384  # large enough that a batch takes a noticeable moment (about 2 s for 4 edits)
 
@@ -91,7 +99,7 @@ def test_a_killed_worker_s_jobs_finish_exactly_once_on_a_new_worker(
 
 
 def test_a_killed_pool_process_s_jobs_are_taken_over_by_the_redelivery_without_beat(
-    publisher: Celery, tmp_path: Path
+    patient_publisher: Celery, tmp_path: Path
 ) -> None:
     # The claim and the broker's visibility timeout are far longer than the test, so
     # neither an expired claim nor a broker redelivery can be what finishes the jobs:
@@ -99,7 +107,7 @@ def test_a_killed_pool_process_s_jobs_are_taken_over_by_the_redelivery_without_b
     log = tmp_path / "worker.log"
     worker = start_worker(log, GENERATION_CLAIM_TIMEOUT="600", CELERY_VISIBILITY_TIMEOUT="900")
     try:
-        n = enqueue(publisher, 6, [0])  # 12 jobs, batches of 4
+        n = enqueue(patient_publisher, 6, [0])  # 12 jobs, batches of 4
         wait_for(
             lambda: done() >= 1 and GenerationJob.objects.filter(status="running").exists(),
             120,

@@ -34,17 +34,28 @@ def database_url() -> str:
     return f"postgres://{s['USER']}{password}@{s['HOST']}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-@pytest.fixture
-def publisher() -> Iterator[Celery]:
-    """A client of the test broker, separate from the project's (eager) app."""
+def _publisher(visibility_timeout: int) -> Iterator[Celery]:
     client = Celery("test-publisher", broker=BROKER, set_as_current=False)
-    client.conf.broker_transport_options = {"visibility_timeout": 4}
+    client.conf.broker_transport_options = {"visibility_timeout": visibility_timeout}
     with client.connection_for_write() as conn:
         conn.default_channel.queue_purge(QUEUE)
     yield client
     with client.connection_for_write() as conn:
         conn.default_channel.queue_purge(QUEUE)
     client.close()
+
+
+@pytest.fixture
+def publisher() -> Iterator[Celery]:
+    """A client of the test broker, separate from the project's (eager) app."""
+    yield from _publisher(4)
+
+
+@pytest.fixture
+def patient_publisher() -> Iterator[Celery]:
+    """The same with the broker's visibility timeout at 900 s, so no unacknowledged message
+    is redelivered by the clock during a test: only a rejected one comes back."""
+    yield from _publisher(900)
 
 
 def start_worker(log: Path, **env: str) -> subprocess.Popen[bytes]:
