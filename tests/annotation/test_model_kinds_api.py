@@ -147,3 +147,24 @@ def test_a_nul_character_in_a_model_is_a_400_naming_the_field(
     assert response.status_code == 400
     assert set(change) <= set(response.json())
     assert EditModel.objects.count() == 0
+
+
+def test_the_admin_list_shows_why_a_model_cannot_generate(admin_user: User, tmp_path: Any) -> None:
+    from annotation.services.generation import generation_request
+    from annotation.tasks import generate_edits
+    from tests.annotation import factories as f
+
+    model = EditModel.objects.create(
+        name="SD missing", kind="diffusers", checkpoint=str(tmp_path / "no-such-folder")
+    )
+    batch = generation_request(
+        items=[f.BenchmarkItemFactory()],
+        models=[model],
+        prompt_types=["mask_simple"],
+        enqueue=False,
+    ).batches[0]
+    generate_edits.apply(args=[batch])
+    client = Client()
+    client.force_login(admin_user)
+    page = client.get("/admin/annotation/editmodel/").content.decode()
+    assert f"the pipeline folder {tmp_path / 'no-such-folder'} does not exist" in page
