@@ -33,6 +33,7 @@ from annotation.models import (
     StudyUnit,
 )
 from annotation.selectors.studies import generation_counts
+from annotation.services.edit_models import DEFINITION_FIELDS, edit_model_definition_problems
 from annotation.services.errors import ServiceError
 from annotation.services.generation import jobs_retry_failed
 from annotation.services.runner import study_generate_background
@@ -134,11 +135,49 @@ class OutputsUploadForm(forms.Form):
     archive = forms.FileField(help_text="A zip of <item id>__<prompt type>.png files.")
 
 
+class EditModelForm(forms.ModelForm):  # type: ignore[type-arg]
+    """The admin's model form, held to the same definition rules as the API and specs."""
+
+    endpoint_url = forms.URLField(required=False, max_length=500, assume_scheme="https")
+
+    class Meta:
+        model = EditModel
+        fields = DEFINITION_FIELDS
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        definition = {k: v for k, v in cleaned.items() if k in DEFINITION_FIELDS}
+        for key, text in edit_model_definition_problems(definition).items():
+            if key in self.fields and key not in self.errors:
+                self.add_error(key, text)
+        return cleaned
+
+
 @admin.register(EditModel)
 class EditModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("name", "kind", "preset", "checkpoint", "progress", "upload_link")
+    form = EditModelForm
+    list_display = ("name", "kind", "preset", "checkpoint", "progress", "last_error", "upload_link")
     list_filter = ("kind",)
-    search_fields = ("name", "preset", "checkpoint")
+    search_fields = ("name", "preset", "checkpoint", "endpoint_url")
+    fieldsets = (
+        (None, {"fields": ("name", "kind", "preset", "checkpoint", "parameters")}),
+        ("Model card (staff only)", {"fields": ("description", "source", "licence")}),
+        (
+            "HTTP endpoint (kind http)",
+            {
+                "fields": ("endpoint_url", "auth_env", "timeout_s", "concurrency"),
+                "description": "auth_env is the NAME of the environment variable on the "
+                "workers that holds the Authorization header's value; the secret itself "
+                "is never stored.",
+            },
+        ),
+    )
+
+    @admin.display(description="last job error")
+    def last_error(self, obj: EditModel) -> str:
+        # Why a model cannot generate (a missing pipeline folder, a refused answer).
+        job = obj.jobs.filter(status="failed").order_by("-updated_at").first()
+        return job.error[:200] if job else ""
 
     def get_urls(self) -> list[URLPattern]:
         upload = path(

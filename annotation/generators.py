@@ -46,8 +46,23 @@ class GeneratedEdit:
 Generator = Callable[[list[GenerationInput]], list[GeneratedEdit]]
 
 
-class GeneratorUnavailable(RuntimeError):
-    """The model cannot generate here (unknown preset, missing checkpoint, external model)."""
+class GenerationRefused(RuntimeError):
+    """An error no retry can fix (a bad answer, a missing setting): the job fails at once."""
+
+
+class GeneratorUnavailable(GenerationRefused):
+    """The model cannot generate here (unknown preset, missing checkpoint or pipeline folder,
+    external model)."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An http model's endpoint, as stored on the EditModel (the secret itself never is)."""
+
+    url: str
+    auth_env: str = ""
+    timeout_s: float = 120.0
+    concurrency: int = 4
 
 
 def _reference(batch: list[GenerationInput]) -> list[GeneratedEdit]:
@@ -103,17 +118,102 @@ def _cascade(checkpoint: str, parameters: dict[str, Any]) -> Generator:
     return generate
 
 
+def _diffusers(folder: str, parameters: dict[str, Any]) -> Generator:
+    from inference.external import diffusers_model
+
+    try:
+        settings = diffusers_model.DiffusersSettings.from_parameters(parameters)
+    except ValueError as exc:
+        raise GeneratorUnavailable(f"diffusers model: parameters {exc}") from None
+    try:
+        pipe = diffusers_model.load(folder, settings)
+    except FileNotFoundError as exc:
+        raise GeneratorUnavailable(str(exc)) from None
+
+    def generate(batch: list[GenerationInput]) -> list[GeneratedEdit]:
+        images = diffusers_model.inpaint(
+            pipe,
+            settings,
+            [j.image for j in batch],
+            [j.mask for j in batch],
+            [j.prompt for j in batch],
+            [j.seed for j in batch],
+        )
+        facts = {"scheduler": settings.scheduler, "resolution": settings.resolution}
+        return [
+            GeneratedEdit(
+                image,
+                steps=settings.steps,
+                guidance={"scale": settings.guidance},
+                metadata=facts,
+            )
+            for image in images
+        ]
+
+    return generate
+
+
+def _http(endpoint: Endpoint, parameters: dict[str, Any]) -> Generator:
+    from inference.external import http_model
+    from inference.external.diffusers_model import paste_back
+
+    client = http_model.HttpModel(
+        http_model.HttpSettings(
+            url=endpoint.url,
+            auth_env=endpoint.auth_env,
+            timeout_s=endpoint.timeout_s,
+            concurrency=endpoint.concurrency,
+            parameters=parameters,
+        )
+    )
+
+    def generate(batch: list[GenerationInput]) -> list[GeneratedEdit]:
+        try:
+            results = client.edit_batch(
+                [j.image for j in batch],
+                [j.mask for j in batch],
+                [j.prompt for j in batch],
+                [j.seed for j in batch],
+            )
+        except http_model.AnswerRefused as exc:
+            raise GenerationRefused(str(exc)) from None
+        # Pasted back like every other kind, so no model shows itself by the pixels it keeps.
+        return [
+            GeneratedEdit(paste_back(r.image, j.image, j.mask), metadata=r.metadata)
+            for r, j in zip(results, batch, strict=True)
+        ]
+
+    return generate
+
+
 @lru_cache(maxsize=8)
-def _build(kind: str, preset: str, checkpoint: str, parameters_json: str) -> Generator:
+def _build(
+    kind: str, preset: str, checkpoint: str, parameters_json: str, endpoint: Endpoint | None
+) -> Generator:
+    # lru_cache keeps what was built (a loaded pipeline stays loaded for the process) but
+    # not what raised, so a pipeline folder that appears later is picked up.
+    parameters = json.loads(parameters_json)
     if kind == "baseline":
         return _baseline(preset)
     if kind == "cascade":
-        return _cascade(checkpoint, json.loads(parameters_json))
+        return _cascade(checkpoint, parameters)
+    if kind == "diffusers":
+        return _diffusers(checkpoint, parameters)
+    if kind == "http" and endpoint is not None:
+        return _http(endpoint, parameters)
     raise GeneratorUnavailable(f"a model of kind {kind!r} has no generator; upload its outputs")
 
 
 def generator_for(
-    *, kind: str, preset: str, checkpoint: str, parameters: dict[str, Any]
+    *,
+    kind: str,
+    preset: str,
+    checkpoint: str,
+    parameters: dict[str, Any],
+    endpoint: Endpoint | None = None,
 ) -> Generator:
-    """The cached generator of a model configuration (built on first use in this process)."""
-    return _build(kind, preset, checkpoint, json.dumps(parameters, sort_keys=True))
+    """The cached generator of a model configuration (built on first use in this process).
+
+    Raises GeneratorUnavailable when the model cannot run here (the job fails with its text).
+    """
+    return _build(kind, preset, checkpoint, json.dumps(parameters, sort_keys=True), endpoint)

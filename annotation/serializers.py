@@ -7,13 +7,18 @@ service call made by the caller, which turns a validated spec into the services'
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotation import categories as cat
 from annotation.models import Benchmark, BenchmarkItem, Edit, EditModel, Study
+from annotation.services.edit_models import (
+    DEFINITION_FIELDS,
+    KINDS,
+    edit_model_definition_problems,
+)
 
 TASKS = ("single", "pairwise")
 # More tasks than any study has units; within the database column's range.
@@ -58,47 +63,66 @@ class NoNulMixin:
 
 
 class EditModelSerializer(NoNulMixin, serializers.ModelSerializer[EditModel]):
+    """A model and its card (staff only, like the whole API). ``auth_env`` is the name of
+    the environment variable that holds the auth header on the workers, never the secret."""
+
     # An object, never null: "no parameters" is {}.
     parameters = serializers.DictField(required=False)
 
     class Meta:
         model = EditModel
-        fields = ("id", "name", "kind", "preset", "checkpoint", "parameters", "description")
+        fields = (
+            "id",
+            "name",
+            "kind",
+            "preset",
+            "checkpoint",
+            "parameters",
+            "description",
+            "source",
+            "licence",
+            "endpoint_url",
+            "auth_env",
+            "timeout_s",
+            "concurrency",
+        )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        problems = edit_model_definition_problems(attrs)
+        if problems:
+            raise serializers.ValidationError(problems)
+        return attrs
 
 
-class InlineModelSerializer(EditModelSerializer):
-    """A model defined inside a study spec: the same fields and checks as the API's,
-    except that the name may be an existing model's (then that model is used)."""
-
-    class Meta(EditModelSerializer.Meta):
-        extra_kwargs: ClassVar[dict[str, dict[str, Any]]] = {"name": {"validators": []}}
-
-
-INLINE_MODEL_KEYS = tuple(k for k in EditModelSerializer.Meta.fields if k != "id")
+_MODEL_PROPERTIES: dict[str, Any] = {
+    "name": {"type": "string", "maxLength": 100},
+    "kind": {"type": "string", "enum": list(KINDS)},
+    "preset": {"type": "string"},
+    "checkpoint": {"type": "string", "description": "cascade checkpoint or pipeline folder"},
+    "parameters": {"type": "object"},
+    "description": {"type": "string"},
+    "source": {"type": "string"},
+    "licence": {"type": "string"},
+    "endpoint_url": {"type": "string", "format": "uri"},
+    "auth_env": {"type": "string", "description": "NAME of the variable with the auth header"},
+    "timeout_s": {"type": "number"},
+    "concurrency": {"type": "integer"},
+}
 
 
 @extend_schema_field(
     {
         "oneOf": [
             {"type": "string", "description": "the name of an existing model"},
-            {
-                "type": "object",
-                "required": ["name", "kind"],
-                "description": "a model defined inline, with the fields of POST /api/v1/models/",
-                "properties": {
-                    "name": {"type": "string", "maxLength": 100},
-                    "kind": {"type": "string", "enum": list(EditModel.Kind.values)},
-                    "preset": {"type": "string", "maxLength": 100},
-                    "checkpoint": {"type": "string", "maxLength": 200},
-                    "parameters": {"type": "object"},
-                    "description": {"type": "string"},
-                },
-            },
+            {"type": "object", "required": ["name", "kind"], "properties": _MODEL_PROPERTIES},
         ]
     }
 )
 class ModelRefField(serializers.Field[dict[str, Any], object, dict[str, Any], Any]):
-    """A model named by name, or defined inline with the fields of the models API."""
+    """A model named by name, or defined inline as {name, kind, preset, checkpoint, …}.
+
+    An inline definition is checked by the same rules as the models API, so a wrong type
+    (``"checkpoint": ["x"]``) is refused here, naming the key, instead of stored."""
 
     def to_internal_value(self, data: object) -> dict[str, Any]:
         if isinstance(data, str):
@@ -107,20 +131,17 @@ class ModelRefField(serializers.Field[dict[str, Any], object, dict[str, Any], An
             return {"name": data}
         if not isinstance(data, dict) or not isinstance(data.get("name"), str):
             raise serializers.ValidationError("a model is a name or an object with a name")
-        unknown = set(data) - set(INLINE_MODEL_KEYS)
-        if unknown:
-            raise serializers.ValidationError(f"unknown key(s): {', '.join(sorted(unknown))}")
-        if set(data) == {"name"}:
-            return {"name": data["name"]}
-        inline = InlineModelSerializer(data=data)
-        if not inline.is_valid():
+        if "kind" not in data:  # a reference to an existing model by name
+            unknown = sorted(set(data) - set(DEFINITION_FIELDS))
+            if unknown:
+                raise serializers.ValidationError(f"unknown key(s): {', '.join(unknown)}")
+            return dict(data)
+        problems = edit_model_definition_problems(dict(data))
+        if problems:
             raise serializers.ValidationError(
-                [
-                    f"{field}: {' '.join(str(m) for m in messages)}"
-                    for field, messages in inline.errors.items()
-                ]
+                [f"{data['name']!r}: {key} {text}" for key, text in problems.items()]
             )
-        return dict(inline.validated_data)
+        return dict(data)
 
     def to_representation(self, value: dict[str, Any]) -> dict[str, Any]:
         return value

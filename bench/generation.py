@@ -8,6 +8,13 @@ the broker round trip, claiming jobs, loading inputs, writing PNGs, recording ed
 
 Uses its own SQLite database and media folder under a temporary directory and Redis
 database 14 (CELERY_BENCH_BROKER_URL); prints the figures recorded in bench/RESULTS.md.
+
+With ``--http`` it measures instead what the http model kind costs per edit over the same
+baseline run in-process: the reference server (inference/external/reference_server.py) on
+loopback runs the baseline, one request at a time (concurrency 1), so the difference is the
+protocol: PNG encoding both ways, the multipart request, the answer's decoding and checks.
+
+    .venv/bin/python -m bench.generation --http --items 48 --model identity
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,6 +40,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument(
         "--broker", default=os.environ.get("CELERY_BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
+    )
+    parser.add_argument(
+        "--http", action="store_true", help="the http kind's overhead over in-process"
     )
     args = parser.parse_args()
 
@@ -67,6 +78,10 @@ def main() -> None:
             checkpoint=args.model,
             parameters={"guidance": "oscillate", "steps": 20},
         )
+
+    if args.http:
+        http_overhead(items, model, args.batch)
+        return
 
     def request(seed: int) -> list[list[int]]:
         return generation_request(
@@ -134,6 +149,59 @@ def main() -> None:
         f"one worker on Redis:  {through_worker:8.1f} edits/min "
         f"({through_worker / in_process:.0%} of in-process)"
     )
+
+
+def _timed_run(items: list[Any], model: Any, seed: int) -> float:
+    from annotation.services.generation import generation_request, jobs_run
+
+    batches = generation_request(
+        items=items, models=[model], prompt_types=["mask_rich"], seeds=[seed], enqueue=False
+    ).batches
+    started = time.perf_counter()
+    for batch in batches:
+        jobs_run(job_ids=batch)
+    return time.perf_counter() - started
+
+
+def http_overhead(items: list[Any], baseline: Any, batch: int) -> None:
+    """Seconds per edit: the baseline in-process vs the same baseline behind the protocol."""
+    from annotation.models import EditModel
+
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "inference.external.reference_server",
+            "--baseline",
+            baseline.preset,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().split()[-1]
+        http = EditModel.objects.create(
+            name=f"{baseline.preset} over http", kind="http", endpoint_url=url, concurrency=1
+        )
+        for model in (baseline, http):  # warm-up: connections, caches
+            _timed_run(items[:2], model, 99)
+        rounds = [
+            (_timed_run(items, baseline, seed), _timed_run(items, http, seed)) for seed in (1, 2, 3)
+        ]
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+    n = len(items)
+    local = min(r[0] for r in rounds) / n * 1000
+    remote = min(r[1] for r in rounds) / n * 1000
+    side = items[0].width
+    print(f"baseline {baseline.preset}, {n} edits of {side}x{side} items, batch {batch}, ", end="")
+    print(f"{os.cpu_count()} cores; best of 3 rounds")
+    print(f"in-process:           {local:8.2f} ms per edit")
+    print(f"http (loopback):      {remote:8.2f} ms per edit")
+    print(f"overhead of http:     {remote - local:8.2f} ms per edit")
 
 
 if __name__ == "__main__":

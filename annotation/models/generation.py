@@ -10,36 +10,56 @@ from annotation.models.base import edit_image_path, field_in
 from annotation.models.benchmarks import BenchmarkItem
 
 
+def _kind_needs(kind: str, field: str) -> models.CheckConstraint:
+    """A model of ``kind`` must have ``field`` filled in."""
+    return models.CheckConstraint(
+        condition=~Q(kind=kind) | ~Q(**{field: ""}), name=f"editmodel_{kind}_has_{field}"
+    )
+
+
 class EditModel(models.Model):
     class Kind(models.TextChoices):
         CASCADE = "cascade", "In-repo cascade"
         BASELINE = "baseline", "Baseline (anchor)"
         EXTERNAL = "external", "External (uploaded outputs)"
+        DIFFUSERS = "diffusers", "Local diffusers pipeline"
+        HTTP = "http", "HTTP endpoint"
 
     # Shown to admins only; raters never see it (see the blinding tests).
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     preset = models.CharField(max_length=100, blank=True)
-    checkpoint = models.CharField(max_length=200, blank=True)
-    # Sampling and training facts: guidance schedule, steps, masking policy.
+    # A checkpoint file, or a diffusers pipeline folder.
+    checkpoint = models.CharField(max_length=500, blank=True)
+    # Sampling and training facts and settings: guidance schedule, steps, masking policy.
     parameters = models.JSONField(default=dict, blank=True)
     description = models.TextField(blank=True)
+    # The model card (staff only): where the model comes from, and its licence.
+    source = models.CharField(max_length=500, blank=True)
+    licence = models.CharField(max_length=200, blank=True)
+    # The http kind: its endpoint, the NAME of the environment variable holding the
+    # Authorization header (never the secret), the timeout and the requests per worker process.
+    endpoint_url = models.URLField(max_length=500, blank=True)
+    auth_env = models.CharField(max_length=100, blank=True)
+    timeout_s = models.FloatField(default=120.0)
+    concurrency = models.PositiveSmallIntegerField(default=4)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=field_in("kind", ("cascade", "baseline", "external")),
+                condition=field_in(
+                    "kind", ("cascade", "baseline", "external", "diffusers", "http")
+                ),
                 name="editmodel_kind_valid",
             ),
             models.CheckConstraint(
-                condition=~Q(kind="cascade") | ~Q(checkpoint=""),
-                name="editmodel_cascade_has_checkpoint",
+                condition=Q(timeout_s__gt=0, concurrency__gte=1), name="editmodel_limits_positive"
             ),
-            models.CheckConstraint(
-                condition=~Q(kind="baseline") | ~Q(preset=""),
-                name="editmodel_baseline_has_preset",
-            ),
+            _kind_needs("cascade", "checkpoint"),
+            _kind_needs("baseline", "preset"),
+            _kind_needs("diffusers", "checkpoint"),
+            _kind_needs("http", "endpoint_url"),
         ]
         ordering = ["name"]
 
@@ -62,6 +82,8 @@ class GenerationJob(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Who holds the claim, as "host:pid"; the holder renews claimed_at while it works.
+    claimed_by = models.CharField(max_length=300, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

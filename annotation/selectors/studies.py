@@ -105,9 +105,11 @@ def _generation_eta(model: EditModel, study: Study, counts: dict[str, int]) -> d
     total = sum(counts.values())
     left = counts.get("queued", 0) + counts.get("running", 0)
     seconds = sorted(
-        Edit.objects.filter(
+        float(t)
+        for t in Edit.objects.filter(
             model=model, item__in=study.items.all(), wall_time_s__isnull=False
         ).values_list("wall_time_s", flat=True)[:500]
+        if t is not None
     )
     median = seconds[len(seconds) // 2] if seconds else None
     return {

@@ -19,6 +19,7 @@ from annotation.images import derivative_png
 from annotation.importers import ReadOptions, read_benchmark
 from annotation.manifest import ManifestInvalid, ManifestRow, nul_problems
 from annotation.models import Benchmark, BenchmarkItem, EditModel
+from annotation.services.edit_models import edit_model_definition_problems
 from annotation.services.errors import ServiceError
 from annotation.services.files import FileLedger
 
@@ -209,48 +210,32 @@ def item_derivatives_ensure(*, item: BenchmarkItem) -> BenchmarkItem:
     return locked
 
 
-def edit_model_ensure(
-    *,
-    name: str,
-    kind: str | None = None,
-    preset: str = "",
-    checkpoint: str = "",
-    parameters: dict[str, Any] | None = None,
-    description: str = "",
-) -> EditModel:
+def edit_model_ensure(*, name: str, **definition: Any) -> EditModel:
     """The model called ``name``; created from the given definition when it does not exist.
 
-    An existing model whose definition differs is an error rather than being
-    silently changed, since studies may already use it.
+    The definition's keys are EditModel fields (kind, preset, checkpoint, parameters,
+    description, source, licence, endpoint_url, auth_env, timeout_s, concurrency), checked by
+    ``edit_models.edit_model_definition_problems``. An existing model whose definition
+    differs is an error rather than being silently changed, since studies may already use it.
     """
     existing = EditModel.objects.filter(name=name).first()
+    kind = definition.get("kind")
     if existing is not None:
-        if kind is not None and (existing.kind, existing.preset, existing.checkpoint) != (
-            kind,
-            preset,
-            checkpoint,
-        ):
+        identity = ("kind", "preset", "checkpoint", "endpoint_url")
+        theirs = tuple(getattr(existing, key) for key in identity)
+        ours = tuple(definition.get(key, "") for key in identity)
+        if kind is not None and theirs != ours:
+            what = existing.preset or existing.checkpoint or existing.endpoint_url
             raise ServiceError(
                 f"models: {name!r} exists with another definition "
-                f"({existing.kind} {existing.preset or existing.checkpoint}); rename the new one"
+                f"({existing.kind} {what}); rename the new one"
             )
         return existing
-    if kind not in ("cascade", "baseline", "external"):
-        raise ServiceError(f"models: {name!r} needs a kind: cascade, baseline or external")
-    if kind == "cascade" and not checkpoint:
-        raise ServiceError(f"models: the cascade model {name!r} needs a checkpoint")
-    if kind == "baseline" and preset not in ("identity", "blur_fill", "reference"):
-        raise ServiceError(
-            f"models: the baseline {name!r} needs a preset: identity, blur_fill or reference"
-        )
-    return EditModel.objects.create(
-        name=name,
-        kind=kind,
-        preset=preset,
-        checkpoint=checkpoint,
-        parameters=parameters or {},
-        description=description,
-    )
+    problems = edit_model_definition_problems({"name": name, **definition})
+    if problems:
+        raise ServiceError([f"models: {name!r}: {key} {text}" for key, text in problems.items()])
+    fields = {**definition, "parameters": definition.get("parameters") or {}}
+    return EditModel.objects.create(name=name, **fields)
 
 
 def demo_admin_ensure(*, username: str = "admin") -> str:

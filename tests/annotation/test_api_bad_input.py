@@ -42,7 +42,7 @@ INLINE = {"name": "inline model", "kind": "baseline", "preset": "identity"}
         ({"quality_rules": {"min\x00": 1.0}}, "quality_rules", "NUL character"),
         ({"models": [{**INLINE, "description": "\x00"}]}, "models", "NUL character"),
         ({"max_tasks_per_rater": 100_000_000_000}, "max_tasks_per_rater", "less than or equal"),
-        ({"models": [{**INLINE, "name": "m" * 150}]}, "models", "no more than 100"),
+        ({"models": [{**INLINE, "name": "m" * 150}]}, "models", "at most 100"),
         ({"models": ["m" * 150]}, "models", "1 to 100 characters"),
         ({"completion_url": "https://x.org/" + "a" * 290}, "completion_url", "no more than 200"),
         ({"models": [{**INLINE, "checkpoint": ["x"]}]}, "models", "checkpoint"),
@@ -69,7 +69,7 @@ def test_a_bad_study_spec_is_a_400_naming_the_field(
         ({"name": "m", "kind": "external", "parameters": {"\x00": 1}}, "parameters"),
         ({"name": "m", "kind": "external", "parameters": None}, "parameters"),
         ({"name": "m" * 150, "kind": "external"}, "name"),
-        ({"name": "m", "kind": "external", "checkpoint": "c" * 201}, "checkpoint"),
+        ({"name": "m", "kind": "external", "checkpoint": "c" * 501}, "checkpoint"),
     ],
 )
 def test_a_bad_model_is_a_400_naming_the_field(

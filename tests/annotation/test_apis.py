@@ -100,7 +100,7 @@ def test_a_bad_model_names_the_field(staff: APIClient) -> None:
     assert response.status_code == 400 and "kind" in response.json()
     response = staff.post("/api/v1/models/", {"name": "y", "kind": "cascade"}, format="json")
     assert response.status_code == 400
-    assert "needs a checkpoint" in response.json()["detail"]
+    assert response.json() == {"checkpoint": ["a cascade model needs a checkpoint"]}
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,7 +1,8 @@
 """A real worker on a real Redis broker: killed mid-run, every edit still comes out exactly once.
 
 Needs Redis (CELERY_TEST_BROKER_URL, default redis://127.0.0.1:6379/15); `.ci/run`
-starts it. The worker is a separate process, so the test commits its data.
+starts it. The worker is a separate process, so the test commits its data. No beat runs
+in these tests: the redelivered messages alone must finish every job.
 """
 
 from __future__ import annotations
@@ -9,11 +10,6 @@ from __future__ import annotations
 import io
 import os
 import signal
-import subprocess
-import sys
-import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,88 +18,25 @@ import pytest
 from celery import Celery
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import connection
 from PIL import Image
 
 from annotation.models import Edit, EditModel, GenerationJob
 from annotation.services.generation import generation_request
 from tests.annotation import factories as f
+from tests.annotation.worker import (
+    QUEUE,
+    TASK,
+    kill,
+    patient_publisher,
+    publisher,
+    start_worker,
+    wait_for,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
+__all__ = ["patient_publisher", "publisher"]  # the fixtures, imported for the tests below
 
-BROKER = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
-ROOT = Path(__file__).resolve().parents[2]
-QUEUE = "editbench-worker-test"
-SIZE = 384  # large enough that a batch takes a noticeable moment
-
-
-def database_url() -> str:
-    s = connection.settings_dict
-    if s["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{s['NAME']}"
-    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
-    return f"postgres://{s['USER']}{password}@{s['HOST']}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-@pytest.fixture
-def publisher() -> Iterator[Celery]:
-    """A client of the test broker, separate from the project's (eager) app."""
-    client = Celery("test-publisher", broker=BROKER, set_as_current=False)
-    client.conf.broker_transport_options = {"visibility_timeout": 4}
-    with client.connection_for_write() as conn:
-        conn.default_channel.queue_purge(QUEUE)
-    yield client
-    with client.connection_for_write() as conn:
-        conn.default_channel.queue_purge(QUEUE)
-    client.close()
-
-
-def start_worker(log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "CELERY_BROKER_URL": BROKER,
-        "CELERY_QUEUE": QUEUE,
-        "CELERY_VISIBILITY_TIMEOUT": "4",
-        "GENERATION_CLAIM_TIMEOUT": "2",
-        "GENERATION_BATCH_SIZE": "4",
-    }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--loglevel=INFO",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-            "-n",
-            f"test-{uuid.uuid4().hex[:6]}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: kill -9 reaches the pool too
-    )
-
-
-def kill(worker: subprocess.Popen[bytes]) -> None:
-    os.killpg(worker.pid, signal.SIGKILL)
-    worker.wait(timeout=10)
-
-
-def wait_for(predicate: Any, timeout: float, what: str, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; worker log:\n{log.read_text()[-3000:]}")
+SIZE = 384  # large enough that a batch takes a noticeable moment (about 2 s for 4 edits)
 
 
 def big_item(seed: int) -> Any:
@@ -116,49 +49,87 @@ def big_item(seed: int) -> Any:
     )
 
 
-def test_a_killed_worker_s_jobs_finish_exactly_once_on_a_new_worker(
-    publisher: Celery, tmp_path: Path
-) -> None:
-    log = tmp_path / "worker.log"
+def enqueue(publisher: Celery, n_items: int, seeds: list[int]) -> int:
     model = EditModel.objects.create(name="blur", kind="baseline", preset="blur_fill")
-    items = [big_item(seed) for seed in range(10)]
-    worker = start_worker(log)
-    try:
-        # 10 items × 2 prompt types × 2 seeds = 40 jobs, in batches of 4.
-        report = generation_request(
-            items=items,
-            models=[model],
-            prompt_types=["mask_simple", "mask_rich"],
-            seeds=[0, 1],
-            enqueue=False,
-        )
-        for batch in report.batches:
-            publisher.send_task("annotation.tasks.generate_edits", args=[batch], queue=QUEUE)
-        assert GenerationJob.objects.count() == 40
-        wait_for(
-            lambda: GenerationJob.objects.filter(status="done").count() >= 3,
-            120,
-            "the first edits",
-            log,
-        )
-        kill(worker)
-        done_at_kill = GenerationJob.objects.filter(status="done").count()
-        assert done_at_kill < 40, "the worker finished before it could be killed"
-        print(f"killed the worker with {done_at_kill} of 40 jobs done")
+    report = generation_request(
+        items=[big_item(seed) for seed in range(n_items)],
+        models=[model],
+        prompt_types=["mask_simple", "mask_rich"],
+        seeds=seeds,
+        enqueue=False,
+    )
+    for batch in report.batches:
+        publisher.send_task(TASK, args=[batch], queue=QUEUE)
+    return sum(len(b) for b in report.batches)
 
-        worker = start_worker(log)
-        wait_for(
-            lambda: GenerationJob.objects.filter(status="done").count() == 40,
-            180,
-            "all 40 jobs done",
-            log,
-        )
-    finally:
-        kill(worker)
 
-    assert Edit.objects.count() == 40
+def assert_each_edit_exactly_once(n: int) -> None:
+    assert Edit.objects.count() == n
     assert GenerationJob.objects.exclude(status="done").count() == 0
     names = set(Edit.objects.values_list("image", flat=True))
     files = {f"edits/{p.name}" for p in (Path(settings.MEDIA_ROOT) / "edits").iterdir()}
     assert files == names, "orphan or missing edit files"
     assert all(j.edit is not None for j in GenerationJob.objects.all())
+
+
+def done() -> int:
+    return GenerationJob.objects.filter(status="done").count()
+
+
+def test_a_killed_worker_s_jobs_finish_exactly_once_on_a_new_worker(
+    publisher: Celery, tmp_path: Path
+) -> None:
+    log = tmp_path / "worker.log"
+    worker = start_worker(log)
+    try:
+        # 10 items × 2 prompt types × 2 seeds = 40 jobs, in batches of 4.
+        n = enqueue(publisher, 10, [0, 1])
+        assert n == 40
+        wait_for(lambda: done() >= 3, 120, "the first edits", log)
+        kill(worker)
+        done_at_kill = done()
+        assert done_at_kill < 40, "the worker finished before it could be killed"
+        print(f"killed the worker with {done_at_kill} of 40 jobs done")
+
+        worker = start_worker(log)
+        wait_for(lambda: done() == 40, 180, "all 40 jobs done", log)
+    finally:
+        kill(worker)
+    assert_each_edit_exactly_once(40)
+
+
+def test_a_killed_pool_process_s_jobs_are_taken_over_by_the_redelivery_without_beat(
+    patient_publisher: Celery, tmp_path: Path
+) -> None:
+    # The claim and the broker's visibility timeout are far longer than the test, so
+    # neither an expired claim nor a broker redelivery can be what finishes the jobs:
+    # only the redelivery of the rejected message taking over the dead process's claims.
+    log = tmp_path / "worker.log"
+    worker = start_worker(log, GENERATION_CLAIM_TIMEOUT="600", CELERY_VISIBILITY_TIMEOUT="900")
+    try:
+        n = enqueue(patient_publisher, 6, [0])  # 12 jobs, batches of 4
+        wait_for(
+            lambda: done() >= 1 and GenerationJob.objects.filter(status="running").exists(),
+            120,
+            "a batch running after the first edit",
+            log,
+        )
+        running = GenerationJob.objects.filter(status="running").first()
+        assert running is not None
+        pid = int(running.claimed_by.rpartition(":")[2])
+        assert pid != worker.pid, "the claim must name the pool process, not the main one"
+        os.kill(pid, signal.SIGKILL)  # the pool process only; the main worker stays up
+        stranded = list(
+            GenerationJob.objects.filter(claimed_by=running.claimed_by)
+            .exclude(status="done")
+            .values_list("pk", flat=True)
+        )
+        assert stranded, "the batch finished before its process could be killed"
+        wait_for(lambda: done() == n, 120, f"all {n} jobs done", log)
+        assert worker.poll() is None, "the main worker process must have survived"
+    finally:
+        kill(worker)
+    assert_each_edit_exactly_once(n)
+    for job in GenerationJob.objects.filter(pk__in=stranded):
+        assert job.claimed_by != running.claimed_by  # taken over by the new pool process
+        assert job.attempts == 2

@@ -218,3 +218,47 @@ def test_the_enqueued_task_runs_in_process_without_a_broker(
         )
     assert GenerationJob.objects.filter(status="done").count() == 3
     assert Edit.objects.count() == 3
+
+
+def test_a_job_whose_process_is_gone_is_taken_over_at_once(blur: EditModel) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # reaped: its pid names no process now
+    job = GenerationJob.objects.create(
+        item=f.BenchmarkItemFactory(),
+        model=blur,
+        prompt_type="mask_simple",
+        status="running",
+        claimed_at=timezone.now(),
+        claimed_by=f"{socket.gethostname()}:{gone.pid}",
+        attempts=1,
+    )
+    assert jobs_run(job_ids=[job.pk]) == [job.pk]
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == ("done", 2)
+    assert job.claimed_by == generation_service.worker_id()
+
+
+def test_a_fresh_claim_of_a_live_or_remote_process_is_left_alone(blur: EditModel) -> None:
+    import os
+    import socket
+
+    live = f"{socket.gethostname()}:{os.getppid()}"  # our parent: alive, not us
+    jobs = [
+        GenerationJob.objects.create(
+            item=f.BenchmarkItemFactory(),
+            model=blur,
+            prompt_type="mask_simple",
+            status="running",
+            claimed_at=timezone.now(),
+            claimed_by=holder,
+        )
+        for holder in (live, "another-machine:1")
+    ]
+    ids = [j.pk for j in jobs]
+    assert jobs_run(job_ids=ids) == []
+    assert generation_service.jobs_held_elsewhere(job_ids=ids) == ids
+    assert Edit.objects.count() == 0
