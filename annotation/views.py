@@ -209,7 +209,10 @@ def rater_practice(request: HttpRequest, slug: str) -> HttpResponse:
         "practice": True,
         "task": tasks[0] if tasks else None,
         "practice_tasks": tasks,
-        "urls": {"start": reverse("rater-start", args=[slug])},
+        "urls": {
+            "start": reverse("rater-start", args=[slug]),
+            "task": reverse("rater-task", args=[slug]),
+        },
         **_briefing(study),
     }
     return render(request, "annotation/rater/task.html", context)

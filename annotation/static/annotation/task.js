@@ -389,7 +389,7 @@
       verdict.className = "verdict";
       verdict.textContent = ok
         ? `✓ Right${q.expected === null ? " (either answer is fine here)" : ""}.`
-        : `✗ The answer here is ${LABELS[q.expected]}.`;
+        : `✗ The expected answer is “${LABELS[q.expected]}”.`;
       row.append(verdict);
     }
     refresh();
@@ -424,6 +424,22 @@
     });
   }
   el("help").addEventListener("click", () => el("help-dialog").showModal());
+  if (el("begin")) {
+    // Posted by fetch, not as a form: the pages send no referrer, and a form's POST then
+    // carries no usable Origin for the CSRF check.
+    el("begin").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        const response = await fetch(urls.start, {
+          method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrf },
+        });
+        if (response.ok) window.location.assign(urls.task);
+        else say("Something went wrong; please try again.");
+      } catch (e) {
+        say("Could not reach the server; please try again.");
+      }
+    });
+  }
 
   // Enter submits from anywhere but the buttons that do something else.
   const OWN_ENTER = ["broken", "help", "begin-button", "outline-toggle"];
