@@ -182,7 +182,7 @@
 
   function questionRow(q, index) {
     const row = document.createElement("fieldset");
-    row.className = "q";
+    row.className = q.kind === "pair" ? "q pair" : "q yes-no";
     row.id = `q-${q.id}`;
     const legend = document.createElement("legend");
     legend.id = `q-${q.id}-text`;
