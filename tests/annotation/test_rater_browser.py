@@ -1,7 +1,7 @@
 """A crowd rater in a real browser (Playwright driving Debian's headless Chromium).
 
-Arrives with Prolific parameters, does single-image and side-by-side tasks by
-keyboard alone, reloads mid-task without losing or duplicating work, and
+Arrives with Prolific parameters, goes through the start page and the practice and does
+single-image and side-by-side tasks by keyboard alone, reloads mid-task without losing or duplicating work, and
 reaches the completion code. Screenshots of both task pages are saved under
 test-artifacts/.
 """
@@ -55,6 +55,27 @@ def answer_by_keyboard(page: Page) -> None:
     expect(page.locator("#submit")).to_be_enabled()
 
 
+def brief_by_keyboard(page: Page) -> None:
+    """The start page and the practice, by keyboard: Tab to the start link, then answer,
+    check and go on with Enter until the practice ends on the focused start button."""
+    for _ in range(40):
+        if page.evaluate("document.activeElement.id") == "start-practice":
+            break
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/practice/")
+    while page.locator("#begin").is_hidden():
+        answer_by_keyboard(page)
+        page.keyboard.press("Enter")  # check: the feedback shows
+        expect(page.locator("#feedback")).to_be_visible()
+        if page.locator("#begin").is_hidden():
+            page.keyboard.press("Enter")  # the next practice task
+    expect(page.locator("#begin-button")).to_be_focused()
+    assert Assignment.objects.count() == Judgment.objects.count() == 0  # practice is not stored
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/task/")
+
+
 def current_assignment(page: Page) -> int:
     return int(page.evaluate("document.body.dataset.assignment"))
 
@@ -74,6 +95,7 @@ def test_a_prolific_rater_completes_the_study_by_keyboard(
     ARTIFACTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{live_server.url}/s/{study.slug}/?PROLIFIC_PID=pw-rater-1&STUDY_ID=s&SESSION_ID=x")
+    brief_by_keyboard(page)
     expect(page.locator("#prompt")).not_to_have_text("")
     shots: set[str] = set()
     done = 0
