@@ -37,7 +37,11 @@ CHROMIUM_ARGS = [
 SCREENS = {
     "laptop-1366x768": {"viewport": {"width": 1366, "height": 768}},
     "desktop-1920x1080": {"viewport": {"width": 1920, "height": 1080}},
-    "phone-390x844": {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True},
+    "phone-390x844": {
+        "viewport": {"width": 390, "height": 844},
+        "has_touch": True,
+        "is_mobile": True,
+    },
 }
 
 # Items of the shipped benchmark that make the page hardest to fit: eb-0057 has the most

@@ -48,6 +48,16 @@ def test_nothing_a_rater_sees_reveals_a_model(
         seen.append(repr(sorted(response.headers.items())))
 
     record(prolific(client, study))
+    # The start page, the practice and their images (the benchmark's own, never a model's).
+    record(client.get(f"/s/{study.slug}/start/"))
+    practice = client.get(f"/s/{study.slug}/practice/")
+    record(practice)
+    for practice_task in practice.context["practice_tasks"]:
+        for image in [practice_task["input"], practice_task["mask"], *practice_task["outputs"]]:
+            response = client.get(image)
+            assert response.status_code == 200
+            seen.append(image)
+            seen.append(repr(sorted(response.headers.items())))
     page = client.get(f"/s/{study.slug}/task/")
     record(page)
     url = reverse("rater-submit", args=[study.slug])
@@ -55,7 +65,7 @@ def test_nothing_a_rater_sees_reveals_a_model(
         task = page.context["task"] if page is not None else None
         if task is None:
             break
-        for image in [task["input"], *task["outputs"]]:
+        for image in [task["input"], task["mask"], *task["outputs"]]:
             response = client.get(image)
             assert response.status_code == 200
             seen.append(image)
