@@ -63,7 +63,7 @@ class _Noun:
         return f"the {self.plural if self.many else self.word}"
 
     def counted(self) -> str:
-        return f"{_ENGLISH.number_to_words(self.count)} {self.plural}"
+        return f"{_ENGLISH.number_to_words(str(self.count))} {self.plural}"
 
 
 def _question(qid: str, text: str) -> dict[str, Any]:

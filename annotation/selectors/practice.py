@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from annotation.models import BenchmarkItem, Study
@@ -124,7 +125,7 @@ def practice_tasks(*, study: Study, image_url: ImageUrl) -> list[dict[str, Any]]
         plan.append((0, examples[0], False))
     tasks = []
     for n, (index, example, right) in enumerate(plan):
-        url = lambda which, i=index: image_url(i, which)  # noqa: E731
+        url = partial(image_url, index)
         pairwise = example.kind == PAIRWISE
         shown = ["blurred", "reference"] if pairwise else ["reference" if right else "blurred"]
         tasks.append(

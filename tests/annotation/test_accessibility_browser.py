@@ -12,7 +12,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from tests.annotation.browsing import arrive, browser_study, images_loaded, screen
-from tests.annotation.browsing import browser as browser  # noqa: PLC0414 (the fixture)
+from tests.annotation.browsing import browser as browser
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,7 +61,8 @@ def test_the_rater_pages_have_no_serious_accessibility_violation(
         answer_all(page)
         page.locator("#submit").click()
         page.wait_for_function(
-            f"location.pathname.endsWith('/done/') || document.body.dataset.assignment !== '{before}'"
+            "location.pathname.endsWith('/done/')"
+            f" || document.body.dataset.assignment !== '{before}'"
         )
     found += serious(page, "end page")
     assert kinds == {"single", "pairwise"}

@@ -18,11 +18,8 @@ from tests.annotation.rating import post_json, prolific, yes_answers
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("task_path")]
 
 
-def test_nothing_a_rater_sees_reveals_a_model(
-    make_study: Callable[..., Study], baselines: list[EditModel]
-) -> None:
-    study = make_study(gold_rate=0.2, platform="prolific", completion_code="CODE")
-    secrets = []
+def model_secrets() -> list[str]:
+    secrets: list[str] = []
     # Names and checkpoints identify a model; a preset is a plain word such as
     # "reference" (as in "preference"), so only the distinctive ones are listed below.
     for model in EditModel.objects.all():
@@ -40,6 +37,14 @@ def test_nothing_a_rater_sees_reveals_a_model(
         "edit_a",
         "edit_b",
     ]
+    return secrets
+
+
+def test_nothing_a_rater_sees_reveals_a_model(
+    make_study: Callable[..., Study], baselines: list[EditModel]
+) -> None:
+    study = make_study(gold_rate=0.2, platform="prolific", completion_code="CODE")
+    secrets = model_secrets()
     client = Client()
     seen: list[str] = []
 

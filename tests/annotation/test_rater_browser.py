@@ -1,8 +1,8 @@
 """A crowd rater in a real browser (Playwright driving Debian's headless Chromium).
 
 Arrives with Prolific parameters, goes through the start page and the practice and does
-single-image and side-by-side tasks by keyboard alone, reloads mid-task without losing or duplicating work, and
-reaches the completion code. Screenshots of both task pages are saved under
+single-image and side-by-side tasks by keyboard alone, reloads mid-task without losing or
+duplicating work, and reaches the completion code. Screenshots of both task pages are saved under
 test-artifacts/.
 """
 

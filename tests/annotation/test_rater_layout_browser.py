@@ -25,7 +25,7 @@ from tests.annotation.browsing import (
     screen,
     whole_multiples,
 )
-from tests.annotation.browsing import browser as browser  # noqa: PLC0414 (the fixture)
+from tests.annotation.browsing import browser as browser
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,8 +15,8 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
 from annotation.models import BenchmarkItem, Judgment, Study
+from tests.annotation.browsing import browser as browser
 from tests.annotation.browsing import screen
-from tests.annotation.browsing import browser as browser  # noqa: PLC0414 (the fixture)
 from tests.annotation.test_rater_browser import answer_by_keyboard
 
 pytestmark = pytest.mark.django_db(transaction=True)
