@@ -50,6 +50,13 @@ def test_the_rater_pages_have_no_serious_accessibility_violation(
     found += serious(page, "practice feedback")
     page.evaluate("document.getElementById('begin').requestSubmit()")
     page.wait_for_url("**/task/")
+    # Enter with questions left says so, and moves the focus to the next one to answer.
+    page.keyboard.press("Enter")
+    left = page.locator("fieldset.q").count()
+    expect(page.locator("#status")).to_contain_text(f"{left} question")
+    expect(page.locator("fieldset.q.current button[role=radio]").first).to_be_focused()
+    assert page.locator("h1").count() == 1
+    assert page.locator("[role=radiogroup]").count() == left
     kinds: set[str] = set()
     while "/done/" not in page.url:
         images_loaded(page)
