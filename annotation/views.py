@@ -168,7 +168,7 @@ def _briefing(study: Study) -> dict[str, Any]:
     """What the instructions show: the worked examples and the size and shape definitions."""
     return {
         "examples": example_blocks(study=study, image_url=_practice_url(study)),
-        "definitions": [text for (attribute, _), text in VALUE_REFERENCES.items()],
+        "definitions": list(VALUE_REFERENCES.values()),
     }
 
 

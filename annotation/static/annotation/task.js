@@ -474,6 +474,12 @@
   // A desktop-only study on a phone: the page says so (CSS) and nothing is preloaded.
   if (touch && root.classList.contains("desktop-only")) return;
   setOutline(sessionStorage.getItem("editbench:outline") === "1");
+  if (practice && !practice.length) {
+    // The benchmark had nothing to practise on: straight to the real tasks.
+    el("submit").hidden = true;
+    el("begin").hidden = false;
+    return;
+  }
   if (practice) el("progress").textContent = `practice 1 of ${practice.length}`;
-  if (task) render(task);
+  render(task);
 })();
