@@ -152,3 +152,11 @@ def whole_multiples(page: Page) -> bool:
     return bool(sizes) and all(
         w % nw == 0 and h % nh == 0 and w // nw == h // nh and w >= nw for w, h, nw, nh in sizes
     )
+
+
+def skip_practice(page: Page) -> None:
+    """From the start page to the first real task without doing the practice."""
+    page.locator("#start-practice").click()
+    page.wait_for_url("**/practice/")
+    page.evaluate("document.getElementById('begin').requestSubmit()")
+    page.wait_for_url("**/task/")

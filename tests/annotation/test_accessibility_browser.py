@@ -42,6 +42,7 @@ def test_the_rater_pages_have_no_serious_accessibility_violation(
     arrive(page, live_server.url, study, pid=f"axe-{name}")
     found = serious(page, "start page")
     page.locator("#start-practice").click()
+    page.wait_for_url("**/practice/")
     images_loaded(page)
     found += serious(page, "practice task")
     answer_all(page)

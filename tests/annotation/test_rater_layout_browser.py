@@ -23,6 +23,7 @@ from tests.annotation.browsing import (
     images_loaded,
     off_screen,
     screen,
+    skip_practice,
     whole_multiples,
 )
 from tests.annotation.browsing import browser as browser
@@ -82,6 +83,7 @@ def test_every_part_of_the_rater_page_fits_the_screen(
     assert page.locator(".example").count() == 4  # Mask-Simple, Mask-Rich, Full-Image, pair
     page.screenshot(path=f"{shots}-start.png", full_page=True)
     page.locator("#start-practice").click()
+    page.wait_for_url("**/practice/")
     do_practice(page, shots)
     # The practice leased nothing and recorded nothing.
     assert Assignment.objects.count() == 0 and Judgment.objects.count() == 0
@@ -130,9 +132,7 @@ def test_a_returning_rater_skips_the_start_page(
     study = browser_study(tmp_path)
     page = screen(browser, "laptop-1366x768").new_page()
     arrive(page, live_server.url, study, pid="returning")
-    page.locator("#start-practice").click()
-    page.evaluate("document.getElementById('begin').requestSubmit()")
-    page.wait_for_url("**/task/")
+    skip_practice(page)
     again = screen(browser, "laptop-1366x768").new_page()  # a new browser, the same id
     arrive(again, live_server.url, study, pid="returning")
     again.wait_for_url("**/task/")

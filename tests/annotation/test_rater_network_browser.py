@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, Route, expect
 
 from annotation.models import BenchmarkItem, Judgment, Study
 from tests.annotation.browsing import browser as browser
-from tests.annotation.browsing import screen
+from tests.annotation.browsing import screen, skip_practice
 from tests.annotation.test_rater_browser import answer_by_keyboard
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,9 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def on_the_task_page(page: Page, base: str, study: Study) -> None:
     page.goto(f"{base}/s/{study.slug}/?PROLIFIC_PID=net-rater&STUDY_ID=s&SESSION_ID=x")
-    page.locator("#start-practice").click()
-    page.evaluate("document.getElementById('begin').requestSubmit()")
-    page.wait_for_url("**/task/")
+    skip_practice(page)
     expect(page.locator("#prompt")).not_to_have_text("")
 
 
