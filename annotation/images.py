@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from annotation.rendering import mask_overlay_png
+from annotation.rendering import mask_outline_png, mask_overlay_png, plain_png
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP")
 # Masks must be lossless: JPEG artefacts would turn a binary mask grey.
@@ -131,12 +131,11 @@ def mask_array(checked: CheckedImage, *, what: str) -> np.ndarray:
     return result
 
 
-#: Longest side of each resized derivative of an item (models.BenchmarkItem.display/thumbnail):
-#: the rater's input is shown at most this large (task.js shrinks large images by a whole
-#: factor to fit), the staff thumbnail is what the admin lists show.
-DERIVATIVE_SIDES = {"display": 512, "thumbnail": 256}
-# The rater's input has the region outlined only; the staff thumbnail tints it as well.
-_DERIVATIVE_ALPHA = {"display": 0.0, "thumbnail": 0.45}
+#: Longest side of each resized derivative of an item (models.BenchmarkItem.display/outline/
+#: thumbnail): the rater's input and the outline laid over it are served at most this large
+#: (task.js shrinks large images by a whole factor to fit), the staff thumbnail is what the
+#: admin lists show.
+DERIVATIVE_SIDES = {"display": 512, "outline": 512, "thumbnail": 256}
 
 
 def shrink_factor(width: int, height: int, side: int) -> int:
@@ -145,7 +144,9 @@ def shrink_factor(width: int, height: int, side: int) -> int:
 
 
 def derivative_png(image: bytes, mask: bytes, *, kind: str) -> bytes:
-    """The item's ``kind`` derivative: the input with its edit region marked, shrunk to fit.
+    """The item's ``kind`` derivative, shrunk by a whole factor to fit: ``display`` the input's
+    pixels (the rater page lays the outline over them), ``outline`` the two-tone outline of the
+    edit region (transparent elsewhere), ``thumbnail`` the input with the region tinted.
 
     The image and mask are shrunk first (the mask keeps every pixel that had any edit in its
     block) and the outline is drawn afterwards, so it stays one pixel wide at any size.
@@ -159,4 +160,8 @@ def derivative_png(image: bytes, mask: bytes, *, kind: str) -> bytes:
         size = (-(-rgb.width // factor), -(-rgb.height // factor))
         rgb = rgb.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
         grey = grey.resize(size, Image.Resampling.BOX).point(lambda v: 255 if v else 0)
-    return mask_overlay_png(rgb, grey, alpha=_DERIVATIVE_ALPHA[kind])
+    if kind == "display":
+        return plain_png(rgb)
+    if kind == "outline":
+        return mask_outline_png(grey)
+    return mask_overlay_png(rgb, grey, alpha=0.45)

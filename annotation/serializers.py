@@ -170,6 +170,10 @@ class StudySpecSerializer(NoNulMixin, serializers.Serializer[dict[str, Any]]):
     gold_rate = serializers.FloatField(min_value=0, max_value=0.99, default=0.1)
     lease_minutes = serializers.IntegerField(min_value=1, max_value=1440, default=30)
     instructions = serializers.CharField(allow_blank=True, default="")
+    # The rater's start page (empty: the default texts) and whether phones are turned away.
+    welcome_text = serializers.CharField(allow_blank=True, default="")
+    consent_text = serializers.CharField(allow_blank=True, default="")
+    desktop_only = serializers.BooleanField(default=False)
     platform = serializers.ChoiceField(choices=("none", "prolific", "mturk"), default="none")
     completion_code = serializers.CharField(allow_blank=True, default="", max_length=100)
     completion_url = serializers.URLField(allow_blank=True, default="", max_length=200)
@@ -295,6 +299,9 @@ class StudySerializer(serializers.ModelSerializer[Study]):
             "gold_rate",
             "lease_minutes",
             "instructions",
+            "welcome_text",
+            "consent_text",
+            "desktop_only",
             "platform",
             "completion_code",
             "completion_url",

@@ -34,6 +34,13 @@ urlpatterns = [
     # Raters
     path("rate/", views.rater_home, name="rater-home"),
     path("s/<slug:slug>/", views.crowd_entry, name="crowd-entry"),
+    path("s/<slug:slug>/start/", views.rater_start, name="rater-start"),
+    path("s/<slug:slug>/practice/", views.rater_practice, name="rater-practice"),
+    path(
+        "s/<slug:slug>/practice/<int:index>/<str:which>.png",
+        views.rater_practice_image,
+        name="rater-practice-image",
+    ),
     path("s/<slug:slug>/task/", views.rater_task, name="rater-task"),
     path("s/<slug:slug>/done/", views.rater_done, name="rater-done"),
     path("s/<slug:slug>/api/next", views.rater_next, name="rater-next"),

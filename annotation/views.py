@@ -8,6 +8,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
@@ -16,17 +17,27 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from PIL import Image
 
 from annotation.models import MAX_ID, Assignment, Edit, Rater, Study
+from annotation.questions import VALUE_REFERENCES
+from annotation.rendering import mask_outline_png, plain_png
 from annotation.selectors.access import (
     assignment_get_for_rater,
     item_get_for_staff,
     study_get_for_raters,
 )
+from annotation.selectors.practice import (
+    PRACTICE_IMAGES,
+    example_blocks,
+    practice_item,
+    practice_tasks,
+)
 from annotation.selectors.raters import (
     rater_completion,
     rater_get,
+    rater_has_started,
     rater_progress,
     rater_ref,
     task_payload,
@@ -38,6 +49,7 @@ from annotation.services.crowd import crowd_rater_enter
 from annotation.services.errors import ServiceError
 from annotation.services.judgments import assignment_report_broken, judgment_submit
 from annotation.services.raters import rater_for_user
+from inference.baselines import blur_fill
 
 
 @require_GET
@@ -132,7 +144,95 @@ def crowd_entry(request: HttpRequest, slug: str) -> HttpResponse:
     request.session.cycle_key()  # a new identity gets a new session id
     request.session[_session_key(study)] = rater.pk
     # Participant ids stay out of every later URL (and so out of logs and referrers).
-    return redirect("rater-task", slug=study.slug)
+    return redirect("rater-start", slug=study.slug)
+
+
+def _not_live(request: HttpRequest, study: Study) -> HttpResponse | None:
+    """The page a rater gets instead of tasks while the study is not live, else None."""
+    if study.status == Study.Status.LIVE:
+        return None
+    message = (
+        "This study is paused; please come back later."
+        if study.status == "paused"
+        else "This study is closed. Thank you!"
+    )
+    return render(request, "annotation/rater/message.html", {"study": study, "message": message})
+
+
+def _practice_url(study: Study) -> Callable[[int, str], str]:
+    return lambda index, which: reverse("rater-practice-image", args=[study.slug, index, which])
+
+
+def _briefing(study: Study) -> dict[str, Any]:
+    """What the instructions show: the worked examples and the size and shape definitions."""
+    return {
+        "examples": example_blocks(study=study, image_url=_practice_url(study)),
+        "definitions": list(VALUE_REFERENCES.values()),
+    }
+
+
+def _briefed_key(study: Study) -> str:
+    return f"briefed:{study.pk}"
+
+
+@require_http_methods(["GET", "POST"])
+def rater_start(request: HttpRequest, slug: str) -> HttpResponse:
+    """The start page: welcome, consent, instructions with examples, then the practice.
+    POST (from the end of the practice) marks the session briefed and starts the tasks;
+    a rater who has taken a task of the study before skips the page."""
+    study = study_get_for_raters(slug=slug)
+    rater = _rater(request, study)
+    if rater is None:
+        return redirect("crowd-entry", slug=slug)
+    if request.method == "POST":
+        request.session[_briefed_key(study)] = True
+        return redirect("rater-task", slug=slug)
+    if (page := _not_live(request, study)) is not None:
+        return page
+    if request.session.get(_briefed_key(study)) or rater_has_started(rater=rater, study=study):
+        return redirect("rater-task", slug=slug)
+    return render(request, "annotation/rater/start.html", {"study": study, **_briefing(study)})
+
+
+@require_GET
+def rater_practice(request: HttpRequest, slug: str) -> HttpResponse:
+    """The practice tasks: answered in the page with feedback; nothing is leased or stored."""
+    study = study_get_for_raters(slug=slug)
+    if _rater(request, study) is None:
+        return redirect("crowd-entry", slug=slug)
+    if (page := _not_live(request, study)) is not None:
+        return page
+    tasks = practice_tasks(study=study, image_url=_practice_url(study))
+    context = {
+        "study": study,
+        "practice": True,
+        "task": tasks[0] if tasks else None,
+        "practice_tasks": tasks,
+        "urls": {
+            "start": reverse("rater-start", args=[slug]),
+            "task": reverse("rater-task", args=[slug]),
+        },
+        **_briefing(study),
+    }
+    return render(request, "annotation/rater/task.html", context)
+
+
+@require_GET
+@cache_control(private=True, max_age=3600)
+def rater_practice_image(request: HttpRequest, slug: str, index: int, which: str) -> HttpResponse:
+    """An image of a practice item: its input, mask outline, reference or blurred fill."""
+    study = study_get_for_raters(slug=slug)
+    item = practice_item(study=study, index=index) if _rater(request, study) else None
+    if item is None or which not in PRACTICE_IMAGES:
+        raise Http404
+    field = item.reference if which == "reference" else item.image
+    with field.open("rb") as image_file, item.mask.open("rb") as mask_file:
+        image, mask = Image.open(image_file).convert("RGB"), Image.open(mask_file)
+        if which == "mask":
+            return HttpResponse(mask_outline_png(mask), content_type="image/png")
+        if which == "blurred":
+            image = blur_fill(image, np.asarray(mask.convert("L")) > 0)
+        return HttpResponse(plain_png(image), content_type="image/png")
 
 
 @require_GET
@@ -141,15 +241,8 @@ def rater_task(request: HttpRequest, slug: str) -> HttpResponse:
     rater = _rater(request, study)
     if rater is None:
         return redirect("crowd-entry", slug=slug)
-    if study.status != Study.Status.LIVE:
-        message = (
-            "This study is paused; please come back later."
-            if study.status == "paused"
-            else "This study is closed. Thank you!"
-        )
-        return render(
-            request, "annotation/rater/message.html", {"study": study, "message": message}
-        )
+    if (page := _not_live(request, study)) is not None:
+        return page
     assignment = assignment_next(rater=rater, study=study)
     if assignment is None:
         return redirect("rater-done", slug=slug)
@@ -163,6 +256,7 @@ def rater_task(request: HttpRequest, slug: str) -> HttpResponse:
             "broken": reverse("rater-broken", args=[slug]),
             "done": reverse("rater-done", args=[slug]),
         },
+        **_briefing(study),
     }
     return render(request, "annotation/rater/task.html", context)
 
@@ -223,8 +317,9 @@ def _exclude(body: Any) -> list[int]:
 
 @rater_api
 def rater_next(study: Study, rater: Rater, body: dict[str, Any]) -> dict[str, Any]:
-    """The next task (leased now, to preload its images), excluding the one on screen."""
-    assignment = assignment_next(rater=rater, study=study, exclude=_exclude(body))
+    """The next task (leased briefly now, to preload its images), excluding the one on screen,
+    whose lease is renewed (``assignment_next(preload=True)``)."""
+    assignment = assignment_next(rater=rater, study=study, exclude=_exclude(body), preload=True)
     return {"task": _payload(study, assignment)}
 
 
@@ -256,7 +351,9 @@ def rater_submit(study: Study, rater: Rater, body: dict[str, Any]) -> dict[str, 
         # trip (``{"next": {"exclude": [preloaded]}}``): one request per task, not two.
         # The judgment is recorded whatever happens here; no task is ``null``, as from next.
         try:
-            following = assignment_next(rater=rater, study=study, exclude=_exclude(body["next"]))
+            following = assignment_next(
+                rater=rater, study=study, exclude=_exclude(body["next"]), preload=True
+            )
         except ServiceError:
             following = None
         answer["next"] = _payload(study, following)
@@ -285,11 +382,12 @@ def rater_image(
         raise Http404
     assignment = assignment_get_for_rater(rater=rater, assignment_id=assignment_id, with_edits=True)
     unit = assignment.unit
-    if which == "input":
-        # The stored display derivative (region outlined, at most 512 px), made once per item.
+    if which in ("input", "mask"):
+        # The input's pixels and the outline the page lays over it and the edits: stored
+        # derivatives (at most 512 px), made once per item, never per request.
         item = item_derivatives_ensure(item=unit.edit_a.item)
-        with item.display.open("rb") as display:
-            return HttpResponse(display.read(), content_type="image/png")
+        with (item.outline if which == "mask" else item.display).open("rb") as stored:
+            return HttpResponse(stored.read(), content_type="image/png")
     edit: Edit | None
     if unit.kind == "single" and which == "single":
         edit = unit.edit_a

@@ -56,8 +56,10 @@ class BenchmarkItem(models.Model):
     # Whatever else the source said about the item: columns beyond ours, the release's aos key.
     extra = models.JSONField(default=dict, blank=True)
     # Resized derivatives made once per item (images.DERIVATIVE_SIDES), so no request resizes
-    # an image: the rater's input (region outlined) and the staff thumbnail (region tinted).
+    # an image: the rater's input, its region's outline, and the staff thumbnail (region tinted).
     display = models.ImageField(upload_to=item_image_path, blank=True)
+    # The two-tone outline of the edit region at the display's size, laid over the images.
+    outline = models.ImageField(upload_to=item_image_path, blank=True)
     thumbnail = models.ImageField(upload_to=item_image_path, blank=True)
     # sha256 over the manifest row and the file contents; re-imports compare it.
     fingerprint = models.CharField(max_length=64)

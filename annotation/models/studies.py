@@ -44,6 +44,10 @@ class Study(models.Model):
     gold_rate = models.FloatField(default=0.1)
     lease_minutes = models.PositiveIntegerField(default=30)
     instructions = models.TextField(blank=True)
+    # The rater's start page (empty: a default text); desktop_only turns phones away.
+    welcome_text = models.TextField(blank=True)
+    consent_text = models.TextField(blank=True)
+    desktop_only = models.BooleanField(default=False)
     platform = models.CharField(max_length=16, choices=Platform.choices, default=Platform.NONE)
     completion_code = models.CharField(max_length=100, blank=True)
     completion_url = models.URLField(blank=True)

@@ -42,6 +42,11 @@ def rater_task_count(*, rater: Rater, study: Study) -> int:
     return Assignment.objects.filter(live_assignment(), rater=rater, study=study).count()
 
 
+def rater_has_started(*, rater: Rater, study: Study) -> bool:
+    """Whether the rater has taken a task of the study (then the start page is skipped)."""
+    return Assignment.objects.filter(rater=rater, study=study).exists()
+
+
 def rater_progress(*, rater: Rater, study: Study) -> dict[str, Any]:
     # One count per task request: plain SQL, not the ORM's query building (0.3 ms a call).
     with connection.cursor() as cursor:
@@ -119,6 +124,7 @@ def task_payload(*, assignment: Assignment, image_url: Callable[[str], str]) -> 
         "prompt_type": unit.prompt_type,
         "questions": unit.questions,
         "input": image_url("input"),
+        "mask": image_url("mask"),
         "outputs": [image_url(which) for which in outputs],
         "width": item.width,
         "height": item.height,

@@ -69,7 +69,27 @@ def slots_taken_add(unit_id: int, n: int) -> None:
     StudyUnit.objects.filter(pk=unit_id).update(slots_taken=F("slots_taken") + n)
 
 
-def _lease(rater: Rater, study: Study, unit_id: int, kind: str) -> Assignment:
+# A preloaded task (leased while another is on screen) is held this long at most, so a page
+# opened and left takes a unit from others only briefly; it gets the study's lease minutes when
+# it goes on screen (see ``assignment_next``).
+PRELOAD_LEASE_MINUTES = 3
+
+
+def lease_minutes(study: Study, *, preload: bool) -> int:
+    """How long a new lease lasts: the study's lease minutes, or less for a preload."""
+    return min(study.lease_minutes, PRELOAD_LEASE_MINUTES) if preload else study.lease_minutes
+
+
+def _renew_on_screen(rater: Rater, study: Study, on_screen: list[int]) -> None:
+    """Give the rater's leases on screen the study's full lease minutes from now. A lease past
+    its expiry but not yet marked expired still holds its slot, so it can be renewed too."""
+    if on_screen:
+        Assignment.objects.filter(
+            pk__in=on_screen, rater=rater, study=study, status=Assignment.Status.LEASED
+        ).update(lease_expires_at=timezone.now() + timedelta(minutes=study.lease_minutes))
+
+
+def _lease(rater: Rater, study: Study, unit_id: int, kind: str, minutes: int) -> Assignment:
     """Create the assignment for a locked unit, balancing left/right over its raters."""
     a_on_left = True
     if kind == StudyUnit.Kind.PAIRWISE:
@@ -84,7 +104,7 @@ def _lease(rater: Rater, study: Study, unit_id: int, kind: str) -> Assignment:
         unit_id=unit_id,
         study=study,
         a_on_left=a_on_left,
-        lease_expires_at=timezone.now() + timedelta(minutes=study.lease_minutes),
+        lease_expires_at=timezone.now() + timedelta(minutes=minutes),
     )
     slots_taken_add(unit_id, 1)
     return assignment
@@ -116,7 +136,7 @@ def _leases_full(rater: Rater, study: Study) -> bool:
     return live_leases_full(held)
 
 
-def _pick_unit(rater: Rater, study: Study, *, gold: bool, wait: bool) -> _Pick:
+def _pick_unit(rater: Rater, study: Study, *, gold: bool, wait: bool, minutes: int) -> _Pick:
     if _leases_full(rater, study):
         return _Pick(None)
     units = units_unseen(rater=rater, study=study, gold=gold)
@@ -141,7 +161,7 @@ def _pick_unit(rater: Rater, study: Study, *, gold: bool, wait: bool) -> _Pick:
         locked = way.select_for_update(skip_locked=not wait)
         for pk, kind, slots_taken in locked.values_list("pk", "kind", "slots_taken")[:1]:
             if gold or slots_taken < study.raters_per_unit:  # (SQLite has no re-check)
-                return _Pick(_lease(rater, study, pk, kind))
+                return _Pick(_lease(rater, study, pk, kind, minutes))
     # Nothing unlocked: "nothing left" only if nothing is open at all.
     return _Pick(None, contended=units.exists())
 
@@ -152,13 +172,16 @@ _PICK_ATTEMPTS = 8
 _PICK_SKIP_LOCKED_ATTEMPTS = 3
 
 
-def _pick_with_retries(rater: Rater, study: Study, *, gold: bool) -> Assignment | None:
+def _pick_with_retries(
+    rater: Rater, study: Study, *, gold: bool, minutes: int
+) -> Assignment | None:
     expired = False
     for attempt in range(_PICK_ATTEMPTS):
         # Each attempt is its own transaction: locks taken on units that turned
         # out full are released, and the next candidate query sees fresh counts.
         with transaction.atomic():
-            pick = _pick_unit(rater, study, gold=gold, wait=attempt >= _PICK_SKIP_LOCKED_ATTEMPTS)
+            wait = attempt >= _PICK_SKIP_LOCKED_ATTEMPTS
+            pick = _pick_unit(rater, study, gold=gold, wait=wait, minutes=minutes)
         if pick.assignment is not None:
             return pick.assignment
         if not pick.contended:
@@ -172,7 +195,7 @@ def _pick_with_retries(rater: Rater, study: Study, *, gold: bool) -> Assignment 
 
 
 def _lease_by_sql(
-    *, rater: Rater, study: Study, exclude: list[int], want_gold: bool
+    *, rater: Rater, study: Study, exclude: list[int], want_gold: bool, preload: bool
 ) -> Assignment | None:
     """The common case in one statement (task_sql): the held lease, or a new one at the
     emptiest level; None leaves the decision to the ORM code."""
@@ -180,12 +203,18 @@ def _lease_by_sql(
     # Gold first when drawn; each from a random key on, then (the wrap-around) from the first.
     tries = [(g, s) for g in ((True, False) if want_gold else (False,)) for s in (shuffle_key(), 0)]
     return task_sql.lease_next(
-        rater_id=rater.pk, study=study, exclude=exclude, tries=tries, now=now
+        rater_id=rater.pk,
+        study=study,
+        exclude=exclude,
+        renew=exclude if preload else [],
+        minutes=lease_minutes(study, preload=preload),
+        tries=tries,
+        now=now,
     )
 
 
 def assignment_next(
-    *, rater: Rater, study: Study, exclude: Iterable[int] = ()
+    *, rater: Rater, study: Study, exclude: Iterable[int] = (), preload: bool = False
 ) -> Assignment | None:
     """The rater's next task in the study, or None when there is none for them.
 
@@ -194,6 +223,11 @@ def assignment_next(
     seen, with the fewest submitted + live assignments below K, random among ties;
     gold units are mixed in at the study's gold rate. None means no unit is left
     for this rater, not that concurrent requests happened to take the candidates.
+
+    ``preload``: the task is wanted to preload while the ``exclude`` ones are on screen. A new
+    lease then lasts ``PRELOAD_LEASE_MINUTES`` at most, and the rater's leases in ``exclude``
+    are renewed to the study's lease minutes from now: a lease's minutes count from when its
+    task goes on screen, and a page opened and left holds its preload only briefly.
     """
     if study.status != STUDY_STATUS_HANDING_OUT_TASKS:
         raise ServiceError(f"the study is {study.status}, not live", code="conflict")
@@ -202,9 +236,13 @@ def assignment_next(
     if task_sql.enabled():
         # Anything the statement does not take falls through to the ORM code below,
         # which decides every case.
-        leased = _lease_by_sql(rater=rater, study=study, exclude=exclude, want_gold=want_gold)
+        leased = _lease_by_sql(
+            rater=rater, study=study, exclude=exclude, want_gold=want_gold, preload=preload
+        )
         if leased is not None:
             return leased
+    if preload:
+        _renew_on_screen(rater, study, exclude)
     if not rater_takes_tasks(rater):
         return None
     held = (
@@ -221,9 +259,10 @@ def assignment_next(
         study=study, tasks=rater_task_count(rater=rater, study=study)
     ):
         return None
-    assignment = _pick_with_retries(rater, study, gold=True) if want_gold else None
+    minutes = lease_minutes(study, preload=preload)
+    assignment = _pick_with_retries(rater, study, gold=True, minutes=minutes) if want_gold else None
     if assignment is None:
-        assignment = _pick_with_retries(rater, study, gold=False)
+        assignment = _pick_with_retries(rater, study, gold=False, minutes=minutes)
     return None if assignment is None else _for_task_page(assignment.pk)
 
 

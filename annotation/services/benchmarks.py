@@ -55,10 +55,15 @@ def _files_changed(item: BenchmarkItem, row: ManifestRow) -> bool:
     )
 
 
+def _has_derivatives(item: BenchmarkItem) -> bool:
+    return bool(item.display and item.outline and item.thumbnail)
+
+
 def _write_derivatives(item: BenchmarkItem, image: bytes, mask: bytes, ledger: FileLedger) -> None:
-    ledger.obsolete += [item.display.name or "", item.thumbnail.name or ""]
-    ledger.save(item.display, derivative_png(image, mask, kind="display"))
-    ledger.save(item.thumbnail, derivative_png(image, mask, kind="thumbnail"))
+    for kind in ("display", "outline", "thumbnail"):
+        field = getattr(item, kind)
+        ledger.obsolete.append(field.name or "")
+        ledger.save(field, derivative_png(image, mask, kind=kind))
 
 
 def _write_item(item: BenchmarkItem, row: ManifestRow, ledger: FileLedger, *, new: bool) -> None:
@@ -66,7 +71,7 @@ def _write_item(item: BenchmarkItem, row: ManifestRow, ledger: FileLedger, *, ne
         setattr(item, name, value)
     item.extra = row.extra
     item.fingerprint = row.fingerprint
-    if new or _files_changed(item, row) or not item.display or not item.thumbnail:
+    if new or _files_changed(item, row) or not _has_derivatives(item):
         if not new:
             ledger.obsolete += [item.image.name, item.mask.name, item.reference.name or ""]
         ledger.save(item.image, row.image)
@@ -193,16 +198,16 @@ def item_derivatives_ensure(*, item: BenchmarkItem) -> BenchmarkItem:
     after the first resizes the item's image. The common case (both exist) opens no
     transaction; otherwise the row is locked so that concurrent first requests make them once.
     """
-    if item.display and item.thumbnail:
+    if _has_derivatives(item):
         return item
     ledger = FileLedger()
     try:
         with transaction.atomic():
             locked = BenchmarkItem.objects.select_for_update().get(pk=item.pk)
-            if not (locked.display and locked.thumbnail):
+            if not _has_derivatives(locked):
                 with locked.image.open("rb") as image, locked.mask.open("rb") as mask:
                     _write_derivatives(locked, image.read(), mask.read(), ledger)
-                locked.save(update_fields=["display", "thumbnail", "updated_at"])
+                locked.save(update_fields=["display", "outline", "thumbnail", "updated_at"])
                 ledger.on_commit_delete_obsolete()
     except BaseException:
         ledger.discard_written()

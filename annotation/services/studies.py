@@ -39,6 +39,9 @@ class StudySpec:
     gold_rate: float = 0.1
     lease_minutes: int = 30
     instructions: str = ""
+    welcome_text: str = ""
+    consent_text: str = ""
+    desktop_only: bool = False
     platform: str = "none"
     completion_code: str = ""
     completion_url: str = ""
@@ -61,6 +64,9 @@ def study_spec_from_data(data: dict[str, Any], *, models: list[EditModel]) -> St
         gold_rate=data["gold_rate"],
         lease_minutes=data["lease_minutes"],
         instructions=data["instructions"],
+        welcome_text=data.get("welcome_text", ""),
+        consent_text=data.get("consent_text", ""),
+        desktop_only=data.get("desktop_only", False),
         platform=data["platform"],
         completion_code=data["completion_code"],
         completion_url=data["completion_url"],
@@ -182,6 +188,9 @@ def study_create(*, owner: Any, spec: StudySpec, slug: str | None = None) -> Stu
             gold_rate=s.gold_rate,
             lease_minutes=s.lease_minutes,
             instructions=s.instructions,
+            welcome_text=s.welcome_text,
+            consent_text=s.consent_text,
+            desktop_only=s.desktop_only,
             platform=s.platform,
             completion_code=s.completion_code,
             completion_url=_completion_url(s),
@@ -228,6 +237,9 @@ def study_update(*, study: Study, spec: StudySpec) -> Study:
             "gold_rate",
             "lease_minutes",
             "instructions",
+            "welcome_text",
+            "consent_text",
+            "desktop_only",
             "platform",
             "completion_code",
             "max_tasks_per_rater",

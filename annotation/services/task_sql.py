@@ -162,13 +162,21 @@ _A_ON_LEFT = """CASE WHEN pick.kind <> {pairwise} THEN true ELSE (
 # An excluded rater gets no task, not even the lease held (models.rater_takes_tasks).
 _RATER_TAKES_TASKS = "NOT (SELECT excluded FROM rater)"
 
-# One statement: the live lease the rater holds (other than the excluded ones) comes back
-# first; otherwise the first unlocked unit at or after a random key among the emptiest open
-# units is locked, leased and counted. The left/right order of a pair balances the unit's live
-# leases (drawn at random when even). Returns the task's fields for the page, or no row.
+# One statement: the rater's leases on screen (%(renew)s: a preload's request names them) are
+# renewed to the study's lease minutes, as services.assignments._renew_on_screen; the live
+# lease the rater holds (other than the excluded ones) comes back first; otherwise the first
+# unlocked unit at or after a random key among the emptiest open units is locked, leased (for
+# %(expires)s: a preload's lease is short) and counted. The left/right order of a pair
+# balances the unit's live leases (drawn at random when even). Returns the task's fields for
+# the page, or no row.
 _LEASE = """
 WITH rater AS (
     SELECT excluded FROM annotation_rater WHERE id = %(rater)s
+),
+renewed AS (
+    UPDATE annotation_assignment SET lease_expires_at = %(renewed)s
+    WHERE id = ANY(%(renew)s) AND rater_id = %(rater)s AND study_id = %(study)s
+      AND status = {leased}
 ),
 held AS (
     SELECT h.id, h.unit_id, h.a_on_left, h.leased_at, h.lease_expires_at
@@ -235,6 +243,8 @@ _TYPES = {
     "k": "integer",
     "cap": "bigint",
     "exclude": "bigint[]",
+    "renew": "bigint[]",
+    "renewed": "timestamptz",
     "start": "integer",
     "now": "timestamptz",
     "expires": "timestamptz",
@@ -418,11 +428,14 @@ def lease_next(
     rater_id: int,
     study: Study,
     exclude: Sequence[int],
+    renew: Sequence[int],
+    minutes: int,
     tries: Sequence[tuple[bool, int]],
     now: datetime,
 ) -> Assignment | None:
-    """The rater's held lease, or a new one, with what the task page shows loaded; None when
-    no statement found either (the ORM path then decides).
+    """The rater's held lease, or a new one of ``minutes``, with what the task page shows
+    loaded; None when no statement found either (the ORM path then decides). The rater's
+    leases in ``renew`` (the tasks on screen) get the study's lease minutes.
 
     ``tries`` are (gold, start key) pairs, tried in order. All run in one transaction behind
     the rater's row lock: the live-lease count a statement reads is then one taken after any
@@ -435,8 +448,10 @@ def lease_next(
         "k": study.raters_per_unit,
         "cap": study.max_tasks_per_rater,
         "exclude": list(exclude),
+        "renew": list(renew),
+        "renewed": now + timedelta(minutes=study.lease_minutes),
         "now": now,
-        "expires": now + timedelta(minutes=study.lease_minutes),
+        "expires": now + timedelta(minutes=minutes),
     }
     try:
         with transaction.atomic():

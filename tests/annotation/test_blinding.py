@@ -25,11 +25,8 @@ from tests.annotation.rating import post_json, prolific, submit, yes_answers
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("task_path")]
 
 
-def test_nothing_a_rater_sees_reveals_a_model(
-    make_study: Callable[..., Study], baselines: list[EditModel]
-) -> None:
-    study = make_study(gold_rate=0.2, platform="prolific", completion_code="CODE")
-    secrets = []
+def model_secrets() -> list[str]:
+    secrets: list[str] = []
     # Names and checkpoints identify a model; a preset is a plain word such as
     # "reference" (as in "preference"), so only the distinctive ones are listed below.
     for model in EditModel.objects.all():
@@ -47,6 +44,14 @@ def test_nothing_a_rater_sees_reveals_a_model(
         "edit_a",
         "edit_b",
     ]
+    return secrets
+
+
+def test_nothing_a_rater_sees_reveals_a_model(
+    make_study: Callable[..., Study], baselines: list[EditModel]
+) -> None:
+    study = make_study(gold_rate=0.2, platform="prolific", completion_code="CODE")
+    secrets = model_secrets()
     client = Client()
     seen: list[str] = []
 
@@ -55,6 +60,16 @@ def test_nothing_a_rater_sees_reveals_a_model(
         seen.append(repr(sorted(response.headers.items())))
 
     record(prolific(client, study))
+    # The start page, the practice and their images (the benchmark's own, never a model's).
+    record(client.get(f"/s/{study.slug}/start/"))
+    practice = client.get(f"/s/{study.slug}/practice/")
+    record(practice)
+    for practice_task in practice.context["practice_tasks"]:
+        for image in [practice_task["input"], practice_task["mask"], *practice_task["outputs"]]:
+            response = client.get(image)
+            assert response.status_code == 200
+            seen.append(image)
+            seen.append(repr(sorted(response.headers.items())))
     page = client.get(f"/s/{study.slug}/task/")
     record(page)
     url = reverse("rater-submit", args=[study.slug])
@@ -62,7 +77,7 @@ def test_nothing_a_rater_sees_reveals_a_model(
         task = page.context["task"] if page is not None else None
         if task is None:
             break
-        for image in [task["input"], *task["outputs"]]:
+        for image in [task["input"], task["mask"], *task["outputs"]]:
             response = client.get(image)
             assert response.status_code == 200
             seen.append(image)

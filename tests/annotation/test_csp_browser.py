@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, expect
 
 from annotation.models import BenchmarkItem, Study
 from tests.annotation.rating import prolific_id
-from tests.annotation.test_rater_browser import ARTIFACTS, browser
+from tests.annotation.test_rater_browser import ARTIFACTS, brief_by_keyboard, browser
 
 pytestmark = pytest.mark.django_db(transaction=True)
 __all__ = ["browser"]  # the fixture, shared with the rater's browser test
@@ -34,6 +34,7 @@ def test_no_page_breaks_the_policy(
     assert (
         response is not None and "script-src 'self'" in response.headers["content-security-policy"]
     )
+    brief_by_keyboard(page)  # the start page and the practice, under the policy too
     expect(page.locator("#submit")).to_be_visible()
     # The script ran (it fills the question buttons and answers keys) under the policy.
     kind = page.evaluate("document.body.dataset.kind")

@@ -1,8 +1,8 @@
 """A crowd rater in a real browser (Playwright driving Debian's headless Chromium).
 
-Arrives with Prolific parameters, does single-image and side-by-side tasks by
-keyboard alone, reloads mid-task without losing or duplicating work, and
-reaches the completion code. Screenshots of both task pages are saved under
+Arrives with Prolific parameters, goes through the start page and the practice and does
+single-image and side-by-side tasks by keyboard alone, reloads mid-task without losing or
+duplicating work, and reaches the completion code. Screenshots of both task pages are saved under
 test-artifacts/.
 """
 
@@ -18,6 +18,7 @@ from django.db import connections
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from annotation.models import Assignment, BenchmarkItem, Judgment, Study
+from tests.annotation.browsing import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,6 +56,27 @@ def answer_by_keyboard(page: Page) -> None:
     expect(page.locator("#submit")).to_be_enabled()
 
 
+def brief_by_keyboard(page: Page) -> None:
+    """The start page and the practice, by keyboard: Tab to the start link, then answer,
+    check and go on with Enter until the practice ends on the focused start button."""
+    for _ in range(40):
+        if page.evaluate("document.activeElement.id") == "start-practice":
+            break
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/practice/")
+    while page.locator("#begin").is_hidden():
+        answer_by_keyboard(page)
+        page.keyboard.press("Enter")  # check: the feedback shows
+        expect(page.locator("#feedback")).to_be_visible()
+        if page.locator("#begin").is_hidden():
+            page.keyboard.press("Enter")  # the next practice task
+    expect(page.locator("#begin-button")).to_be_focused()
+    assert Assignment.objects.count() == Judgment.objects.count() == 0  # practice is not stored
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/task/")
+
+
 def current_assignment(page: Page) -> int:
     return int(page.evaluate("document.body.dataset.assignment"))
 
@@ -76,15 +98,14 @@ def test_a_prolific_rater_completes_the_study_by_keyboard(
     page.goto(
         f"{live_server.url}/s/{study.slug}/?PROLIFIC_PID=70772d7261746572312d3031&STUDY_ID=s&SESSION_ID=x"
     )
+    brief_by_keyboard(page)
     expect(page.locator("#prompt")).not_to_have_text("")
     shots: set[str] = set()
     done = 0
     reloaded = False
     while "/done/" not in page.url:
         kind = page.evaluate("document.body.dataset.kind")
-        page.wait_for_function(
-            "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
-        )
+        wait_until(page, "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
         if kind not in shots:
             page.screenshot(path=str(ARTIFACTS / f"task-{kind}.png"), full_page=True)
             shots.add(kind)
@@ -103,7 +124,7 @@ def test_a_prolific_rater_completes_the_study_by_keyboard(
         done += 1
         if done < total:
             expect(page.locator("#progress")).to_have_text(f"{done} done", timeout=10000)
-            page.wait_for_function(f"document.body.dataset.assignment !== '{assignment}'")
+            wait_until(page, f"document.body.dataset.assignment !== '{assignment}'")
         else:
             page.wait_for_url("**/done/", timeout=10000)
     assert shots == {"single", "pairwise"}

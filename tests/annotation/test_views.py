@@ -36,7 +36,7 @@ def test_a_prolific_participant_is_stored_only_as_a_hash(make_study: Callable[..
     study = make_study()
     client = Client()
     response = prolific(client, study, pid="5f1e2d3c4b5a6978a1b2c3d4")
-    assert response.status_code == 302 and response["Location"] == f"/s/{study.slug}/task/"
+    assert response.status_code == 302 and response["Location"] == f"/s/{study.slug}/start/"
     rater = Rater.objects.get(platform="prolific")
     assert rater.participant_hash and "5f1e2d3c4b5a6978a1b2c3d4" not in rater.participant_hash
     with connection.cursor() as cursor:
