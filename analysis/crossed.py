@@ -52,12 +52,14 @@ __all__ = [
     "ONE_ITEM",
     "ONE_RATER",
     "CrossedParts",
+    "crossed_frame",
     "crossed_groups",
     "crossed_interval",
     "crossed_parts",
     "crossed_test",
     "expected_half_width",
     "groups_frame",
+    "table_design_effect",
 ]
 
 #: ``Estimate.method`` of the two-way interval.
@@ -380,3 +382,29 @@ def expected_half_width(
     variance = max(variance, rate * (1 - rate) / n)
     df = max(min(n_items, raters) - 1, 1)
     return float(student_t.isf((1 - confidence) / 2, df) * math.sqrt(variance))
+
+
+def table_design_effect(frame: pd.DataFrame) -> float:
+    """The design effect to fall back on for a table: the median of its groups' estimable
+    design effects (``groups_frame`` rows without a fallback note), at least 1; 1 when none
+    is estimable."""
+    usable = frame.loc[(frame["note"] == "") & frame["design_effect"].notna(), "design_effect"]
+    return max(1.0, float(usable.median())) if len(usable) else 1.0
+
+
+def crossed_frame(
+    values: npt.ArrayLike,
+    items: npt.ArrayLike,
+    raters: npt.ArrayLike,
+    groups: npt.ArrayLike,
+    *,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """:func:`groups_frame` of every group, degenerate groups falling back on the design
+    effect of the others (:func:`table_design_effect`): what the report's tables use."""
+    parts = crossed_groups(values, items, raters, groups)
+    first = groups_frame(parts, confidence=confidence)
+    fallback = table_design_effect(first)
+    if fallback == 1.0:
+        return first
+    return groups_frame(parts, confidence=confidence, fallback_design_effect=fallback)

@@ -17,9 +17,20 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from analysis.crossed import crossed_frame
 from analysis.intervals import cluster_sums_bootstrap, wilson
 
-__all__ = ["item_cells", "table_from_cells"]
+__all__ = ["CROSSED_COLUMNS", "crossed_columns", "item_cells", "table_from_cells"]
+
+#: The columns :func:`crossed_columns` adds to a table (besides the grouping columns).
+CROSSED_COLUMNS = (
+    "n_raters",
+    "design_effect",
+    "crossed_low",
+    "crossed_high",
+    "crossed_method",
+    "crossed_note",
+)
 
 
 def _group_ids(
@@ -111,6 +122,12 @@ def _summary(
     correct = round(float(sums.sum()))
     w = wilson(correct, round(float(sizes.sum())), confidence=confidence)
     b = cluster_sums_bootstrap(sums, sizes, rng=rng, confidence=confidence, n_resamples=n_resamples)
+    note = w.note or b.note
+    if b.has_data and b.low == b.high:
+        # Every resample gave the same value (0 of n, n of n, one item): never print a
+        # zero-width interval; fall back on Wilson over the observations and say so.
+        b = w
+        note = _join(note, DEGENERATE_BOOTSTRAP)
     return {
         "n_items": int((sizes > 0).sum()),
         "correct": correct,
@@ -119,8 +136,53 @@ def _summary(
         "wilson_high": w.high,
         "bootstrap_low": b.low,
         "bootstrap_high": b.high,
-        "note": w.note or b.note,
+        "note": note,
     }
+
+
+#: Note of a group whose bootstrap interval had zero width and was replaced by Wilson's.
+DEGENERATE_BOOTSTRAP = "bootstrap degenerate (every resample equal): Wilson interval shown"
+
+
+def _join(first: str, second: str) -> str:
+    return f"{first}; {second}" if first else second
+
+
+def crossed_columns(
+    df: pd.DataFrame, by: list[str], value: str, *, confidence: float
+) -> pd.DataFrame:
+    """Two-way (item and rater) clustered intervals of the mean of ``value`` per group.
+
+    One row per observed group of ``by`` with the ``by`` columns and
+    :data:`CROSSED_COLUMNS` (see :func:`analysis.crossed.crossed_frame`); ``df`` needs
+    ``item`` and ``rater`` columns. Merge it onto a table by the ``by`` columns.
+    """
+    columns = [*by, *CROSSED_COLUMNS]
+    if df.empty:
+        return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
+    if by:
+        found = _group_ids(df, by)
+        if found is None:
+            ids = df.groupby(by, sort=True, observed=True).ngroup().to_numpy()
+            first = np.unique(ids, return_index=True)[1]
+        else:
+            ids, first = found
+        keys = df[by].iloc[first].reset_index(drop=True).astype(object)
+    else:
+        ids, keys = np.zeros(len(df), dtype=np.int64), pd.DataFrame(index=[0])
+    items, _ = pd.factorize(df["item"])
+    raters, _ = pd.factorize(df["rater"])
+    values = df[value].to_numpy(dtype=float)
+    result = crossed_frame(values, items, raters, ids, confidence=confidence)
+    out = keys.assign(
+        n_raters=result["n_raters"].to_numpy(),
+        design_effect=result["design_effect"].to_numpy(),
+        crossed_low=result["low"].to_numpy(),
+        crossed_high=result["high"].to_numpy(),
+        crossed_method=result["method"].to_numpy(),
+        crossed_note=result["note"].to_numpy(),
+    )
+    return out[columns]
 
 
 def item_cells(

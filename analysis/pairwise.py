@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +19,8 @@ from scipy.stats import binomtest
 from statsmodels.stats.multitest import multipletests
 
 from analysis.bradley_terry import fit_bradley_terry, fit_bradley_terry_batch
+from analysis.crossed import METHOD as CROSSED_METHOD
+from analysis.crossed import crossed_frame
 from analysis.intervals import Estimate, cluster_sums_bootstrap, draw_clusters, no_data, wilson
 from analysis.tables import validate_pairwise
 
@@ -57,9 +60,16 @@ class PairwiseComparison:
     win_rate_a_ties_split : Estimate
         ``(wins_a + ties / 2) / (wins_a + wins_b + ties)`` with an item-clustered bootstrap
         interval (a Wilson interval is not defined for half-counts).
+    win_rate_a_crossed : Estimate
+        ``win_rate_a`` with the two-way (items and raters) cluster-robust interval of
+        :mod:`analysis.crossed`: the primary interval.
     p_value : float
-        Exact two-sided binomial test of ``wins_a`` out of ``wins_a + wins_b`` against 0.5;
-        NaN when every judgment was a tie.
+        Two-sided test of ``win_rate_a == 0.5`` from the same two-way clustered variance
+        (:mod:`analysis.crossed`), so it is below 0.05 exactly when the 95% crossed interval
+        excludes 0.5; NaN when every judgment was a tie.
+    p_value_binomial : float
+        Exact two-sided binomial test of ``wins_a`` out of ``wins_a + wins_b``, every
+        judgment independent (the reference; too small in a crossed design).
     p_holm : float
         ``p_value`` after Holm's correction over all comparisons of the same call.
     reject_holm : bool
@@ -77,7 +87,9 @@ class PairwiseComparison:
     win_rate_a: Estimate
     win_rate_a_bootstrap: Estimate
     win_rate_a_ties_split: Estimate
+    win_rate_a_crossed: Estimate
     p_value: float
+    p_value_binomial: float
     p_holm: float
     reject_holm: bool
 
@@ -92,11 +104,20 @@ class PositionBias:
         The question analysed, None when all questions were pooled.
     left_wins, right_wins, ties : int
         Decided judgments won by the left / right image, and no-preference judgments.
+        With ``question`` None (both pooled) each judgment (unit × rater) counts once: won
+        by the side that won most of its decided answers, a tie when neither did.
     share_left : Estimate
-        ``left_wins / (left_wins + right_wins)`` with a Wilson interval.
+        ``left_wins / (left_wins + right_wins)`` with a Wilson interval (judgments
+        independent).
+    share_left_crossed : Estimate
+        The same share with the two-way (items and raters) clustered interval.
     p_value : float
-        Exact two-sided binomial test of ``share_left == 0.5`` (NaN without decided
-        judgments).
+        Two-sided test of ``share_left == 0.5`` from the two-way clustered variance (NaN
+        without decided judgments); matches ``share_left_crossed``.
+    p_value_binomial : float
+        Exact binomial test of the same, judgments independent (the reference).
+    flagged : bool
+        ``p_value < alpha``: a position bias to adjust for.
     """
 
     question: str | None
@@ -104,7 +125,10 @@ class PositionBias:
     right_wins: int
     ties: int
     share_left: Estimate
+    share_left_crossed: Estimate
     p_value: float
+    p_value_binomial: float
+    flagged: bool
 
 
 @dataclass(frozen=True)
@@ -166,10 +190,41 @@ def _binomial_p(successes: int, n: int) -> float:
     return float(binomtest(successes, n, 0.5).pvalue) if n > 0 else math.nan
 
 
+def _crossed_estimate(crossed: dict[str, float | str] | None, confidence: float) -> Estimate:
+    if crossed is None:
+        return no_data(CROSSED_METHOD, confidence=confidence, n_clusters=0)
+    return Estimate(
+        float(crossed["estimate"]),
+        float(crossed["low"]),
+        float(crossed["high"]),
+        CROSSED_METHOD,
+        int(crossed["n"]),
+        confidence,
+        int(crossed["n_items"]),
+        str(crossed["note"]),
+    )
+
+
+def _crossed_by_pair(frame: pd.DataFrame, confidence: float) -> dict[tuple[str, ...], Any]:
+    """The crossed interval and test of each comparison's win rate, by comparison key."""
+    decided = frame.loc[frame["choice"] != "none"]
+    if decided.empty:
+        return {}
+    grouped = decided.groupby(_PAIR_KEY, sort=True, observed=True)
+    ids = grouped.ngroup().to_numpy()
+    keys = [tuple(map(str, key)) for key in grouped.size().index]
+    items, _ = pd.factorize(decided["item"])
+    raters, _ = pd.factorize(decided["rater"])
+    values = (decided["choice"] == "a").to_numpy(dtype=float)
+    result = crossed_frame(values, items, raters, ids, confidence=confidence)
+    return {key: result.iloc[g].to_dict() for g, key in enumerate(keys)}
+
+
 def _compare(
     key: tuple[str, ...],
     rows: pd.DataFrame,
     *,
+    crossed: dict[str, Any] | None,
     rng: np.random.Generator,
     n_resamples: int,
     confidence: float,
@@ -211,7 +266,9 @@ def _compare(
             confidence=confidence,
             n_resamples=n_resamples,
         ),
-        p_value=_binomial_p(wins_a, wins_a + wins_b),
+        win_rate_a_crossed=_crossed_estimate(crossed, confidence),
+        p_value=math.nan if crossed is None else float(crossed["p_value"]),
+        p_value_binomial=_binomial_p(wins_a, wins_a + wins_b),
         p_holm=math.nan,
         reject_holm=False,
     )
@@ -266,11 +323,17 @@ def pairwise_comparisons_validated(
     table (the report) validates once and calls this; everyone else calls the checking
     function.
     """
+    crossed = _crossed_by_pair(frame, confidence)
     partial = [
         _compare(
-            tuple(map(str, key)), rows, rng=rng, n_resamples=n_resamples, confidence=confidence
+            tuple(map(str, key)),
+            rows,
+            crossed=crossed.get(tuple(map(str, key))),
+            rng=rng,
+            n_resamples=n_resamples,
+            confidence=confidence,
         )
-        for key, rows in frame.groupby(_PAIR_KEY, sort=True)
+        for key, rows in frame.groupby(_PAIR_KEY, sort=True, observed=True)
     ]
     p_values = np.array([c.p_value for c in partial], dtype=float)
     p_holm = np.full(p_values.shape, math.nan)
@@ -313,8 +376,8 @@ def position_bias(
     df : pandas.DataFrame
         Side-by-side judgments with exclusions applied.
     question : str, optional
-        Restrict to one question; by default all questions are pooled, so a unit's two
-        questions count as two judgments.
+        Restrict to one question; by default all questions are pooled, each judgment
+        (unit × rater) counted once by the side that won most of its decided answers.
     confidence : float
         Nominal coverage of the Wilson interval.
 
@@ -327,7 +390,7 @@ def position_bias(
 
 
 def position_bias_validated(
-    frame: pd.DataFrame, *, question: str | None, confidence: float
+    frame: pd.DataFrame, *, question: str | None, confidence: float, alpha: float = 0.05
 ) -> PositionBias:
     """:func:`position_bias` of a frame already validated, without excluded rows.
 
@@ -337,17 +400,46 @@ def position_bias_validated(
     function.
     """
     if question is not None:
-        frame = frame.loc[frame["question"] == question]
-    decided = frame.loc[frame["choice"] != "none"]
-    left_wins = int((decided["choice"] == decided["left"]).sum())
-    n = len(decided)
+        judged = frame.loc[frame["question"] == question]
+        decided = judged.loc[judged["choice"] != "none"]
+        left_won = (decided["choice"] == decided["left"]).to_numpy(dtype=bool)
+        per_judgment = decided[["item", "rater"]]
+        n_ties = len(judged) - len(decided)
+    else:
+        # One judgment (unit × rater) once, however many questions it answered.
+        answers = frame.assign(
+            lead=np.where(frame["choice"] == "none", 0, 1)
+            * np.where(frame["choice"] == frame["left"], 1, -1)
+        )
+        judged = answers.groupby(["unit", "rater"], sort=False, observed=True).agg(
+            item=("item", "first"), lead=("lead", "sum")
+        )
+        judged = judged.reset_index()
+        decided = judged.loc[judged["lead"] != 0]
+        left_won = (decided["lead"] > 0).to_numpy(dtype=bool)
+        per_judgment = decided[["item", "rater"]]
+        n_ties = len(judged) - len(decided)
+    left_wins = int(left_won.sum())
+    n = len(left_won)
+    crossed = crossed_frame(
+        left_won.astype(float),
+        pd.factorize(per_judgment["item"])[0],
+        pd.factorize(per_judgment["rater"])[0],
+        np.zeros(n, dtype=np.int64),
+        confidence=confidence,
+    )
+    row = crossed.iloc[0].to_dict() if n else None
+    p_value = math.nan if row is None else float(row["p_value"])
     return PositionBias(
         question=question,
         left_wins=left_wins,
         right_wins=n - left_wins,
-        ties=len(frame) - n,
+        ties=n_ties,
         share_left=wilson(left_wins, n, confidence=confidence),
-        p_value=_binomial_p(left_wins, n),
+        share_left_crossed=_crossed_estimate(row, confidence),
+        p_value=p_value,
+        p_value_binomial=_binomial_p(left_wins, n),
+        flagged=bool(p_value < alpha),
     )
 
 

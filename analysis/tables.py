@@ -67,7 +67,7 @@ from analysis.categories import (
     SOURCES,
     STYLES,
 )
-from analysis.grouping import item_cells, table_from_cells
+from analysis.grouping import CROSSED_COLUMNS, crossed_columns, item_cells, table_from_cells
 
 __all__ = [
     "CATEGORY_LEVELS",
@@ -84,6 +84,7 @@ __all__ = [
     "majority_votes",
     "validate_pairwise",
     "validate_single",
+    "with_crossed",
 ]
 
 QUESTIONS = ("alignment", "realism")
@@ -381,7 +382,7 @@ def accuracy_table(
     _refuse_excluded(frame)
     by = _check_by(frame, by, None)
     cells = item_cells(frame, by, {"n": ("correct", "size"), "correct": ("correct", "sum")})
-    return table_from_cells(
+    table = table_from_cells(
         cells,
         by,
         majority=False,
@@ -390,6 +391,35 @@ def accuracy_table(
         confidence=confidence,
         levels=levels,
     )
+    return with_crossed(table, frame, by, confidence=confidence)
+
+
+def with_crossed(
+    table: pd.DataFrame, frame: pd.DataFrame, by: Sequence[str], *, confidence: float
+) -> pd.DataFrame:
+    """``table`` (one row per group of ``by``) with the two-way clustered interval columns.
+
+    ``frame`` holds the judgments the table counts (columns ``item``, ``rater``,
+    ``correct``): :data:`analysis.grouping.CROSSED_COLUMNS` are computed per group and
+    merged on; the crossed interval's note is appended to ``note``. Groups without
+    judgments get NaN bounds and no method.
+    """
+    by = list(by)
+    crossed = crossed_columns(frame, by, "correct", confidence=confidence)
+    if by:
+        merged = table.merge(crossed, on=by, how="left", validate="one_to_one")
+    else:
+        merged = pd.concat([table.reset_index(drop=True), crossed], axis=1)
+    extra = merged["crossed_note"].fillna("").astype(str)
+    base = merged["note"].fillna("").astype(str)
+    merged["note"] = [
+        "; ".join(dict.fromkeys(part for part in (a, b) if part and part != "no data"))
+        or ("no data" if a == "no data" else "")
+        for a, b in zip(base, extra, strict=True)
+    ]
+    merged["n_raters"] = merged["n_raters"].fillna(0).astype(int)
+    columns = [c for c in table.columns if c != "note"]
+    return merged[[*columns, *CROSSED_COLUMNS[:-1], "note"]]
 
 
 def majority_votes(df: pd.DataFrame) -> pd.DataFrame:

@@ -42,6 +42,7 @@ from analysis.report.rows import (
     position_bias_rows,
     single_agreement,
 )
+from analysis.position import position_adjusted
 from analysis.tables import CATEGORY_LEVELS
 
 __all__ = ["build_report"]
@@ -288,12 +289,38 @@ def _pairwise_tables(
         Table(
             "position_bias",
             "Position bias",
-            "One row per question (empty question: both pooled): share of decided judgments "
-            "won by the left image.",
-            per_scope(split, position_bias_rows, confidence=confidence),
+            "One row per question (empty question: both pooled, one count per judgment, "
+            "i.e. unit × rater): share of decided judgments won by the left image; flagged "
+            "when the two-way clustered test rejects 0.5.",
+            per_scope(split, position_bias_rows, confidence=confidence, alpha=alpha),
             {
-                "share_left": f"left_wins / share_left_n, {level} Wilson interval",
-                "p_value": "exact two-sided binomial test of share_left = 0.5",
+                "share_left": f"left_wins / share_left_n, {level} Wilson interval "
+                "(judgments independent)",
+                "crossed_low": f"{level} two-way (items and raters) cluster-robust interval",
+                "crossed_high": f"{level} two-way (items and raters) cluster-robust interval",
+                "p_value": "two-sided test of share_left = 0.5 from the two-way clustered "
+                "variance",
+                "p_value_binomial": "exact binomial test, judgments independent (reference)",
+                "flagged": f"p_value < {alpha}",
+            },
+        )
+    )
+    tables.append(
+        Table(
+            "position_adjusted",
+            "Side-by-side win rates adjusted for position",
+            "One row per question × prompt type × model pair: Bradley–Terry logit with a "
+            "left-side term, decided judgments; beside the unadjusted win rates of the "
+            "pairwise table.",
+            per_scope(split, position_adjusted, confidence=confidence),
+            {
+                "adjusted_win_rate_a": "expit(s_a - s_b), the side effect removed; "
+                "n = n_judgments (decided)",
+                "adjusted_low": f"{level} Student-t interval on the logit scale, two-way "
+                "(items and raters) cluster-robust standard errors (statsmodels GLM)",
+                "adjusted_high": f"{level} as adjusted_low",
+                "left_share_equal_models": "expit(gamma): how often the left image would win "
+                "between two equal models",
             },
         )
     )
@@ -354,15 +381,21 @@ def _pairwise_table(
             alpha=alpha,
         ),
         {
-            "win_rate_a": f"wins_a / (wins_a + wins_b), ties left out, {level} Wilson interval; "
-            "n = win_rate_a_n",
+            "win_rate_a": f"wins_a / (wins_a + wins_b), ties left out, {level} Wilson interval "
+            "(judgments independent, reference); n = win_rate_a_n (decided judgments)",
+            "crossed_low": f"{level} two-way (items and raters) cluster-robust interval of "
+            "win_rate_a (Wilson on the effective n, Student t): the primary interval",
+            "crossed_high": f"{level} two-way cluster-robust interval of win_rate_a",
             "bootstrap_low": f"{level} item-clustered percentile bootstrap of win_rate_a, "
             f"{n_resamples} resamples",
             "bootstrap_high": f"{level} item-clustered percentile bootstrap of win_rate_a, "
             f"{n_resamples} resamples",
             "win_rate_a_ties_split": "(wins_a + ties / 2) / n_judgments, "
             f"{level} item-clustered percentile bootstrap",
-            "p_value": "exact two-sided binomial test of wins_a of wins_a + wins_b against 0.5",
+            "p_value": "two-sided test of win_rate_a = 0.5 from the two-way clustered variance "
+            "(rejects at 5% exactly when the crossed interval excludes 0.5)",
+            "p_value_binomial": "exact binomial test of wins_a of wins_a + wins_b against 0.5, "
+            "judgments independent (reference; not used for significance)",
             "p_holm": f"Holm's step-down correction over all rows of the same judgments scope, "
             f"alpha = {alpha}",
         },

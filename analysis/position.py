@@ -1,0 +1,170 @@
+"""Side-by-side win rates adjusted for position bias: Bradley–Terry with a left-side term.
+
+Raters favour the image shown on the left (or right). Sides are balanced per unit, so the
+plain win rates are not biased by it on average, but their variance is, and an unbalanced
+subset is. :func:`position_adjusted` fits, per question and prompt type, the logistic model
+
+    P(a preferred over b) = expit(s_a - s_b + gamma * side),  side = +1 when a is on the left,
+
+on the decided judgments (statsmodels GLM, binomial family), with the log-strength of the
+last model (in name order) fixed at 0, and two-way (items and raters) cluster-robust
+standard errors (statsmodels ``cov_type="cluster"`` with two group columns, as
+:mod:`analysis.crossed`). Each pair's adjusted win rate is ``expit(s_a - s_b)``, the rate
+between the two models with the position effect taken out, with a Student-t interval on the
+logit scale (``min(items, raters) - 1`` degrees of freedom); ``gamma`` is reported as the
+share a left image would win between two equal models, ``expit(gamma)``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import statsmodels.api as sm
+from scipy.special import expit
+from scipy.stats import t as student_t
+from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
+__all__ = ["METHOD", "POSITION_COLUMNS", "position_adjusted"]
+
+METHOD = "bradley-terry-logit+left-term/two-way-cluster"
+POSITION_COLUMNS = (
+    "question",
+    "prompt_type",
+    "model_a",
+    "model_b",
+    "n_judgments",
+    "adjusted_win_rate_a",
+    "adjusted_low",
+    "adjusted_high",
+    "left_share_equal_models",
+    "left_low",
+    "left_high",
+    "method",
+    "note",
+)
+_NO_FIT = "the model has no finite estimate (a model or a side won every decided judgment)"
+
+
+def _design(
+    decided: pd.DataFrame, models: list[str]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Design matrix (model contrasts, then side) and response of the decided judgments."""
+    index = {model: i for i, model in enumerate(models)}
+    a = decided["model_a"].astype(str).map(index).to_numpy(dtype=int)
+    b = decided["model_b"].astype(str).map(index).to_numpy(dtype=int)
+    m, n = len(models), len(decided)
+    x = np.zeros((n, m))
+    x[np.arange(n), a] = 1.0
+    x[np.arange(n), b] = -1.0
+    side = np.where((decided["left"] == "a").to_numpy(dtype=bool), 1.0, -1.0)
+    # The last model's strength is the reference (0): drop its column, append the side.
+    design = np.column_stack([x[:, : m - 1], side])
+    return design, (decided["choice"] == "a").to_numpy(dtype=float)
+
+
+def _fit(decided: pd.DataFrame, models: list[str]) -> tuple[Any, float, str] | None:
+    """The fitted GLM, the t degrees of freedom and a note; None without a finite fit."""
+    design, y = _design(decided, models)
+    items = pd.factorize(decided["item"])[0]
+    raters = pd.factorize(decided["rater"])[0]
+    n_items, n_raters = int(items.max()) + 1, int(raters.max()) + 1
+    note = ""
+    if n_items >= 2 and n_raters >= 2:
+        kwargs: dict[str, Any] = {
+            "cov_type": "cluster",
+            "cov_kwds": {"groups": np.column_stack([items, raters])},
+        }
+        df = min(n_items, n_raters) - 1.0
+    elif n_items >= 2 or n_raters >= 2:
+        groups, df = (items, n_items - 1.0) if n_items >= 2 else (raters, n_raters - 1.0)
+        kwargs = {"cov_type": "cluster", "cov_kwds": {"groups": groups}}
+        note = "one item or one rater: clustered on the other only"
+    else:
+        kwargs, df, note = {}, math.inf, "one item and one rater: model-based errors"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PerfectSeparationWarning)
+        try:
+            result = sm.GLM(y, design, family=sm.families.Binomial()).fit(**kwargs)
+        except (PerfectSeparationWarning, np.linalg.LinAlgError, ValueError):
+            return None
+    if not np.all(np.isfinite(result.params)) or np.abs(result.params).max() > 15:
+        return None
+    return result, df, note
+
+
+def _pair_row(
+    result: Any, contrast: npt.NDArray[np.float64], crit: float
+) -> tuple[float, float, float]:
+    """(expit(c'b), low, high) with a t interval on the logit scale."""
+    estimate = float(contrast @ result.params)
+    se = math.sqrt(max(float(contrast @ result.cov_params() @ contrast), 0.0))
+    return float(expit(estimate)), float(expit(estimate - crit * se)), float(
+        expit(estimate + crit * se)
+    )
+
+
+def _group_rows(
+    group: pd.DataFrame, question: str, prompt_type: str, confidence: float
+) -> list[dict[str, Any]]:
+    models = sorted(set(map(str, group["model_a"])) | set(map(str, group["model_b"])))
+    decided = group.loc[group["choice"] != "none"]
+    pairs = sorted(
+        {(str(a), str(b)) for a, b in zip(group["model_a"], group["model_b"], strict=True)}
+    )
+    fit = _fit(decided, models) if len(decided) else None
+    rows = []
+    for model_a, model_b in pairs:
+        n = int(((decided["model_a"] == model_a) & (decided["model_b"] == model_b)).sum())
+        row: dict[str, Any] = dict.fromkeys(POSITION_COLUMNS, math.nan)
+        row.update(question=question, prompt_type=prompt_type, model_a=model_a)
+        row.update(model_b=model_b, n_judgments=n, method=METHOD)
+        if fit is None:
+            row["note"] = _NO_FIT if len(decided) else "no data"
+            rows.append(row)
+            continue
+        result, df, note = fit
+        crit = float(student_t.isf((1 - confidence) / 2, df))
+        contrast = np.zeros(len(models))
+        contrast[models.index(model_a)] += 1.0
+        contrast[models.index(model_b)] -= 1.0
+        contrast = np.append(contrast[: len(models) - 1], 0.0)
+        side = np.zeros(len(models))
+        side[-1] = 1.0
+        adjusted = _pair_row(result, contrast, crit)
+        left = _pair_row(result, side, crit)
+        row.update(adjusted_win_rate_a=adjusted[0], adjusted_low=adjusted[1])
+        row.update(adjusted_high=adjusted[2], left_share_equal_models=left[0])
+        row.update(left_low=left[1], left_high=left[2], note=note)
+        rows.append(row)
+    return rows
+
+
+def position_adjusted(frame: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
+    """Win rates of every pair adjusted for the side shown, per question and prompt type.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Side-by-side judgments, validated by :func:`analysis.tables.validate_pairwise`, with
+        exclusions applied.
+    confidence : float
+        Nominal coverage of the intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`POSITION_COLUMNS`, one row per question × prompt type × pair. Where the model
+        has no finite estimate the numbers are NaN and ``note`` says why.
+    """
+    rows: list[dict[str, Any]] = []
+    if len(frame):
+        for (question, prompt_type), group in frame.groupby(
+            ["question", "prompt_type"], sort=True, observed=True
+        ):
+            rows += _group_rows(group, str(question), str(prompt_type), confidence)
+    return pd.DataFrame(rows, columns=list(POSITION_COLUMNS))
