@@ -407,6 +407,8 @@ def with_crossed(
     by = list(by)
     crossed = crossed_columns(frame, by, "correct", confidence=confidence)
     if by:
+        # Merge on the table's own key types (the crossed keys come back as objects).
+        crossed = crossed.astype({c: table[c].dtype for c in by})
         merged = table.merge(crossed, on=by, how="left", validate="one_to_one")
     else:
         merged = pd.concat([table.reset_index(drop=True), crossed], axis=1)

@@ -19,7 +19,17 @@ import pandas as pd
 
 from analysis.report.export import pseudonyms
 from analysis.report.methods import methods_text
-from analysis.report.model import KEPT, PAIRWISE, SINGLE, Report, ReportSettings, StudyData, Table
+from analysis.report.model import (
+    ALL,
+    BREAKDOWNS,
+    KEPT,
+    PAIRWISE,
+    SINGLE,
+    Report,
+    ReportSettings,
+    StudyData,
+    Table,
+)
 from analysis.report.prepare import (
     Split,
     distinct,
@@ -43,6 +53,7 @@ from analysis.report.rows import (
     single_agreement,
 )
 from analysis.position import position_adjusted
+from analysis.questions import ANSWER_PREFIX, answers_long, question_table
 from analysis.tables import CATEGORY_LEVELS
 
 __all__ = ["build_report"]
@@ -230,6 +241,47 @@ def _count_tables(
     ]
 
 
+#: Breakdowns of the per-question tables (besides model, prompt type and question).
+QUESTION_BREAKDOWNS = ("prompt", "object_type", "attribute_type")
+
+
+def _question_tables(split: Split, *, confidence: float) -> list[Table]:
+    """``questions_by_<b>``: share of "yes" per question, when the judgments carry answers."""
+    if not any(str(c).startswith(ANSWER_PREFIX) for c in split.whole.columns):
+        return []
+    level = f"{confidence:.0%}"
+    longs = {scope: answers_long(split.frame(scope)) for scope in (KEPT, ALL)}
+    tables = []
+    for key in QUESTION_BREAKDOWNS:
+        column = BREAKDOWNS[key]
+        by = ["model", "prompt_type"] + ([] if column == "prompt_type" else [column])
+        parts = [
+            question_table(longs[scope], by, confidence=confidence).assign(judgments=scope)
+            for scope in (KEPT, ALL)
+        ]
+        frame = pd.concat(parts, ignore_index=True)
+        frame = frame[["judgments", *[c for c in frame.columns if c != "judgments"]]]
+        what = column.replace("_", " ")
+        tables.append(
+            Table(
+                f"questions_by_{key}",
+                f"Single-image checks by question{'' if key == 'prompt' else ' and ' + what}",
+                "One row per "
+                + " × ".join(c.replace("_", " ") for c in by)
+                + " × question asked (Mask-Simple: object, attribute or count, binding; "
+                "Mask-Rich: object, count, attr_<attribute>; Full-Image: match).",
+                frame,
+                {
+                    "share_yes": "yes / n_answers",
+                    "wilson_low": f"{level} Wilson score interval, answers independent",
+                    "crossed_low": f"{level} two-way (items and raters) cluster-robust "
+                    "interval",
+                },
+            )
+        )
+    return tables
+
+
 def _single_tables(
     split: Split,
     *,
@@ -256,6 +308,7 @@ def _single_tables(
             majority=True,
             **boot,
         ),
+        *_question_tables(split, confidence=confidence),
     ]
 
 
@@ -341,8 +394,10 @@ def _agreement_table(kinds: Sequence[str], splits: Mapping[str, Split]) -> Table
         "question",
         "n_units",
         "n_ratings",
+        "n_units_compared",
         "krippendorff_alpha",
         "fleiss_kappa",
+        "gwet_ac1",
         "raw_agreement",
         "note",
     ]
@@ -352,9 +407,12 @@ def _agreement_table(kinds: Sequence[str], splits: Mapping[str, Split]) -> Table
         "One row per task × question type.",
         frame[columns].reset_index(drop=True),
         {
-            "krippendorff_alpha": "Krippendorff's alpha, nominal; n = n_units",
-            "fleiss_kappa": "Fleiss' kappa on units with the modal rating count; n = n_units",
-            "raw_agreement": "share of agreeing rater pairs, pooled; n = n_units",
+            "krippendorff_alpha": "Krippendorff's alpha, nominal; n = n_units_compared",
+            "fleiss_kappa": "Fleiss' kappa; n = n_units_compared",
+            "gwet_ac1": "Gwet's AC1 (robust to a dominant answer); n = n_units_compared",
+            "raw_agreement": "share of agreeing rater pairs, pooled; n = n_units_compared",
+            "n_units_compared": "units with the most common rating count, the same units "
+            "for every statistic",
         },
     )
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.questions import ANSWER_PREFIX, TIME_COLUMN
 from analysis.report.model import Report, ReportSettings, jsonable
 from analysis.tables import PAIRWISE_COLUMNS, SINGLE_COLUMNS, validate_pairwise, validate_single
 
@@ -85,15 +86,16 @@ def raw_judgments(
     salt : str
         Key of :func:`pseudonym`.
     extra_columns : sequence of str
-        Further columns to keep. Only the contract's columns, ``excluded`` and
-        ``exclusion_rule`` are kept otherwise, so that an unexpected identifying column
-        (a platform id, an e-mail) is not exported by accident.
+        Further columns to keep. Only the contract's columns, ``excluded``,
+        ``exclusion_rule``, each question's answer (``answer_<question id>``) and the time
+        on task (``time_on_task_ms``) are kept otherwise, so that an unexpected identifying
+        column (a platform id, an e-mail) is not exported by accident.
 
     Returns
     -------
     pandas.DataFrame
-        The contract's columns (``rater`` pseudonymised), ``excluded``, ``exclusion_rule``
-        and ``extra_columns``, in that order.
+        The contract's columns (``rater`` pseudonymised), ``excluded``, ``exclusion_rule``,
+        the answer and time columns present, and ``extra_columns``, in that order.
 
     Raises
     ------
@@ -107,7 +109,14 @@ def raw_judgments(
         frame, columns = validate_single(df), SINGLE_COLUMNS
     else:
         raise ValueError("cannot tell the judgment kind: no 'model' or 'model_a' column")
-    extra = list(extra_columns)
+    # Each question's answer and the time on task are always exported: their names are fixed
+    # by the platform (analysis.questions), so they cannot carry an identifying column.
+    answers = [
+        c
+        for c in frame.columns
+        if str(c).startswith(ANSWER_PREFIX) or c == TIME_COLUMN
+    ]
+    extra = [*answers, *(c for c in extra_columns if c not in answers)]
     if "rater" in extra:
         raise ValueError("'rater' cannot be an extra column: it is always pseudonymised")
     missing = [c for c in extra if c not in frame.columns]

@@ -10,6 +10,7 @@ from django.conf import settings
 
 from analysis.pairwise import pairwise_comparisons
 from analysis.report import Report, ReportSettings, StudyData, build_report
+from analysis.questions import ANSWER_PREFIX
 from analysis.tables import accuracy_table, apply_exclusions
 from annotation.autojudge import answer, verdicts
 from annotation.models import Judgment, Rater, Study, StudyUnit
@@ -49,6 +50,10 @@ def _single_row(judgment: Judgment, common: dict[str, Any]) -> dict[str, Any]:
         "style": item.style,
         "source": item.source,
         "correct": bool(judgment.correct),
+        "time_on_task_ms": judgment.time_on_task_ms,
+        # Each question's answer (yes / no), for the per-question breakdowns and the raw
+        # export; a question the unit did not ask is missing.
+        **{f"{ANSWER_PREFIX}{question}": value for question, value in judgment.answers.items()},
     }
 
 
@@ -72,6 +77,9 @@ def _pair_rows(judgment: Judgment, common: dict[str, Any]) -> list[dict[str, Any
                 "left": swap[left] if flip else left,
                 "question": question,
                 "choice": swap[choice] if flip else choice,
+                "time_on_task_ms": judgment.time_on_task_ms,
+                # What was clicked: left / right / none (the side, not the model).
+                f"{ANSWER_PREFIX}side": judgment.answers.get(question, "none"),
             }
         )
     return rows
@@ -216,8 +224,9 @@ def _accuracy_preview(single: pd.DataFrame, rng: np.random.Generator) -> list[di
             "prompt_type": row["prompt_type"],
             "n": int(row["n_judgments"]),
             "accuracy": row["accuracy"],
-            "low": row["bootstrap_low"],
-            "high": row["bootstrap_high"],
+            # The two-way (items and raters) interval: never zero width, drawn for 0 of n.
+            "low": row["crossed_low"],
+            "high": row["crossed_high"],
         }
         for row in table.to_dict("records")
     ]
