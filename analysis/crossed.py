@@ -110,12 +110,20 @@ class CrossedParts:
 
 def _one_way(group: Codes, cluster: Codes, e: Floats, n: Floats, n_groups: int) -> list[Floats]:
     """``(V_G, G)`` per group for the clustering given by ``cluster`` codes."""
-    key, _ = pd.factorize(group * (int(cluster.max()) + 1) + cluster)
-    sums = np.bincount(key, weights=e)
-    owner = np.zeros(len(sums), dtype=np.int64)
-    owner[key] = group
-    squares = np.bincount(owner, weights=sums**2, minlength=n_groups)
-    clusters = np.bincount(owner, minlength=n_groups).astype(float)
+    width = int(cluster.max()) + 1
+    if n_groups * width <= max(4 * len(e), 1 << 20):
+        # A dense (group, cluster) grid is small: count into it directly.
+        sums = np.bincount(group * width + cluster, weights=e, minlength=n_groups * width)
+        present = np.bincount(group * width + cluster, minlength=n_groups * width) > 0
+        squares = (sums**2).reshape(n_groups, width).sum(axis=1)
+        clusters = present.reshape(n_groups, width).sum(axis=1).astype(float)
+    else:
+        key, _ = pd.factorize(group * width + cluster)
+        sums = np.bincount(key, weights=e)
+        owner = np.zeros(len(sums), dtype=np.int64)
+        owner[key] = group
+        squares = np.bincount(owner, weights=sums**2, minlength=n_groups)
+        clusters = np.bincount(owner, minlength=n_groups).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         v = np.where(clusters > 1, clusters / (clusters - 1) * squares / n**2, 0.0)
     return [v, clusters]

@@ -149,15 +149,16 @@ def _join(first: str, second: str) -> str:
 
 
 def crossed_columns(
-    df: pd.DataFrame, by: list[str], value: str, *, confidence: float
+    df: pd.DataFrame, by: list[str], value: str, *, confidence: float, counts: bool = False
 ) -> pd.DataFrame:
     """Two-way (item and rater) clustered intervals of the mean of ``value`` per group.
 
     One row per observed group of ``by`` with the ``by`` columns and
     :data:`CROSSED_COLUMNS` (see :func:`analysis.crossed.crossed_frame`); ``df`` needs
-    ``item`` and ``rater`` columns. Merge it onto a table by the ``by`` columns.
+    ``item`` and ``rater`` columns. Merge it onto a table by the ``by`` columns. With
+    ``counts``, also ``n``, ``total`` (sum of the values), ``n_items`` and ``estimate``.
     """
-    columns = [*by, *CROSSED_COLUMNS]
+    columns = [*by, *(("n", "total", "n_items", "estimate") if counts else ()), *CROSSED_COLUMNS]
     if df.empty:
         return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
     if by:
@@ -182,6 +183,13 @@ def crossed_columns(
         crossed_method=result["method"].to_numpy(),
         crossed_note=result["note"].to_numpy(),
     )
+    if counts:
+        out = out.assign(
+            n=result["n"].to_numpy(),
+            total=(result["estimate"] * result["n"]).round().to_numpy(),
+            n_items=result["n_items"].to_numpy(),
+            estimate=result["estimate"].to_numpy(),
+        )
     return out[columns]
 
 

@@ -6,10 +6,11 @@ subset is. :func:`position_adjusted` fits, per question and prompt type, the log
 
     P(a preferred over b) = expit(s_a - s_b + gamma * side),  side = +1 when a is on the left,
 
-on the decided judgments (statsmodels GLM, binomial family), with the log-strength of the
-last model (in name order) fixed at 0, and two-way (items and raters) cluster-robust
-standard errors (statsmodels ``cov_type="cluster"`` with two group columns, as
-:mod:`analysis.crossed`). Each pair's adjusted win rate is ``expit(s_a - s_b)``, the rate
+on the decided judgments by maximum likelihood, with the log-strength of the last model (in
+name order) fixed at 0, and two-way (items and raters) cluster-robust standard errors, as
+statsmodels' ``GLM(..., family=Binomial()).fit(cov_type="cluster")`` with two group columns
+gives them (the tests compare the two; computed here on arrays for speed).
+Each pair's adjusted win rate is ``expit(s_a - s_b)``, the rate
 between the two models with the position effect taken out, with a Student-t interval on the
 logit scale (``min(items, raters) - 1`` degrees of freedom); ``gamma`` is reported as the
 share a left image would win between two equal models, ``expit(gamma)``.
@@ -18,16 +19,13 @@ share a left image would win between two equal models, ``expit(gamma)``.
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import statsmodels.api as sm
 from scipy.special import expit
 from scipy.stats import t as student_t
-from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
 __all__ = ["METHOD", "POSITION_COLUMNS", "position_adjusted"]
 
@@ -67,44 +65,84 @@ def _design(
     return design, (decided["choice"] == "a").to_numpy(dtype=float)
 
 
-def _fit(decided: pd.DataFrame, models: list[str]) -> tuple[Any, float, str] | None:
-    """The fitted GLM, the t degrees of freedom and a note; None without a finite fit."""
+def _logit(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], *, max_iter: int = 60
+) -> npt.NDArray[np.float64] | None:
+    """Maximum-likelihood logistic regression by Newton's method (IRLS); None when it does
+    not converge to finite values (separation: a model or a side always won)."""
+    beta = np.zeros(x.shape[1])
+    for _ in range(max_iter):
+        p = expit(x @ beta)
+        hessian = x.T @ (x * (p * (1 - p))[:, None])
+        try:
+            step = np.linalg.solve(hessian, x.T @ (y - p))
+        except np.linalg.LinAlgError:
+            return None
+        beta = beta + step
+        if np.abs(beta).max() > 15:
+            return None
+        if np.abs(step).max() < 1e-10:
+            return beta
+    return None
+
+
+def _cluster_meat(scores: npt.NDArray[np.float64], codes: npt.NDArray[np.intp]) -> Any:
+    """``G / (G - 1) * (N - 1) / (N - k) * sum_g s_g s_g'`` (statsmodels' correction)."""
+    n, k = scores.shape
+    groups = int(codes.max()) + 1
+    sums = np.column_stack(
+        [np.bincount(codes, weights=scores[:, j], minlength=groups) for j in range(k)]
+    )
+    return groups / (groups - 1.0) * (n - 1.0) / (n - k) * (sums.T @ sums)
+
+
+def _fit(decided: pd.DataFrame, models: list[str]) -> tuple[Any, Any, float, str] | None:
+    """Coefficients, their two-way cluster-robust covariance, the t degrees of freedom and a
+    note; None without a finite fit.
+
+    The covariance is statsmodels' ``GLM(...).fit(cov_type="cluster")`` with two group
+    columns (item, rater), computed here on arrays because statsmodels' version regroups the
+    observations several times, which is most of a million-judgment report's time; the tests
+    check that the two agree.
+    """
     design, y = _design(decided, models)
+    beta = _logit(design, y)
+    if beta is None:
+        return None
+    p = expit(design @ beta)
+    bread = np.linalg.inv(design.T @ (design * (p * (1 - p))[:, None]))
+    scores = design * (y - p)[:, None]
     items = pd.factorize(decided["item"])[0]
     raters = pd.factorize(decided["rater"])[0]
     n_items, n_raters = int(items.max()) + 1, int(raters.max()) + 1
     note = ""
     if n_items >= 2 and n_raters >= 2:
-        kwargs: dict[str, Any] = {
-            "cov_type": "cluster",
-            "cov_kwds": {"groups": np.column_stack([items, raters])},
-        }
+        cells = pd.factorize(items.astype(np.int64) * n_raters + raters)[0]
+        meat = (
+            _cluster_meat(scores, items)
+            + _cluster_meat(scores, raters)
+            - _cluster_meat(scores, cells)
+        )
         df = min(n_items, n_raters) - 1.0
     elif n_items >= 2 or n_raters >= 2:
-        groups, df = (items, n_items - 1.0) if n_items >= 2 else (raters, n_raters - 1.0)
-        kwargs = {"cov_type": "cluster", "cov_kwds": {"groups": groups}}
+        codes, df = (items, n_items - 1.0) if n_items >= 2 else (raters, n_raters - 1.0)
+        meat = _cluster_meat(scores, codes)
         note = "one item or one rater: clustered on the other only"
     else:
-        kwargs, df, note = {}, math.inf, "one item and one rater: model-based errors"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", PerfectSeparationWarning)
-        try:
-            result = sm.GLM(y, design, family=sm.families.Binomial()).fit(**kwargs)
-        except (PerfectSeparationWarning, np.linalg.LinAlgError, ValueError):
-            return None
-    if not np.all(np.isfinite(result.params)) or np.abs(result.params).max() > 15:
-        return None
-    return result, df, note
+        return beta, bread, math.inf, "one item and one rater: model-based errors"
+    return beta, bread @ meat @ bread, df, note
 
 
 def _pair_row(
-    result: Any, contrast: npt.NDArray[np.float64], crit: float
+    beta: Any, cov: Any, contrast: npt.NDArray[np.float64], crit: float
 ) -> tuple[float, float, float]:
     """(expit(c'b), low, high) with a t interval on the logit scale."""
-    estimate = float(contrast @ result.params)
-    se = math.sqrt(max(float(contrast @ result.cov_params() @ contrast), 0.0))
-    return float(expit(estimate)), float(expit(estimate - crit * se)), float(
-        expit(estimate + crit * se)
+    estimate = float(contrast @ beta)
+    se = math.sqrt(max(float(contrast @ cov @ contrast), 0.0))
+    return (
+        float(expit(estimate)),
+        float(expit(estimate - crit * se)),
+        float(expit(estimate + crit * se)),
     )
 
 
@@ -127,7 +165,7 @@ def _group_rows(
             row["note"] = _NO_FIT if len(decided) else "no data"
             rows.append(row)
             continue
-        result, df, note = fit
+        beta, cov, df, note = fit
         crit = float(student_t.isf((1 - confidence) / 2, df))
         contrast = np.zeros(len(models))
         contrast[models.index(model_a)] += 1.0
@@ -135,8 +173,8 @@ def _group_rows(
         contrast = np.append(contrast[: len(models) - 1], 0.0)
         side = np.zeros(len(models))
         side[-1] = 1.0
-        adjusted = _pair_row(result, contrast, crit)
-        left = _pair_row(result, side, crit)
+        adjusted = _pair_row(beta, cov, contrast, crit)
+        left = _pair_row(beta, cov, side, crit)
         row.update(adjusted_win_rate_a=adjusted[0], adjusted_low=adjusted[1])
         row.update(adjusted_high=adjusted[2], left_share_equal_models=left[0])
         row.update(left_low=left[1], left_high=left[2], note=note)

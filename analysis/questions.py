@@ -87,22 +87,17 @@ def question_table(
     keys = [*by, "question"]
     if long.empty:
         return pd.DataFrame(columns=[*keys, *QUESTION_COLUMNS])
-    grouped = long.groupby(keys, sort=True, observed=True)
-    counts = grouped.agg(
-        n_answers=("yes", "size"), n_items=("item", "nunique"), yes=("yes", "sum")
-    ).reset_index()
-    intervals = [
-        wilson(int(y), int(n), confidence=confidence)
-        for y, n in zip(counts["yes"], counts["n_answers"], strict=True)
-    ]
-    counts["yes"] = counts["yes"].astype(int)
-    counts["share_yes"] = [w.estimate for w in intervals]
-    counts["wilson_low"] = [w.low for w in intervals]
-    counts["wilson_high"] = [w.high for w in intervals]
     values = long.assign(correct=long["yes"].astype(float))
-    crossed = crossed_columns(values, keys, "correct", confidence=confidence)
-    crossed = crossed.astype({c: counts[c].dtype for c in keys})
-    out = counts.merge(crossed, on=keys, how="left", validate="one_to_one")
-    out["note"] = out.pop("crossed_note").fillna("")
+    out = crossed_columns(values, keys, "correct", confidence=confidence, counts=True)
+    intervals = [
+        wilson(round(float(y)), int(n), confidence=confidence)
+        for y, n in zip(out["total"], out["n"], strict=True)
+    ]
+    out = out.rename(columns={"n": "n_answers", "estimate": "share_yes"})
+    out["yes"] = out.pop("total").astype(np.int64)
+    out["n_answers"] = out["n_answers"].astype(np.int64)
     out["n_items"] = out["n_items"].astype(np.int64)
+    out["wilson_low"] = [w.low for w in intervals]
+    out["wilson_high"] = [w.high for w in intervals]
+    out["note"] = out.pop("crossed_note").fillna("")
     return out[[*keys, *QUESTION_COLUMNS]]

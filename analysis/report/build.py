@@ -17,11 +17,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.position import position_adjusted
+from analysis.questions import ANSWER_PREFIX, answers_long, question_table
 from analysis.report.export import pseudonyms
 from analysis.report.methods import methods_text
 from analysis.report.model import (
     ALL,
     BREAKDOWNS,
+    GOLD_ANSWERS_PARAMETER,
     KEPT,
     PAIRWISE,
     SINGLE,
@@ -52,8 +55,6 @@ from analysis.report.rows import (
     position_bias_rows,
     single_agreement,
 )
-from analysis.position import position_adjusted
-from analysis.questions import ANSWER_PREFIX, answers_long, question_table
 from analysis.tables import CATEGORY_LEVELS
 
 __all__ = ["build_report"]
@@ -164,7 +165,8 @@ def _inputs(data: StudyData) -> _Inputs:
     )
     models = resolve_models(settings, single, pairwise, auto)
     prompt_types = resolve_prompt_types(settings, [single] + ([] if auto is None else [auto]))
-    rules = tuple(settings.exclusion_rules)
+    # min_gold_answers says when the gold rule decides; it excludes no one itself.
+    rules = tuple(r for r in settings.exclusion_rules if r != GOLD_ANSWERS_PARAMETER)
     splits = {SINGLE: Split.of(single, rules), PAIRWISE: Split.of(pairwise, rules)}
     levels: dict[str, Sequence[str]] = {
         **CATEGORY_LEVELS,
@@ -274,8 +276,7 @@ def _question_tables(split: Split, *, confidence: float) -> list[Table]:
                 {
                     "share_yes": "yes / n_answers",
                     "wilson_low": f"{level} Wilson score interval, answers independent",
-                    "crossed_low": f"{level} two-way (items and raters) cluster-robust "
-                    "interval",
+                    "crossed_low": f"{level} two-way (items and raters) cluster-robust interval",
                 },
             )
         )
@@ -351,8 +352,7 @@ def _pairwise_tables(
                 "(judgments independent)",
                 "crossed_low": f"{level} two-way (items and raters) cluster-robust interval",
                 "crossed_high": f"{level} two-way (items and raters) cluster-robust interval",
-                "p_value": "two-sided test of share_left = 0.5 from the two-way clustered "
-                "variance",
+                "p_value": "two-sided test of share_left = 0.5 from the two-way clustered variance",
                 "p_value_binomial": "exact binomial test, judgments independent (reference)",
                 "flagged": f"p_value < {alpha}",
             },

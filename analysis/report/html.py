@@ -9,6 +9,7 @@ when every answer was a tie) prints as "—".
 
 from __future__ import annotations
 
+import base64
 import html
 import math
 import re
@@ -18,14 +19,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.report.charts import NO_DATA_LABEL, accuracy_chart, preference_chart
-from analysis.report.model import ALL, BREAKDOWNS, KEPT, Report, Table, prompt_label
+from analysis.report.charts import (
+    NO_DATA_LABEL,
+    accuracy_chart,
+    preference_chart,
+    win_rate_chart,
+)
+from analysis.report.export import table_to_latex
+from analysis.report.model import (
+    ALL,
+    BREAKDOWNS,
+    KEPT,
+    Report,
+    Table,
+    prompt_label,
+    simulated_banner,
+)
 from analysis.tables import CATEGORY_LEVELS
 
 __all__ = ["render_html"]
 
-#: Breakdowns drawn as charts; the others are tables only.
-_CHARTED = ("prompt", "object_type", "attribute_type")
+#: Breakdowns drawn as charts: every category axis.
+_CHARTED = tuple(BREAKDOWNS)
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;margin:0 auto;
@@ -38,6 +53,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 figure{margin:.8rem 0}figure svg{max-width:100%;height:auto}
 figcaption{font-size:.85rem;color:#555}.muted{color:#666}details{margin:.4rem 0}
 nav ul{columns:2;font-size:.9rem}.scroll{overflow-x:auto}
+.banner{position:sticky;top:0;z-index:9;background:#fff3cd;border:2px solid #b58100;
+padding:.5rem .8rem;font-weight:600}.downloads{font-size:.8rem}.downloads a{margin-right:.6rem}
 """
 _DASH = "—"
 
@@ -116,8 +133,42 @@ def _scope(table: Table, scope: str) -> pd.DataFrame:
     return frame.loc[frame["judgments"] == scope].reset_index(drop=True)
 
 
-def _figure(svg: str, caption: str) -> str:
-    return f"<figure>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>"
+def _data_uri(mime: str, payload: bytes) -> str:
+    return f"data:{mime};base64,{base64.b64encode(payload).decode('ascii')}"
+
+
+def _standalone_svg(svg: str) -> bytes:
+    """The inline SVG as a file of its own (namespace declared again)."""
+    return svg.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1).encode()
+
+
+def _figure(svg: str, caption: str, *, name: str = "", pdf: bytes = b"") -> str:
+    links = ""
+    if name:
+        links = (
+            '<div class="downloads">Download: '
+            f'<a download="{name}.svg" href="{_data_uri("image/svg+xml", _standalone_svg(svg))}">'
+            "SVG</a>"
+            + (
+                f'<a download="{name}.pdf" href="{_data_uri("application/pdf", pdf)}">PDF</a>'
+                if pdf
+                else ""
+            )
+            + "</div>"
+        )
+    return f"<figure>{svg}<figcaption>{html.escape(caption)}</figcaption>{links}</figure>"
+
+
+def _table_downloads(table: Table) -> str:
+    """Links to the whole table (both scopes, every column) as CSV and as LaTeX."""
+    csv = table.frame.to_csv(index=False).encode()
+    latex = table_to_latex(table).encode()
+    return (
+        f'<div class="downloads">Table “{html.escape(table.name)}”: '
+        f'<a download="{table.name}.csv" href="{_data_uri("text/csv", csv)}">CSV</a>'
+        f'<a download="{table.name}.tex" href="{_data_uri("application/x-tex", latex)}">'
+        "LaTeX</a></div>"
+    )
 
 
 def _accuracy_html(
@@ -130,9 +181,12 @@ def _accuracy_html(
         *([] if column == "prompt_type" else [column.replace("_", " ").capitalize()]),
         "Judgments",
         "Items",
+        "Raters",
         "Accuracy",
-        f"Wilson {level}",
-        f"Bootstrap {level}",
+        f"Two-way {level} (items and raters)",
+        "Design effect",
+        f"Wilson {level} (judgments independent)",
+        f"Item bootstrap {level}",
     ]
     merged = judgments
     if majority is not None:
@@ -147,7 +201,10 @@ def _accuracy_html(
         cells += [
             _fmt(r["n_judgments"]),
             _fmt(r["n_items"]),
+            _fmt(r.get("n_raters")),
             _share(r["accuracy"], r["n_judgments"]),
+            _ci(r.get("crossed_low", math.nan), r.get("crossed_high", math.nan)),
+            _fmt(r.get("design_effect"), 2),
             _ci(r["wilson_low"], r["wilson_high"]),
             _ci(r["bootstrap_low"], r["bootstrap_high"]),
         ]
@@ -168,12 +225,14 @@ def _single_html(report: Report) -> str:
     level = f"{report.confidence:.0%}"
     out = []
     for key, column in BREAKDOWNS.items():
-        judgments = _kept(report.tables[f"single_by_{key}"])
+        table = report.tables[f"single_by_{key}"]
+        judgments = _kept(table)
         votes = _kept(report.tables[f"majority_by_{key}"])
         what = column.replace("_", " ")
         out.append(f"<h3>Accuracy by {html.escape(what)}</h3>")
         if key in _CHARTED:
             levels = report.prompt_types if column == "prompt_type" else CATEGORY_LEVELS[column]
+            pdf: list[bytes] = []
             svg = accuracy_chart(
                 judgments,
                 by=column,
@@ -181,19 +240,71 @@ def _single_html(report: Report) -> str:
                 models=report.models,
                 prompt_types=report.prompt_types,
                 chart_id=f"chart-single-{key}",
+                pdf=pdf,
             )
             out.append(
                 _figure(
                     svg,
                     f"Accuracy of the judgments by {what}, per model, after exclusions. "
-                    f"Error bars: {level} item-clustered bootstrap intervals.",
+                    f"Error bars: {level} two-way (items and raters) clustered intervals.",
+                    name=f"single_by_{key}",
+                    pdf=pdf[0],
                 )
             )
         table_html = _accuracy_html(judgments, votes, column=column, level=level)
         opened = " open" if key == "prompt" else ""
         out.append(
-            f"<details{opened}><summary>Table: {html.escape(what)}</summary>{table_html}</details>"
+            f"<details{opened}><summary>Table: {html.escape(what)}</summary>{table_html}"
+            f"{_table_downloads(table)}{_table_downloads(report.tables[f'majority_by_{key}'])}"
+            "</details>"
         )
+    out.append(_questions_html(report))
+    return "".join(out)
+
+
+def _questions_html(report: Report) -> str:
+    """The per-question tables (object / attribute / binding ...), when present."""
+    level = f"{report.confidence:.0%}"
+    out = []
+    for name, table in report.tables.items():
+        if not name.startswith("questions_by_"):
+            continue
+        frame = _kept(table)
+        by = [c for c in frame.columns if c in ("object_type", "attribute_type")]
+        header = [
+            "Model",
+            "Prompt type",
+            *[c.replace("_", " ").capitalize() for c in by],
+            "Question",
+            "Answers",
+            "Items",
+            "Share yes",
+            f"Two-way {level}",
+            f"Wilson {level}",
+            "Note",
+        ]
+        rows = [
+            [
+                str(r["model"]),
+                prompt_label(str(r["prompt_type"])),
+                *[str(r[c]) for c in by],
+                str(r["question"]),
+                _fmt(r["n_answers"]),
+                _fmt(r["n_items"]),
+                _share(r["share_yes"], r["n_answers"]),
+                _ci(r["crossed_low"], r["crossed_high"]),
+                _ci(r["wilson_low"], r["wilson_high"]),
+                str(r["note"]),
+            ]
+            for r in frame.to_dict(orient="records")
+        ]
+        out.append(
+            f"<details><summary>{html.escape(table.title)}</summary>"
+            f"<p>{html.escape(table.description)}</p>{_html_table(header, rows)}"
+            f"{_table_downloads(table)}</details>"
+        )
+    if out:
+        out.insert(0, "<h3>Each check separately</h3>")
     return "".join(out)
 
 
@@ -208,12 +319,14 @@ def _pairwise_rows_html(frame: pd.DataFrame, level: str) -> str:
         "B wins",
         "Items",
         "Win rate A",
-        f"Wilson {level}",
-        f"Bootstrap {level}",
+        f"Two-way {level} (items and raters)",
+        f"Wilson {level} (judgments independent)",
+        f"Item bootstrap {level}",
         "Win rate A (ties split)",
-        "p",
+        "p (two-way)",
         "p (Holm)",
-        "Significant",
+        "Significant (Holm, two-way)",
+        "p (binomial, judgments independent)",
         "Note",
     ]
     rows = [
@@ -227,12 +340,14 @@ def _pairwise_rows_html(frame: pd.DataFrame, level: str) -> str:
             _fmt(r["wins_b"]),
             _fmt(r["n_items"]),
             _share(r["win_rate_a"], r["win_rate_a_n"]),
+            _ci(r["crossed_low"], r["crossed_high"]),
             _ci(r["win_rate_a_low"], r["win_rate_a_high"]),
             _ci(r["bootstrap_low"], r["bootstrap_high"]),
             _share(r["win_rate_a_ties_split"], r["win_rate_a_ties_split_n"]),
             _p(r["p_value"]),
             _p(r["p_holm"]),
             _fmt(r["reject_holm"]),
+            _p(r["p_value_binomial"]),
             str(r["note"]),
         ]
         for r in frame.to_dict(orient="records")
@@ -243,13 +358,31 @@ def _pairwise_rows_html(frame: pd.DataFrame, level: str) -> str:
 def _pairwise_html(report: Report) -> str:
     level = f"{report.confidence:.0%}"
     comparisons = _kept(report.tables["pairwise"])
+    adjusted = (
+        _kept(report.tables["position_adjusted"]) if "position_adjusted" in report.tables else None
+    )
+    shares_pdf: list[bytes] = []
+    rates_pdf: list[bytes] = []
+    shares = preference_chart(comparisons, chart_id="chart-pairwise", pdf=shares_pdf)
+    rates = win_rate_chart(comparisons, adjusted, chart_id="chart-win-rates", pdf=rates_pdf)
     out = [
         _figure(
-            preference_chart(comparisons, chart_id="chart-pairwise"),
+            rates,
+            f"Win rate of the first model per pair and question (ties left out) with {level} "
+            "two-way (items and raters) clustered intervals, and the win rate adjusted for "
+            "position (Bradley–Terry logit with a left-side term), after exclusions.",
+            name="pairwise_win_rates",
+            pdf=rates_pdf[0],
+        ),
+        _figure(
+            shares,
             "Share of side-by-side judgments preferring the first model, neither, or the second "
             "model, per model pair and question (after exclusions).",
+            name="pairwise_shares",
+            pdf=shares_pdf[0],
         ),
         _pairwise_rows_html(comparisons, level),
+        _table_downloads(report.tables["pairwise"]),
     ]
     if "bradley_terry" in report.tables:
         bt = _kept(report.tables["bradley_terry"])
@@ -281,35 +414,89 @@ def _pairwise_html(report: Report) -> str:
                 ),
             )
         )
+    out.append(_position_html(report, level))
+    return "".join(out)
+
+
+def _position_html(report: Report, level: str) -> str:
     bias = _kept(report.tables["position_bias"])
-    out.append("<h3>Position bias</h3>")
+    flagged = bias.loc[bias["flagged"].astype(bool)]
+    out = ["<h3>Position bias</h3>"]
+    if len(flagged):
+        out.append(
+            '<p class="banner">Position bias is significant (two-way clustered test): '
+            "see the win rates adjusted for it below.</p>"
+        )
     out.append(
         _html_table(
             [
                 "Question",
+                "Counted",
                 "Left wins",
                 "Right wins",
                 "No preference",
                 "Share left",
+                f"Two-way {level}",
                 f"Wilson {level}",
-                "p",
+                "p (two-way)",
+                "Flagged",
                 "Note",
             ],
             (
                 [
                     _or(r["question"], "both pooled"),
+                    str(r["counted"]),
                     _fmt(r["left_wins"]),
                     _fmt(r["right_wins"]),
                     _fmt(r["ties"]),
                     _share(r["share_left"], r["share_left_n"]),
+                    _ci(r["crossed_low"], r["crossed_high"]),
                     _ci(r["share_left_low"], r["share_left_high"]),
                     _p(r["p_value"]),
+                    _fmt(r["flagged"]),
                     str(r["note"]),
                 ]
                 for r in bias.to_dict(orient="records")
             ),
         )
     )
+    out.append(_table_downloads(report.tables["position_bias"]))
+    if "position_adjusted" in report.tables:
+        table = report.tables["position_adjusted"]
+        out.append("<h3>Win rates adjusted for position</h3>")
+        out.append(f"<p>{html.escape(table.description)}</p>")
+        out.append(
+            _html_table(
+                [
+                    "Question",
+                    "Prompt type",
+                    "Model A",
+                    "Model B",
+                    "Decided judgments",
+                    "Adjusted win rate A",
+                    f"{level} interval",
+                    "Left wins between equal models",
+                    f"{level} interval",
+                    "Note",
+                ],
+                (
+                    [
+                        str(r["question"]),
+                        prompt_label(str(r["prompt_type"])),
+                        str(r["model_a"]),
+                        str(r["model_b"]),
+                        _fmt(r["n_judgments"]),
+                        _fmt(r["adjusted_win_rate_a"]),
+                        _ci(r["adjusted_low"], r["adjusted_high"]),
+                        _fmt(r["left_share_equal_models"]),
+                        _ci(r["left_low"], r["left_high"]),
+                        str(r["note"]),
+                    ]
+                    for r in _kept(table).to_dict(orient="records")
+                ),
+            )
+        )
+        out.append(_table_downloads(table))
     return "".join(out)
 
 
@@ -321,8 +508,10 @@ def _agreement_html(frame: pd.DataFrame) -> str:
             "Question",
             "Units",
             "Ratings",
+            "Units compared",
             "Krippendorff's alpha",
             "Fleiss' kappa",
+            "Gwet's AC1",
             "Raw agreement",
             "Note",
         ],
@@ -333,8 +522,10 @@ def _agreement_html(frame: pd.DataFrame) -> str:
                 str(r["question"]),
                 _fmt(r["n_units"]),
                 _fmt(r["n_ratings"]),
+                _fmt(r["n_units_compared"]),
                 _fmt(r["krippendorff_alpha"]),
                 _fmt(r["fleiss_kappa"]),
+                _fmt(r["gwet_ac1"]),
                 _fmt(r["raw_agreement"]),
                 str(r["note"]),
             ]
@@ -439,6 +630,12 @@ def render_html(report: Report) -> str:
         The HTML document.
     """
     title = f"EditBench Studio report: {report.study}"
+    text = simulated_banner(report.settings)
+    banner = (
+        f'<div class="banner" id="simulated-banner" role="alert">{html.escape(text)}</div>'
+        if text
+        else ""
+    )
     sections: list[tuple[str, str, str]] = [
         (
             "methods",
@@ -484,7 +681,7 @@ def render_html(report: Report) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        f"<header><h1>{html.escape(title)}</h1>"
+        f"{banner}<header><h1>{html.escape(title)}</h1>"
         f'<p class="muted">Models: {html.escape(", ".join(report.models) or "none")}'
         f"{' · ' + html.escape(dates) if dates else ''}</p></header>\n"
         f"<nav><ul>{nav}</ul></nav>\n{body}\n"

@@ -26,6 +26,7 @@ from analysis.pairwise import (
     pairwise_comparisons_validated,
     position_bias_validated,
 )
+from analysis.report.methods import gold_n
 from analysis.report.model import (
     ALL,
     BREAKDOWNS,
@@ -86,7 +87,12 @@ def count_rows(task: str, split: Split) -> list[dict[str, Any]]:
             {
                 "judgments": scope,
                 "task": task,
-                "n_judgments": len(frame),
+                # A side-by-side judgment (one rater, one pair) answers both questions: it
+                # is one judgment and two answers.
+                "n_judgments": len(frame)
+                if "model" in frame.columns
+                else len(frame[["unit", "rater"]].drop_duplicates()),
+                "n_answers": len(frame),
                 "n_raters": int(frame["rater"].nunique()),
                 "n_items": int(frame["item"].nunique()),
                 "n_units": int(frame["unit"].nunique()),
@@ -102,6 +108,8 @@ def exclusion_rows(task: str, split: Split, settings: ReportSettings) -> list[di
     rows = []
     for rule, n in split.removed.items():
         setting = settings.exclusion_rules.get(rule)
+        if rule == "min_gold_accuracy" and setting is not None:
+            setting = {"min_gold_accuracy": setting, "decided_on_gold_answers": gold_n(settings)}
         rows.append(
             {
                 "task": task,
@@ -346,9 +354,7 @@ def position_bias_rows(frame: pd.DataFrame, *, confidence: float, alpha: float) 
     pooled row counting each judgment (unit × rater) once."""
     rows = []
     for question in (*QUESTIONS, None):
-        bias = position_bias_validated(
-            frame, question=question, confidence=confidence, alpha=alpha
-        )
+        bias = position_bias_validated(frame, question=question, confidence=confidence, alpha=alpha)
         row: dict[str, Any] = {
             "question": question,
             "counted": "answers to this question" if question else "judgments (unit × rater)",
