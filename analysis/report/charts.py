@@ -115,7 +115,7 @@ def svg_markup(fig: Figure, *, chart_id: str) -> str:
 def pdf_bytes(fig: Figure) -> bytes:
     """The figure as a PDF document (for the report's download links)."""
     buffer = io.BytesIO()
-    with mpl.rc_context({**_RC, "pdf.fonttype": 42}):
+    with mpl.rc_context(_RC):
         fig.savefig(buffer, format="pdf", metadata={"Creator": None, "Producer": None})
     return buffer.getvalue()
 
