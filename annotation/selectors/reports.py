@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -152,9 +153,12 @@ def study_auto_judge_frame(*, study: Study) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def study_rater_quality_frame(*, study: Study) -> pd.DataFrame:
-    """Per-rater quality signals (raw rater ids; the report pseudonymises them)."""
+def study_rater_quality_frame(*, study: Study, include_simulated: bool = False) -> pd.DataFrame:
+    """Per-rater quality signals (raw rater ids; the report pseudonymises them); simulated
+    raters only when their judgments are included."""
     raters = Rater.objects.filter(assignments__study=study).distinct()
+    if not include_simulated:
+        raters = raters.filter(simulated=False)
     rows = []
     for rater in raters:
         quality = rater_quality(rater=rater, study=study)
@@ -166,6 +170,8 @@ def study_rater_quality_frame(*, study: Study) -> pd.DataFrame:
                 **quality,
             }
         )
+    if not rows:  # the report still shows an (empty) rater table
+        return pd.DataFrame({"rater": pd.Series(dtype=object)})
     return pd.DataFrame(rows)
 
 
@@ -198,12 +204,22 @@ def study_report(
 ) -> Report:
     """The analysis report of a study, rater ids pseudonymised with :func:`report_salt`."""
     single, pairwise = study_judgment_frames(study=study, include_simulated=include_simulated)
+    simulated = (
+        Judgment.objects.filter(
+            assignment__study=study, assignment__unit__is_gold=False, simulated=True
+        )
+        .values("assignment__rater")
+        .distinct()
+        .count()
+        if include_simulated
+        else 0
+    )
     data = StudyData(
         name=study.name,
-        settings=study_report_settings(study=study),
+        settings=replace(study_report_settings(study=study), simulated_raters=simulated),
         single=single,
         pairwise=pairwise,
-        rater_quality=study_rater_quality_frame(study=study),
+        rater_quality=study_rater_quality_frame(study=study, include_simulated=include_simulated),
         auto_judge=study_auto_judge_frame(study=study)
         if auto_judge and study.task_single
         else None,
