@@ -52,6 +52,7 @@ __all__ = [
     "ONE_ITEM",
     "ONE_RATER",
     "CrossedParts",
+    "crossed_estimate",
     "crossed_frame",
     "crossed_groups",
     "crossed_interval",
@@ -390,6 +391,22 @@ def expected_half_width(
     variance = max(variance, rate * (1 - rate) / n)
     df = max(min(n_items, raters) - 1, 1)
     return float(student_t.isf((1 - confidence) / 2, df) * math.sqrt(variance))
+
+
+def crossed_estimate(crossed: dict[str, float | str] | None, confidence: float) -> Estimate:
+    """The :class:`Estimate` of one :func:`groups_frame` row (as a dict); "no data" for None."""
+    if crossed is None:
+        return no_data(METHOD, confidence=confidence, n_clusters=0)
+    return Estimate(
+        float(crossed["estimate"]),
+        float(crossed["low"]),
+        float(crossed["high"]),
+        METHOD,
+        int(crossed["n"]),
+        confidence,
+        int(crossed["n_items"]),
+        str(crossed["note"]),
+    )
 
 
 def table_design_effect(frame: pd.DataFrame) -> float:

@@ -19,9 +19,9 @@ from scipy.stats import binomtest
 from statsmodels.stats.multitest import multipletests
 
 from analysis.bradley_terry import fit_bradley_terry, fit_bradley_terry_batch
-from analysis.crossed import METHOD as CROSSED_METHOD
-from analysis.crossed import crossed_frame
+from analysis.crossed import crossed_estimate, crossed_frame
 from analysis.intervals import Estimate, cluster_sums_bootstrap, draw_clusters, no_data, wilson
+from analysis.position import PositionBias, position_bias, position_bias_validated
 from analysis.tables import validate_pairwise
 
 __all__ = [
@@ -95,43 +95,6 @@ class PairwiseComparison:
 
 
 @dataclass(frozen=True)
-class PositionBias:
-    """How often the left-hand image won among decided judgments.
-
-    Attributes
-    ----------
-    question : str or None
-        The question analysed, None when all questions were pooled.
-    left_wins, right_wins, ties : int
-        Decided judgments won by the left / right image, and no-preference judgments.
-        With ``question`` None (both pooled) each judgment (unit × rater) counts once: won
-        by the side that won most of its decided answers, a tie when neither did.
-    share_left : Estimate
-        ``left_wins / (left_wins + right_wins)`` with a Wilson interval (judgments
-        independent).
-    share_left_crossed : Estimate
-        The same share with the two-way (items and raters) clustered interval.
-    p_value : float
-        Two-sided test of ``share_left == 0.5`` from the two-way clustered variance (NaN
-        without decided judgments); matches ``share_left_crossed``.
-    p_value_binomial : float
-        Exact binomial test of the same, judgments independent (the reference).
-    flagged : bool
-        ``p_value < alpha``: a position bias to adjust for.
-    """
-
-    question: str | None
-    left_wins: int
-    right_wins: int
-    ties: int
-    share_left: Estimate
-    share_left_crossed: Estimate
-    p_value: float
-    p_value_binomial: float
-    flagged: bool
-
-
-@dataclass(frozen=True)
 class BradleyTerryResult:
     """Bradley-Terry strengths of several models on one question.
 
@@ -188,21 +151,6 @@ def _prepared(df: pd.DataFrame) -> pd.DataFrame:
 
 def _binomial_p(successes: int, n: int) -> float:
     return float(binomtest(successes, n, 0.5).pvalue) if n > 0 else math.nan
-
-
-def _crossed_estimate(crossed: dict[str, float | str] | None, confidence: float) -> Estimate:
-    if crossed is None:
-        return no_data(CROSSED_METHOD, confidence=confidence, n_clusters=0)
-    return Estimate(
-        float(crossed["estimate"]),
-        float(crossed["low"]),
-        float(crossed["high"]),
-        CROSSED_METHOD,
-        int(crossed["n"]),
-        confidence,
-        int(crossed["n_items"]),
-        str(crossed["note"]),
-    )
 
 
 def _crossed_by_pair(frame: pd.DataFrame, confidence: float) -> dict[tuple[str, ...], Any]:
@@ -266,7 +214,7 @@ def _compare(
             confidence=confidence,
             n_resamples=n_resamples,
         ),
-        win_rate_a_crossed=_crossed_estimate(crossed, confidence),
+        win_rate_a_crossed=crossed_estimate(crossed, confidence),
         p_value=math.nan if crossed is None else float(crossed["p_value"]),
         p_value_binomial=_binomial_p(wins_a, wins_a + wins_b),
         p_holm=math.nan,
@@ -361,86 +309,6 @@ def comparisons_frame(comparisons: list[PairwiseComparison]) -> pd.DataFrame:
     pandas.DataFrame
     """
     return pd.json_normalize([asdict(c) for c in comparisons], sep="_")
-
-
-# --------------------------------------------------------------------------- position bias
-
-
-def position_bias(
-    df: pd.DataFrame, *, question: str | None = None, confidence: float = 0.95
-) -> PositionBias:
-    """Share of decided judgments won by the image shown on the left.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        Side-by-side judgments with exclusions applied.
-    question : str, optional
-        Restrict to one question; by default all questions are pooled, each judgment
-        (unit × rater) counted once by the side that won most of its decided answers.
-    confidence : float
-        Nominal coverage of the Wilson interval.
-
-    Returns
-    -------
-    PositionBias
-        Without decided judgments the share is the "no data" estimate and the p-value NaN.
-    """
-    return position_bias_validated(_prepared(df), question=question, confidence=confidence)
-
-
-def position_bias_validated(
-    frame: pd.DataFrame, *, question: str | None, confidence: float, alpha: float = 0.05
-) -> PositionBias:
-    """:func:`position_bias` of a frame already validated, without excluded rows.
-
-    ``frame`` must already be validated by :func:`analysis.tables.validate_pairwise` and hold
-    no excluded rows: neither is checked again. A caller that computes many results from one
-    table (the report) validates once and calls this; everyone else calls the checking
-    function.
-    """
-    if question is not None:
-        judged = frame.loc[frame["question"] == question]
-        decided = judged.loc[judged["choice"] != "none"]
-        left_won = (decided["choice"] == decided["left"]).to_numpy(dtype=bool)
-        per_judgment = decided[["item", "rater"]]
-        n_ties = len(judged) - len(decided)
-    else:
-        # One judgment (unit × rater) once, however many questions it answered.
-        answers = frame.assign(
-            lead=np.where(frame["choice"] == "none", 0, 1)
-            * np.where(frame["choice"] == frame["left"], 1, -1)
-        )
-        judged = answers.groupby(["unit", "rater"], sort=False, observed=True).agg(
-            item=("item", "first"), lead=("lead", "sum")
-        )
-        judged = judged.reset_index()
-        decided = judged.loc[judged["lead"] != 0]
-        left_won = (decided["lead"] > 0).to_numpy(dtype=bool)
-        per_judgment = decided[["item", "rater"]]
-        n_ties = len(judged) - len(decided)
-    left_wins = int(left_won.sum())
-    n = len(left_won)
-    crossed = crossed_frame(
-        left_won.astype(float),
-        pd.factorize(per_judgment["item"])[0],
-        pd.factorize(per_judgment["rater"])[0],
-        np.zeros(n, dtype=np.int64),
-        confidence=confidence,
-    )
-    row = crossed.iloc[0].to_dict() if n else None
-    p_value = math.nan if row is None else float(row["p_value"])
-    return PositionBias(
-        question=question,
-        left_wins=left_wins,
-        right_wins=n - left_wins,
-        ties=n_ties,
-        share_left=wilson(left_wins, n, confidence=confidence),
-        share_left_crossed=_crossed_estimate(row, confidence),
-        p_value=p_value,
-        p_value_binomial=_binomial_p(left_wins, n),
-        flagged=bool(p_value < alpha),
-    )
 
 
 # --------------------------------------------------------------------------- Bradley-Terry

@@ -1,6 +1,9 @@
-"""Side-by-side win rates adjusted for position bias: Bradley–Terry with a left-side term.
+"""Position bias in side-by-side judgments: measured, tested, and adjusted for.
 
-Raters favour the image shown on the left (or right). Sides are balanced per unit, so the
+:func:`position_bias` is the share of decided judgments won by the left image, with the
+two-way (items and raters) clustered interval and test of :mod:`analysis.crossed` (flagged
+when the test rejects 0.5); pooled over both questions it counts each judgment (unit ×
+rater) once. Raters favour the image shown on the left (or right). Sides are balanced per unit, so the
 plain win rates are not biased by it on average, but their variance is, and an unbalanced
 subset is. :func:`position_adjusted` fits, per question and prompt type, the logistic model
 
@@ -19,15 +22,28 @@ share a left image would win between two equal models, ``expit(gamma)``.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from scipy.special import expit
+from scipy.stats import binomtest
 from scipy.stats import t as student_t
 
-__all__ = ["METHOD", "POSITION_COLUMNS", "position_adjusted"]
+from analysis.crossed import crossed_estimate, crossed_frame
+from analysis.intervals import Estimate, wilson
+from analysis.tables import validate_pairwise
+
+__all__ = [
+    "METHOD",
+    "POSITION_COLUMNS",
+    "PositionBias",
+    "position_adjusted",
+    "position_bias",
+    "position_bias_validated",
+]
 
 METHOD = "bradley-terry-logit+left-term/two-way-cluster"
 POSITION_COLUMNS = (
@@ -46,6 +62,127 @@ POSITION_COLUMNS = (
     "note",
 )
 _NO_FIT = "the model has no finite estimate (a model or a side won every decided judgment)"
+
+
+@dataclass(frozen=True)
+class PositionBias:
+    """How often the left-hand image won among decided judgments.
+
+    Attributes
+    ----------
+    question : str or None
+        The question analysed, None when all questions were pooled.
+    left_wins, right_wins, ties : int
+        Decided judgments won by the left / right image, and no-preference judgments.
+        With ``question`` None (both pooled) each judgment (unit × rater) counts once: won
+        by the side that won most of its decided answers, a tie when neither did.
+    share_left : Estimate
+        ``left_wins / (left_wins + right_wins)`` with a Wilson interval (judgments
+        independent).
+    share_left_crossed : Estimate
+        The same share with the two-way (items and raters) clustered interval.
+    p_value : float
+        Two-sided test of ``share_left == 0.5`` from the two-way clustered variance (NaN
+        without decided judgments); matches ``share_left_crossed``.
+    p_value_binomial : float
+        Exact binomial test of the same, judgments independent (the reference).
+    flagged : bool
+        ``p_value < alpha``: a position bias to adjust for.
+    """
+
+    question: str | None
+    left_wins: int
+    right_wins: int
+    ties: int
+    share_left: Estimate
+    share_left_crossed: Estimate
+    p_value: float
+    p_value_binomial: float
+    flagged: bool
+
+
+def _binomial_p(successes: int, n: int) -> float:
+    return float(binomtest(successes, n, 0.5).pvalue) if n > 0 else math.nan
+
+
+def position_bias(
+    df: pd.DataFrame, *, question: str | None = None, confidence: float = 0.95
+) -> PositionBias:
+    """Share of decided judgments won by the image shown on the left.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Side-by-side judgments with exclusions applied.
+    question : str, optional
+        Restrict to one question; by default all questions are pooled, each judgment
+        (unit × rater) counted once by the side that won most of its decided answers.
+    confidence : float
+        Nominal coverage of the Wilson interval.
+
+    Returns
+    -------
+    PositionBias
+        Without decided judgments the share is the "no data" estimate and the p-value NaN.
+    """
+    frame = validate_pairwise(df)
+    if frame["excluded"].any():
+        raise ValueError("the table contains excluded judgments; call apply_exclusions() first")
+    return position_bias_validated(frame, question=question, confidence=confidence)
+
+
+def position_bias_validated(
+    frame: pd.DataFrame, *, question: str | None, confidence: float, alpha: float = 0.05
+) -> PositionBias:
+    """:func:`position_bias` of a frame already validated, without excluded rows.
+
+    ``frame`` must already be validated by :func:`analysis.tables.validate_pairwise` and hold
+    no excluded rows: neither is checked again. A caller that computes many results from one
+    table (the report) validates once and calls this; everyone else calls the checking
+    function.
+    """
+    if question is not None:
+        judged = frame.loc[frame["question"] == question]
+        decided = judged.loc[judged["choice"] != "none"]
+        left_won = (decided["choice"] == decided["left"]).to_numpy(dtype=bool)
+        per_judgment = decided[["item", "rater"]]
+        n_ties = len(judged) - len(decided)
+    else:
+        # One judgment (unit × rater) once, however many questions it answered.
+        answers = frame.assign(
+            lead=np.where(frame["choice"] == "none", 0, 1)
+            * np.where(frame["choice"] == frame["left"], 1, -1)
+        )
+        judged = answers.groupby(["unit", "rater"], sort=False, observed=True).agg(
+            item=("item", "first"), lead=("lead", "sum")
+        )
+        judged = judged.reset_index()
+        decided = judged.loc[judged["lead"] != 0]
+        left_won = (decided["lead"] > 0).to_numpy(dtype=bool)
+        per_judgment = decided[["item", "rater"]]
+        n_ties = len(judged) - len(decided)
+    left_wins = int(left_won.sum())
+    n = len(left_won)
+    crossed = crossed_frame(
+        left_won.astype(float),
+        pd.factorize(per_judgment["item"])[0],
+        pd.factorize(per_judgment["rater"])[0],
+        np.zeros(n, dtype=np.int64),
+        confidence=confidence,
+    )
+    row = crossed.iloc[0].to_dict() if n else None
+    p_value = math.nan if row is None else float(row["p_value"])
+    return PositionBias(
+        question=question,
+        left_wins=left_wins,
+        right_wins=n - left_wins,
+        ties=n_ties,
+        share_left=wilson(left_wins, n, confidence=confidence),
+        share_left_crossed=crossed_estimate(row, confidence),
+        p_value=p_value,
+        p_value_binomial=_binomial_p(left_wins, n),
+        flagged=bool(p_value < alpha),
+    )
 
 
 def _design(
