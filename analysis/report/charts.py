@@ -350,6 +350,21 @@ def _finish(fig: Figure, *, chart_id: str, pdf: list[bytes] | None) -> str:
     return svg_markup(fig, chart_id=chart_id)
 
 
+def _whisker(
+    ax: Axes, rate: float, low: float, high: float, y: float, *, marker: str, colour: str
+) -> None:
+    """One estimate with its interval as a marker and horizontal whiskers."""
+    ax.errorbar(
+        rate,
+        y,
+        xerr=[[rate - low], [high - rate]],
+        fmt=marker,
+        color=colour,
+        capsize=3,
+        markersize=4,
+    )
+
+
 def win_rate_chart(
     comparisons: pd.DataFrame,
     adjusted: pd.DataFrame | None,
@@ -393,29 +408,17 @@ def win_rate_chart(
             if not math.isfinite(rate):
                 ax.text(0.5, y, NO_DATA_LABEL, ha="center", va="center", color="#666666")
                 continue
-            ax.errorbar(
-                rate,
-                y - 0.12,
-                xerr=[[rate - low], [high - rate]],
-                fmt="o",
-                color=_PALETTE[0],
-                capsize=3,
-                markersize=4,
-            )
+            _whisker(ax, rate, low, high, y - 0.12, marker="o", colour=_PALETTE[0])
             other = shifted.get(tuple(str(row[k]) for k in key))
             if other is not None and math.isfinite(float(other["adjusted_win_rate_a"])):
-                a_rate = float(other["adjusted_win_rate_a"])
-                ax.errorbar(
-                    a_rate,
+                _whisker(
+                    ax,
+                    float(other["adjusted_win_rate_a"]),
+                    float(other["adjusted_low"]),
+                    float(other["adjusted_high"]),
                     y + 0.12,
-                    xerr=[
-                        [a_rate - float(other["adjusted_low"])],
-                        [float(other["adjusted_high"]) - a_rate],
-                    ],
-                    fmt="s",
-                    color=_PALETTE[1],
-                    capsize=3,
-                    markersize=4,
+                    marker="s",
+                    colour=_PALETTE[1],
                 )
         if n == 0:
             ax.text(0.5, 0.0, NO_DATA_LABEL, ha="center", va="center", color="#666666")

@@ -10,8 +10,8 @@ import pandas as pd
 from django.conf import settings
 
 from analysis.pairwise import pairwise_comparisons
-from analysis.report import Report, ReportSettings, StudyData, build_report
 from analysis.questions import ANSWER_PREFIX
+from analysis.report import Report, ReportSettings, StudyData, build_report
 from analysis.tables import accuracy_table, apply_exclusions
 from annotation.autojudge import answer, verdicts
 from annotation.models import Judgment, Rater, Study, StudyUnit

@@ -139,9 +139,7 @@ def rater_apply_quality_rules(*, rater: Rater, study: Study) -> bool:
     if not rules or rater.excluded:
         return rater.excluded
     quality = rater_quality(rater=rater, study=study)
-    gold = _gold_reason(
-        rater=rater, study=study, gold_answers=quality["gold_answers"], rules=rules
-    )
+    gold = _gold_reason(rater=rater, study=study, gold_answers=quality["gold_answers"], rules=rules)
     reasons = ([gold] if gold else []) + _exclusion_reasons(quality, rules)
     if reasons:
         Rater.objects.filter(pk=rater.pk).update(excluded=True, exclusion_reason="; ".join(reasons))

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from statsmodels.stats.multitest import multipletests
 import statsmodels.api as sm
+from statsmodels.stats.multitest import multipletests
 
 from analysis.pairwise import (
     bradley_terry,
