@@ -3,7 +3,9 @@
 :func:`position_bias` is the share of decided judgments won by the left image, with the
 two-way (items and raters) clustered interval and test of :mod:`analysis.crossed`
 (flagged when the test rejects 0.5); pooled over both questions it counts each judgment
-(unit × rater) once. Raters favour the image shown on the left (or right). Sides are balanced per unit, so the
+(unit × rater) once.
+
+Raters favour the image shown on the left (or right). Sides are balanced per unit, so the
 plain win rates are not biased by it on average, but their variance is, and an unbalanced
 subset is. :func:`position_adjusted` fits, per question and prompt type, the logistic model
 
