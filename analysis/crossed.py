@@ -154,7 +154,7 @@ def crossed_groups(
         raise ValueError("values contain NaN")
     n_groups = int(group.max()) + 1 if len(group) else 0
     n = np.bincount(group, minlength=n_groups).astype(float)
-    total = np.bincount(group, weights=y, minlength=n_groups)
+    total: Floats = np.bincount(group, weights=y, minlength=n_groups).astype(float)
     if not len(y):
         zeros = np.zeros(0)
         return CrossedParts(zeros, zeros, zeros, zeros, zeros, zeros, zeros)

@@ -200,7 +200,7 @@ def _crossed_per_scope(split: Split, by: list[str], kwargs: dict[str, Any]) -> p
     """:func:`per_scope` of the judgment accuracy table with the crossed intervals merged on
     (they need the judgments' raters, which the edit counts do not keep)."""
     confidence = kwargs["confidence"]
-    parts = []
+    parts: list[pd.DataFrame] = []
     for scope in (KEPT, ALL):
         if scope == ALL and not split.n_removed:
             parts.append(parts[0].assign(judgments=ALL))
