@@ -196,7 +196,7 @@ def _statistics(
         "the interval is a Wilson interval on the effective sample size under the estimated "
         "design effect, with a Student t critical value on min(items, raters) − 1 degrees of "
         "freedom; in simulated crossed studies (bench/coverage_simulation.py) these covered "
-        "95–98% where Wilson covered 77–95%. Where every judgment agrees (0 of n, n of n) the "
+        "95–98% where Wilson covered 76–95%. Where every judgment agrees (0 of n, n of n) the "
         "design effect of the table's other groups is used, and the table says so"
     )
     statistics: list[str] = []
