@@ -24,6 +24,7 @@ from analysis.report.methods import methods_text
 from analysis.report.model import (
     ALL,
     BREAKDOWNS,
+    EXAMPLE_COLUMNS,
     GOLD_ANSWERS_PARAMETER,
     KEPT,
     PAIRWISE,
@@ -137,7 +138,20 @@ def build_report(
         alpha=alpha,
         methods_text=text,
         tables=by_name,
+        examples=_examples(data.examples),
     )
+
+
+def _examples(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The example grid, checked: its columns and PNG bytes."""
+    if frame is None or frame.empty:
+        return None
+    missing = [c for c in EXAMPLE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"the example grid lacks column(s): {', '.join(missing)}")
+    if not all(isinstance(v, bytes) and v.startswith(b"\x89PNG") for v in frame["png"]):
+        raise ValueError("the example grid's 'png' column must hold PNG bytes")
+    return frame[list(EXAMPLE_COLUMNS)].reset_index(drop=True)
 
 
 @dataclass(frozen=True)

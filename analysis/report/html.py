@@ -9,14 +9,13 @@ when every answer was a tie) prints as "—".
 
 from __future__ import annotations
 
+import base64
 import html
 import math
 
 import pandas as pd
 
-from analysis.report.charts import (
-    accuracy_chart,
-)
+from analysis.report.charts import NO_DATA_LABEL, accuracy_chart
 from analysis.report.html_base import (
     ci,
     figure,
@@ -32,6 +31,7 @@ from analysis.report.html_pairwise import pairwise_html, pairwise_rows_html
 from analysis.report.model import (
     ALL,
     BREAKDOWNS,
+    INPUT_IMAGE,
     Report,
     prompt_label,
     simulated_banner,
@@ -56,6 +56,7 @@ figcaption{font-size:.85rem;color:#555}.muted{color:#666}details{margin:.4rem 0}
 nav ul{columns:2;font-size:.9rem}.scroll{overflow-x:auto}
 .banner{position:sticky;top:0;z-index:9;background:#fff3cd;border:2px solid #b58100;
 padding:.5rem .8rem;font-weight:600}.downloads{font-size:.8rem}.downloads a{margin-right:.6rem}
+img.example{width:128px;height:auto;image-rendering:pixelated}
 """
 
 
@@ -308,6 +309,38 @@ def _excluded_html(report: Report) -> str:
     return "".join(out)
 
 
+def _examples_html(report: Report) -> str:
+    """A grid: one row per example item and prompt type, the input then every model's edit."""
+    frame = report.examples
+    assert frame is not None
+    models = [m for m in dict.fromkeys(frame["model"]) if m != INPUT_IMAGE]
+    header = ["Item", "Prompt", "Input", *models]
+    rows = []
+    for (item, prompt_type), group in frame.groupby(["item", "prompt_type"], sort=True):
+        images = dict(zip(group["model"], group["png"], strict=True))
+        prompt = str(group["prompt"].iloc[0])
+        cells = [
+            f"<td>{html.escape(str(item))}</td>",
+            f"<td>{html.escape(prompt_label(str(prompt_type)))}: {html.escape(prompt)}</td>",
+        ]
+        for model in (INPUT_IMAGE, *models):
+            png = images.get(model)
+            if png is None:
+                cells.append(f"<td>{NO_DATA_LABEL}</td>")
+                continue
+            uri = f"data:image/png;base64,{base64.b64encode(png).decode('ascii')}"
+            alt = html.escape(f"{model}, item {item}")
+            cells.append(f'<td><img class="example" src="{uri}" alt="{alt}"></td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    return (
+        "<p>A few items with every model's edit, for the staff reading this report (model "
+        "names are shown; raters never see them).</p>"
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
 def render_html(report: Report) -> str:
     """The report as one self-contained HTML page.
 
@@ -352,6 +385,8 @@ def render_html(report: Report) -> str:
     if "auto_judge_vs_humans" in report.tables:
         sections.append(("auto-judge", "Automatic judge", _auto_judge_html(report)))
     sections.append(("excluded", "Excluded judgments", _excluded_html(report)))
+    if report.examples is not None:
+        sections.append(("examples", "Example edits (staff only)", _examples_html(report)))
     if "rater_quality" in report.tables:
         raters = report.tables["rater_quality"]
         sections.append(

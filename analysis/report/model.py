@@ -24,7 +24,9 @@ __all__ = [
     "ALL",
     "AUTO_JUDGE_RATER",
     "BREAKDOWNS",
+    "EXAMPLE_COLUMNS",
     "GOLD_ANSWERS_PARAMETER",
+    "INPUT_IMAGE",
     "KEPT",
     "PAIRWISE",
     "PROMPT_LABELS",
@@ -143,6 +145,10 @@ class StudyData:
     auto_judge : pandas.DataFrame or None
         Optional automatic-judge verdicts in the single-image format (``rater`` =
         :data:`AUTO_JUDGE_RATER`), at most one verdict per edit (item, model, prompt type).
+    examples : pandas.DataFrame or None
+        Optional example grid for staff (:data:`EXAMPLE_COLUMNS`): a few items, the input
+        and every model's edit of each as PNG bytes (``model`` :data:`INPUT_IMAGE` for the
+        input), with the prompt shown. Names models: for staff-facing reports only.
     """
 
     name: str
@@ -151,6 +157,7 @@ class StudyData:
     pairwise: pd.DataFrame | None = None
     rater_quality: pd.DataFrame | None = None
     auto_judge: pd.DataFrame | None = None
+    examples: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -202,6 +209,8 @@ class Report:
         The methods section as plain text, paragraphs separated by a blank line.
     tables : mapping of str to Table
         The tables, by name, in report order.
+    examples : pandas.DataFrame or None
+        The example grid of :class:`StudyData`, passed through.
     """
 
     study: str
@@ -215,7 +224,13 @@ class Report:
     alpha: float
     methods_text: str
     tables: Mapping[str, Table]
+    examples: pd.DataFrame | None = None
 
+
+#: Columns of an example grid: one row per image.
+EXAMPLE_COLUMNS = ("item", "prompt_type", "prompt", "model", "png")
+#: ``model`` value of the input image in an example grid.
+INPUT_IMAGE = "input"
 
 #: The parameter of the gold rule (how many gold answers it decides on), not a rule itself.
 GOLD_ANSWERS_PARAMETER = "min_gold_answers"

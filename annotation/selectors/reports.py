@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
+from PIL import Image
 
 from analysis.pairwise import pairwise_comparisons
 from analysis.questions import ANSWER_PREFIX
 from analysis.report import Report, ReportSettings, StudyData, build_report
+from analysis.report.model import EXAMPLE_COLUMNS, INPUT_IMAGE
 from analysis.tables import accuracy_table, apply_exclusions
 from annotation.autojudge import answer, verdicts
-from annotation.models import Judgment, Rater, Study, StudyUnit
+from annotation.models import Edit, Judgment, Rater, Study, StudyUnit
 from annotation.questions import single_correct
 from annotation.selectors.raters import rater_quality
 
@@ -175,6 +178,43 @@ def study_rater_quality_frame(*, study: Study, include_simulated: bool = False) 
     return pd.DataFrame(rows)
 
 
+def _thumbnail(field: Any, size: int = 128) -> bytes:
+    """A stored image, shrunk to fit ``size`` pixels, as PNG bytes."""
+    with field.open("rb") as handle, Image.open(handle) as image:
+        image = image.convert("RGB")
+        image.thumbnail((size, size), Image.Resampling.NEAREST)
+        out = io.BytesIO()
+        image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def study_examples_frame(*, study: Study, n_items: int = 3) -> pd.DataFrame:
+    """The report's example grid (staff only): the first ``n_items`` items (by id) that every
+    model edited, on the study's first prompt type; the input and each model's edit."""
+    models = list(study.edit_models.exclude(name__startswith="Gold:").order_by("name"))
+    prompt_types = list(study.prompt_types or ["mask_rich"])
+    if not models or not prompt_types:
+        return pd.DataFrame(columns=list(EXAMPLE_COLUMNS))
+    prompt_type = prompt_types[0]
+    rows: list[dict[str, Any]] = []
+    for item in study.items.order_by("external_id"):
+        edits = {
+            e.model_id: e
+            for e in Edit.objects.filter(item=item, model__in=models, prompt_type=prompt_type)
+            if e.image
+        }
+        if len(edits) < len(models):
+            continue
+        common = {"item": item.external_id, "prompt_type": prompt_type}
+        common["prompt"] = item.prompt(prompt_type)
+        rows.append({**common, "model": INPUT_IMAGE, "png": _thumbnail(item.image)})
+        for model in models:
+            rows.append({**common, "model": model.name, "png": _thumbnail(edits[model.pk].image)})
+        if len(rows) >= n_items * (len(models) + 1):
+            break
+    return pd.DataFrame(rows, columns=list(EXAMPLE_COLUMNS))
+
+
 def study_report_settings(*, study: Study) -> ReportSettings:
     """What the report needs to know of the study's design."""
     models = tuple(
@@ -201,6 +241,7 @@ def study_report(
     auto_judge: bool = True,
     n_resamples: int = 2000,
     seed: int = 0,
+    examples: bool = True,
 ) -> Report:
     """The analysis report of a study, rater ids pseudonymised with :func:`report_salt`."""
     single, pairwise = study_judgment_frames(study=study, include_simulated=include_simulated)
@@ -220,6 +261,7 @@ def study_report(
         single=single,
         pairwise=pairwise,
         rater_quality=study_rater_quality_frame(study=study, include_simulated=include_simulated),
+        examples=study_examples_frame(study=study) if examples else None,
         auto_judge=study_auto_judge_frame(study=study)
         if auto_judge and study.task_single
         else None,

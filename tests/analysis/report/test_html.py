@@ -8,6 +8,9 @@ import re
 from dataclasses import replace
 from typing import Any
 
+import pandas as pd
+import pytest
+
 from analysis.report import Report, build_report, report_to_json
 from analysis.report.html import render_html
 from tests.analysis.report.studies import N_RESAMPLES, SALT, SEED, TRICKY, chart, full_study
@@ -93,3 +96,44 @@ def test_model_and_study_names_are_escaped(page: str) -> None:
 def test_chart_element_ids_are_unique_on_the_page(page: str) -> None:
     ids = re.findall(r'\bid="([^"]+)"', page)
     assert len(ids) == len(set(ids))
+
+
+def _png(colour: tuple[int, int, int]) -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    out = BytesIO()
+    Image.new("RGB", (8, 8), colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_the_example_grid_shows_every_model_s_edit_as_inline_png() -> None:
+    examples = pd.DataFrame(
+        [
+            {
+                "item": "i1",
+                "prompt_type": "mask_rich",
+                "prompt": "a red ball",
+                "model": m,
+                "png": _png((40 * k, 0, 0)),
+            }
+            for k, m in enumerate(("input", "A", "B"))
+        ]
+    )
+    report = build_report(
+        replace(full_study(), examples=examples), rng=SEED, n_resamples=N_RESAMPLES, salt=SALT
+    )
+    page = render_html(report)
+    assert page.count('<img class="example" src="data:image/png;base64,') == 3
+    assert 'alt="B, item i1"' in page and "a red ball" in page
+    # Images are inline: nothing is loaded from elsewhere.
+    assert all(src.startswith("data:image/png") for src in re.findall(r'src="([^"]*)"', page))
+
+
+def test_an_example_grid_without_png_bytes_is_refused() -> None:
+    examples = pd.DataFrame(
+        [{"item": "i1", "prompt_type": "mask_rich", "prompt": "x", "model": "A", "png": b"GIF"}]
+    )
+    with pytest.raises(ValueError, match="PNG"):
+        build_report(replace(full_study(), examples=examples), rng=SEED, n_resamples=5, salt=SALT)

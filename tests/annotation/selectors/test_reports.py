@@ -13,7 +13,12 @@ from django.core.management import call_command
 from django.test import Client
 
 from annotation.models import Edit, Judgment, Study
-from annotation.selectors.reports import study_headlines, study_judgment_frames, study_report
+from annotation.selectors.reports import (
+    study_examples_frame,
+    study_headlines,
+    study_judgment_frames,
+    study_report,
+)
 from annotation.services.simulation import raters_simulate
 from annotation.services.studies import study_launch
 
@@ -208,3 +213,15 @@ def test_the_dashboard_preview_draws_the_two_way_interval(simulated: Study) -> N
     preview = study_headlines(study=simulated, include_simulated=True)
     for row in preview["accuracy"]:
         assert row["low"] < row["high"]  # never zero width, 0 of n and n of n included
+
+
+def test_the_example_grid_has_the_input_and_every_model_s_edit(simulated: Study) -> None:
+    frame = study_examples_frame(study=simulated, n_items=2)
+    models = set(
+        simulated.edit_models.exclude(name__startswith="Gold:").values_list("name", flat=True)
+    )
+    assert set(frame["model"]) == models | {"input"}
+    assert frame["item"].nunique() == 2
+    assert all(png.startswith(b"\x89PNG") for png in frame["png"])
+    report = study_report(study=simulated, include_simulated=True, n_resamples=200)
+    assert report.examples is not None and len(report.examples) == 3 * (len(models) + 1)
