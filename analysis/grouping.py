@@ -20,7 +20,13 @@ import pandas as pd
 from analysis.crossed import crossed_frame
 from analysis.intervals import cluster_sums_bootstrap, wilson
 
-__all__ = ["CROSSED_COLUMNS", "crossed_columns", "item_cells", "table_from_cells"]
+__all__ = [
+    "CROSSED_COLUMNS",
+    "crossed_columns",
+    "item_cells",
+    "label_codes",
+    "table_from_cells",
+]
 
 #: The columns :func:`crossed_columns` adds to a table (besides the grouping columns).
 CROSSED_COLUMNS = (
@@ -148,6 +154,15 @@ def _join(first: str, second: str) -> str:
     return f"{first}; {second}" if first else second
 
 
+def label_codes(column: pd.Series) -> npt.NDArray[np.int64]:
+    """Non-negative integer codes of a label column: a categorical's own codes (no hashing;
+    unused categories leave gaps, which the counting tolerates), else factorized."""
+    if isinstance(column.dtype, pd.CategoricalDtype) and not column.isna().any():
+        return column.cat.codes.to_numpy(dtype=np.int64)
+    codes, _ = pd.factorize(column)
+    return codes.astype(np.int64)
+
+
 def crossed_columns(
     df: pd.DataFrame, by: list[str], value: str, *, confidence: float, counts: bool = False
 ) -> pd.DataFrame:
@@ -171,8 +186,7 @@ def crossed_columns(
         keys = df[by].iloc[first].reset_index(drop=True).astype(object)
     else:
         ids, keys = np.zeros(len(df), dtype=np.int64), pd.DataFrame(index=[0])
-    items, _ = pd.factorize(df["item"])
-    raters, _ = pd.factorize(df["rater"])
+    items, raters = label_codes(df["item"]), label_codes(df["rater"])
     values = df[value].to_numpy(dtype=float)
     result = crossed_frame(values, items, raters, ids, confidence=confidence)
     out = keys.assign(

@@ -191,9 +191,9 @@ def _design(
     decided: pd.DataFrame, models: list[str]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Design matrix (model contrasts, then side) and response of the decided judgments."""
-    index = {model: i for i, model in enumerate(models)}
-    a = decided["model_a"].astype(str).map(index).to_numpy(dtype=int)
-    b = decided["model_b"].astype(str).map(index).to_numpy(dtype=int)
+    # Codes in ``models`` order; categorical columns are recoded without hashing strings.
+    a = pd.Categorical(decided["model_a"], categories=models).codes.astype(int)
+    b = pd.Categorical(decided["model_b"], categories=models).codes.astype(int)
     m, n = len(models), len(decided)
     x = np.zeros((n, m))
     x[np.arange(n), a] = 1.0
