@@ -132,7 +132,8 @@ def _accuracy_methods(
     level = f"{confidence:.0%}"
     crossed = (
         f"{level} two-way cluster-robust interval (items and raters clustered; Wilson on "
-        "n_judgments / design_effect, Student t with min(n_items, n_raters) - 1 df)"
+        "n_judgments / design_effect, Student t with Satterthwaite df, at least "
+        "min(n_items, n_raters) - 1)"
     )
     return {
         "crossed_low": crossed,

@@ -115,3 +115,22 @@ def test_the_expected_half_width_without_effects_is_the_binomial_one() -> None:
     crowd = expected_half_width(60, 3, 0.6)
     assert crowd > width
     assert expected_half_width(240, 3, 0.6) < crowd
+
+
+def test_the_degrees_of_freedom_are_satterthwaite_s_at_least_min_clusters_minus_one() -> None:
+    # 30 items with very different accuracies, judged by the same 4 raters: the item term
+    # dominates, so the t quantile rests on more than min(30, 4) - 1 = 3 degrees of freedom.
+    rng = np.random.default_rng(2)
+    items = np.repeat(np.arange(30), 4)
+    raters = np.tile(np.arange(4), 30)
+    values = (rng.random(120) < np.repeat(rng.uniform(0.05, 0.95, 30), 4)).astype(float)
+    parts = crossed_parts(values, items, raters)
+    row = groups_frame(parts).iloc[0]
+    v = max(
+        float(parts.v_item[0] + parts.v_rater[0] - parts.v_cell[0]),
+        float(parts.v_item[0]),
+        float(parts.v_rater[0]),
+    )
+    spread = parts.v_item[0] ** 2 / 29 + parts.v_rater[0] ** 2 / 3 + parts.v_cell[0] ** 2 / 119
+    assert row["df"] == pytest.approx(max(3.0, v**2 / spread))
+    assert row["df"] > 3
