@@ -157,10 +157,12 @@ def _join(first: str, second: str) -> str:
 def label_codes(column: pd.Series) -> npt.NDArray[np.int64]:
     """Non-negative integer codes of a label column: a categorical's own codes (no hashing;
     unused categories leave gaps, which the counting tolerates), else factorized."""
+    codes: npt.NDArray[np.int64]
     if isinstance(column.dtype, pd.CategoricalDtype) and not column.isna().any():
-        return column.cat.codes.to_numpy(dtype=np.int64)
-    codes, _ = pd.factorize(column)
-    return codes.astype(np.int64)
+        codes = column.cat.codes.to_numpy(dtype=np.int64)
+    else:
+        codes = pd.factorize(column)[0].astype(np.int64)
+    return codes
 
 
 def crossed_columns(

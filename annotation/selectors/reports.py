@@ -180,11 +180,11 @@ def study_rater_quality_frame(*, study: Study, include_simulated: bool = False) 
 
 def _thumbnail(field: Any, size: int = 128) -> bytes:
     """A stored image, shrunk to fit ``size`` pixels, as PNG bytes."""
-    with field.open("rb") as handle, Image.open(handle) as image:
-        image = image.convert("RGB")
-        image.thumbnail((size, size), Image.Resampling.NEAREST)
-        out = io.BytesIO()
-        image.save(out, format="PNG")
+    with field.open("rb") as handle, Image.open(handle) as stored:
+        thumb = stored.convert("RGB")
+    thumb.thumbnail((size, size), Image.Resampling.NEAREST)
+    out = io.BytesIO()
+    thumb.save(out, format="PNG")
     return out.getvalue()
 
 
