@@ -345,9 +345,12 @@ def preference_chart(
 
 def _finish(fig: Figure, *, chart_id: str, pdf: list[bytes] | None) -> str:
     """The figure's inline SVG; its PDF appended to ``pdf`` when a list is passed."""
+    svg = svg_markup(fig, chart_id=chart_id)
     if pdf is not None:
+        # The layout is settled by the SVG render: keep it instead of solving it again.
+        fig.set_layout_engine("none")
         pdf.append(pdf_bytes(fig))
-    return svg_markup(fig, chart_id=chart_id)
+    return svg
 
 
 def _whisker(
