@@ -4,7 +4,7 @@ Input is a long table with one row per rating: ``unit``, ``rater`` and an answer
 (``answer`` by default; pass ``answer="correct"`` for single-image judgments or
 ``answer="choice"`` for side-by-side ones). A rater rates a unit at most once.
 
-Three statistics are offered:
+Four statistics are offered:
 
 * Krippendorff's alpha, nominal level, from the ``krippendorff`` package. Units with a single
   rating cannot be paired and are left out (the package does this itself).
@@ -14,6 +14,15 @@ Three statistics are offered:
 * Raw pairwise agreement: over all units with two or more ratings, the share of rater pairs
   of the same unit who gave the same answer (pairs pooled, so a unit with more raters weighs
   more).
+* Gwet's AC1 (Gwet, 2008) for several raters: ``(p_a - p_e) / (1 - p_e)`` with ``p_a`` the
+  mean over units of the share of agreeing rater pairs and chance agreement
+  ``p_e = sum_k pi_k (1 - pi_k) / (Q - 1)``, ``pi_k`` the mean share of category k per unit
+  and ``Q`` the number of categories. Unlike kappa and alpha, its chance term shrinks when one
+  answer dominates, so it does not collapse when agreement is high but one answer is rare
+  (the "prevalence paradox": kappa near 0 beside 95% raw agreement).
+
+:func:`agreement_table` computes all four on the same units: those with the most common
+number of ratings (Fleiss' kappa needs equal counts), so the statistics can be compared.
 
 Degenerate cases return NaN with a note instead of raising:
 
@@ -42,6 +51,7 @@ __all__ = [
     "Agreement",
     "agreement_table",
     "fleiss_kappa",
+    "gwet_ac1",
     "krippendorff_alpha",
     "raw_agreement",
 ]
@@ -201,6 +211,63 @@ def _fleiss_kappa(counts: npt.NDArray[np.float64]) -> Agreement:
     return Agreement(statistic, float(value), len(counts), int(counts.sum()), note)
 
 
+def gwet_ac1(
+    df: pd.DataFrame, *, answer: str = "answer", categories: Sequence[Any] | None = None
+) -> Agreement:
+    """Gwet's AC1 for nominal answers and any number of raters per unit.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Long table with ``unit``, ``rater`` and the answer column.
+    answer : str
+        Name of the answer column.
+    categories : sequence, optional
+        All possible answers (``Q`` is their number); by default the observed ones.
+
+    Returns
+    -------
+    Agreement
+        ``statistic == "gwet_ac1"``; units with one rating are left out. NaN (note
+        :data:`NO_PAIRS`) without a unit of two ratings, or with fewer than two categories.
+    """
+    return _gwet_ac1(_pairable(_counts(df, answer, categories)))
+
+
+def _gwet_ac1(counts: npt.NDArray[np.float64]) -> Agreement:
+    statistic = "gwet_ac1"
+    if len(counts) == 0:
+        return Agreement(statistic, np.nan, 0, 0, NO_PAIRS)
+    q = counts.shape[1]
+    if q < 2:
+        return Agreement(statistic, np.nan, len(counts), int(counts.sum()), ALL_IDENTICAL)
+    per_unit = counts.sum(axis=1)
+    observed = float(((counts * (counts - 1)).sum(axis=1) / (per_unit * (per_unit - 1))).mean())
+    shares = (counts / per_unit[:, None]).mean(axis=0)
+    chance = float((shares * (1 - shares)).sum() / (q - 1))
+    value = (observed - chance) / (1 - chance)
+    return Agreement(statistic, float(value), len(counts), int(counts.sum()))
+
+
+def _modal_units(counts: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], str]:
+    """The units with the most common rating count (the larger on a tie), and a note on the
+    units left out."""
+    if not len(counts):
+        return counts, ""
+    per_unit = counts.sum(axis=1).astype(int)
+    sizes, frequency = np.unique(per_unit, return_counts=True)
+    modal = int(sizes[frequency == frequency.max()].max())
+    left_out = int((per_unit != modal).sum())
+    note = (
+        f"{left_out} unit(s) without exactly {modal} ratings left out of every statistic "
+        "(Fleiss' kappa needs equal counts; all four use the same units)"
+        if left_out
+        else ""
+    )
+    kept: npt.NDArray[np.float64] = counts[per_unit == modal]
+    return kept, note
+
+
 def raw_agreement(
     df: pd.DataFrame, *, answer: str = "answer", categories: Sequence[Any] | None = None
 ) -> Agreement:
@@ -240,7 +307,7 @@ def agreement_table(
     answer: str = "answer",
     categories: Sequence[Any] | None = None,
 ) -> pd.DataFrame:
-    """All three statistics per group (e.g. per question type).
+    """All four statistics per group (e.g. per question type), on the same units.
 
     Parameters
     ----------
@@ -257,8 +324,10 @@ def agreement_table(
     -------
     pandas.DataFrame
         One row per group: the ``by`` columns, ``n_units``, ``n_ratings`` (all rows of the
-        group), ``krippendorff_alpha``, ``fleiss_kappa``, ``raw_agreement``, and a
-        ``note`` joining the statistics' notes.
+        group), ``n_units_compared`` (the units every statistic is computed on: those with
+        the most common rating count of at least two), ``krippendorff_alpha``,
+        ``fleiss_kappa``, ``gwet_ac1``, ``raw_agreement``, and a ``note`` joining the
+        statistics' notes.
     """
     by = list(by)
     missing = [c for c in by if c not in df.columns]
@@ -267,24 +336,33 @@ def agreement_table(
     groups = df.groupby(by, sort=True) if by else [((), df)]
     rows = []
     for key, group in groups:
-        counts = _pairable(_counts(group, answer, categories))
-        results = [_krippendorff_alpha(counts), _fleiss_kappa(counts), _raw_agreement(counts)]
+        counts, note = _modal_units(_pairable(_counts(group, answer, categories)))
+        results = [
+            _krippendorff_alpha(counts),
+            _fleiss_kappa(counts),
+            _gwet_ac1(counts),
+            _raw_agreement(counts),
+        ]
         row: dict[str, Any] = dict(zip(by, key, strict=True))
         row.update(
             n_units=int(group["unit"].nunique()),
             n_ratings=len(group),
+            n_units_compared=len(counts),
             krippendorff_alpha=results[0].value,
             fleiss_kappa=results[1].value,
-            raw_agreement=results[2].value,
-            note="; ".join(dict.fromkeys(r.note for r in results if r.note)),
+            gwet_ac1=results[2].value,
+            raw_agreement=results[3].value,
+            note="; ".join(dict.fromkeys(n for n in [note, *(r.note for r in results)] if n)),
         )
         rows.append(row)
     columns = [
         *by,
         "n_units",
         "n_ratings",
+        "n_units_compared",
         "krippendorff_alpha",
         "fleiss_kappa",
+        "gwet_ac1",
         "raw_agreement",
         "note",
     ]

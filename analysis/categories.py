@@ -80,3 +80,14 @@ MANIFEST_OPTIONAL_COLUMNS: tuple[str, ...] = ("reference", "seed")
 MANIFEST_REQUIRED_COLUMNS: tuple[str, ...] = tuple(
     column for column in MANIFEST_COLUMNS if column not in MANIFEST_OPTIONAL_COLUMNS
 )
+
+#: Every level of every category column, in report order. Pass as ``levels=`` to get a row
+#: (with ``n == 0``) for a category the data does not cover.
+CATEGORY_LEVELS: dict[str, tuple[str, ...]] = {
+    "prompt_type": PROMPT_TYPES,
+    "object_type": OBJECT_TYPES,
+    "attribute_type": ATTRIBUTE_TYPES,
+    "scene": SCENES,
+    "style": STYLES,
+    "source": SOURCES,
+}

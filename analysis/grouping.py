@@ -17,9 +17,27 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from analysis.categories import CATEGORY_LEVELS, UNKNOWN
+from analysis.crossed import crossed_frame
 from analysis.intervals import cluster_sums_bootstrap, wilson
 
-__all__ = ["item_cells", "table_from_cells"]
+__all__ = [
+    "CROSSED_COLUMNS",
+    "crossed_columns",
+    "item_cells",
+    "label_codes",
+    "table_from_cells",
+]
+
+#: The columns :func:`crossed_columns` adds to a table (besides the grouping columns).
+CROSSED_COLUMNS = (
+    "n_raters",
+    "design_effect",
+    "crossed_low",
+    "crossed_high",
+    "crossed_method",
+    "crossed_note",
+)
 
 
 def _group_ids(
@@ -111,6 +129,12 @@ def _summary(
     correct = round(float(sums.sum()))
     w = wilson(correct, round(float(sizes.sum())), confidence=confidence)
     b = cluster_sums_bootstrap(sums, sizes, rng=rng, confidence=confidence, n_resamples=n_resamples)
+    note = w.note or b.note
+    if b.has_data and b.low == b.high:
+        # Every resample gave the same value (0 of n, n of n, one item): never print a
+        # zero-width interval; fall back on Wilson over the observations and say so.
+        b = w
+        note = _join(note, DEGENERATE_BOOTSTRAP)
     return {
         "n_items": int((sizes > 0).sum()),
         "correct": correct,
@@ -119,8 +143,71 @@ def _summary(
         "wilson_high": w.high,
         "bootstrap_low": b.low,
         "bootstrap_high": b.high,
-        "note": w.note or b.note,
+        "note": note,
     }
+
+
+#: Note of a group whose bootstrap interval had zero width and was replaced by Wilson's.
+DEGENERATE_BOOTSTRAP = "bootstrap degenerate (every resample equal): Wilson interval shown"
+
+
+def _join(first: str, second: str) -> str:
+    return f"{first}; {second}" if first else second
+
+
+def label_codes(column: pd.Series) -> npt.NDArray[np.int64]:
+    """Non-negative integer codes of a label column: a categorical's own codes (no hashing;
+    unused categories leave gaps, which the counting tolerates), else factorized."""
+    codes: npt.NDArray[np.int64]
+    if isinstance(column.dtype, pd.CategoricalDtype) and not column.isna().any():
+        codes = column.cat.codes.to_numpy(dtype=np.int64)
+    else:
+        codes = pd.factorize(column)[0].astype(np.int64)
+    return codes
+
+
+def crossed_columns(
+    df: pd.DataFrame, by: list[str], value: str, *, confidence: float, counts: bool = False
+) -> pd.DataFrame:
+    """Two-way (item and rater) clustered intervals of the mean of ``value`` per group.
+
+    One row per observed group of ``by`` with the ``by`` columns and
+    :data:`CROSSED_COLUMNS` (see :func:`analysis.crossed.crossed_frame`); ``df`` needs
+    ``item`` and ``rater`` columns. Merge it onto a table by the ``by`` columns. With
+    ``counts``, also ``n``, ``total`` (sum of the values), ``n_items`` and ``estimate``.
+    """
+    columns = [*by, *(("n", "total", "n_items", "estimate") if counts else ()), *CROSSED_COLUMNS]
+    if df.empty:
+        return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
+    if by:
+        found = _group_ids(df, by)
+        if found is None:
+            ids = df.groupby(by, sort=True, observed=True).ngroup().to_numpy()
+            first = np.unique(ids, return_index=True)[1]
+        else:
+            ids, first = found
+        keys = df[by].iloc[first].reset_index(drop=True).astype(object)
+    else:
+        ids, keys = np.zeros(len(df), dtype=np.int64), pd.DataFrame(index=[0])
+    items, raters = label_codes(df["item"]), label_codes(df["rater"])
+    values = df[value].to_numpy(dtype=float)
+    result = crossed_frame(values, items, raters, ids, confidence=confidence)
+    out = keys.assign(
+        n_raters=result["n_raters"].to_numpy(),
+        design_effect=result["design_effect"].to_numpy(),
+        crossed_low=result["low"].to_numpy(),
+        crossed_high=result["high"].to_numpy(),
+        crossed_method=result["method"].to_numpy(),
+        crossed_note=result["note"].to_numpy(),
+    )
+    if counts:
+        out = out.assign(
+            n=result["n"].to_numpy(),
+            total=(result["estimate"] * result["n"]).round().to_numpy(),
+            n_items=result["n_items"].to_numpy(),
+            estimate=result["estimate"].to_numpy(),
+        )
+    return out[columns]
 
 
 def item_cells(
@@ -202,3 +289,18 @@ def table_from_cells(
         "note",
     ]
     return pd.DataFrame(rows, columns=columns)
+
+
+def observed_levels(column: str, *frames: pd.DataFrame | None) -> tuple[str, ...]:
+    """:data:`CATEGORY_LEVELS` of ``column``, and ``UNKNOWN`` last where a frame holds it.
+
+    Report tables list every known level (empty ones too) but ``unknown`` (items an importer
+    could not place) only when there are such items.
+    """
+    known = CATEGORY_LEVELS[column]
+    seen = any(
+        frame is not None and column in frame and (frame[column] == UNKNOWN).any()
+        for frame in frames
+    )
+    # Prompt types are never unknown: only the items' own categories can be.
+    return (*known, UNKNOWN) if seen and column != "prompt_type" else known

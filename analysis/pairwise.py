@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +19,9 @@ from scipy.stats import binomtest
 from statsmodels.stats.multitest import multipletests
 
 from analysis.bradley_terry import fit_bradley_terry, fit_bradley_terry_batch
+from analysis.crossed import crossed_estimate, crossed_frame
 from analysis.intervals import Estimate, cluster_sums_bootstrap, draw_clusters, no_data, wilson
+from analysis.position import PositionBias, position_bias, position_bias_validated
 from analysis.tables import validate_pairwise
 
 __all__ = [
@@ -57,9 +60,16 @@ class PairwiseComparison:
     win_rate_a_ties_split : Estimate
         ``(wins_a + ties / 2) / (wins_a + wins_b + ties)`` with an item-clustered bootstrap
         interval (a Wilson interval is not defined for half-counts).
+    win_rate_a_crossed : Estimate
+        ``win_rate_a`` with the two-way (items and raters) cluster-robust interval of
+        :mod:`analysis.crossed`: the primary interval.
     p_value : float
-        Exact two-sided binomial test of ``wins_a`` out of ``wins_a + wins_b`` against 0.5;
-        NaN when every judgment was a tie.
+        Two-sided test of ``win_rate_a == 0.5`` from the same two-way clustered variance
+        (:mod:`analysis.crossed`), so it is below 0.05 exactly when the 95% crossed interval
+        excludes 0.5; NaN when every judgment was a tie.
+    p_value_binomial : float
+        Exact two-sided binomial test of ``wins_a`` out of ``wins_a + wins_b``, every
+        judgment independent (the reference; too small in a crossed design).
     p_holm : float
         ``p_value`` after Holm's correction over all comparisons of the same call.
     reject_holm : bool
@@ -77,34 +87,11 @@ class PairwiseComparison:
     win_rate_a: Estimate
     win_rate_a_bootstrap: Estimate
     win_rate_a_ties_split: Estimate
+    win_rate_a_crossed: Estimate
     p_value: float
+    p_value_binomial: float
     p_holm: float
     reject_holm: bool
-
-
-@dataclass(frozen=True)
-class PositionBias:
-    """How often the left-hand image won among decided judgments.
-
-    Attributes
-    ----------
-    question : str or None
-        The question analysed, None when all questions were pooled.
-    left_wins, right_wins, ties : int
-        Decided judgments won by the left / right image, and no-preference judgments.
-    share_left : Estimate
-        ``left_wins / (left_wins + right_wins)`` with a Wilson interval.
-    p_value : float
-        Exact two-sided binomial test of ``share_left == 0.5`` (NaN without decided
-        judgments).
-    """
-
-    question: str | None
-    left_wins: int
-    right_wins: int
-    ties: int
-    share_left: Estimate
-    p_value: float
 
 
 @dataclass(frozen=True)
@@ -166,10 +153,26 @@ def _binomial_p(successes: int, n: int) -> float:
     return float(binomtest(successes, n, 0.5).pvalue) if n > 0 else math.nan
 
 
+def _crossed_by_pair(frame: pd.DataFrame, confidence: float) -> dict[tuple[str, ...], Any]:
+    """The crossed interval and test of each comparison's win rate, by comparison key."""
+    decided = frame.loc[frame["choice"] != "none"]
+    if decided.empty:
+        return {}
+    grouped = decided.groupby(_PAIR_KEY, sort=True, observed=True)
+    ids = grouped.ngroup().to_numpy()
+    keys = [tuple(map(str, key)) for key in grouped.size().index]
+    items, _ = pd.factorize(decided["item"])
+    raters, _ = pd.factorize(decided["rater"])
+    values = (decided["choice"] == "a").to_numpy(dtype=float)
+    result = crossed_frame(values, items, raters, ids, confidence=confidence)
+    return {key: result.iloc[g].to_dict() for g, key in enumerate(keys)}
+
+
 def _compare(
     key: tuple[str, ...],
     rows: pd.DataFrame,
     *,
+    crossed: dict[str, Any] | None,
     rng: np.random.Generator,
     n_resamples: int,
     confidence: float,
@@ -211,7 +214,9 @@ def _compare(
             confidence=confidence,
             n_resamples=n_resamples,
         ),
-        p_value=_binomial_p(wins_a, wins_a + wins_b),
+        win_rate_a_crossed=crossed_estimate(crossed, confidence),
+        p_value=math.nan if crossed is None else float(crossed["p_value"]),
+        p_value_binomial=_binomial_p(wins_a, wins_a + wins_b),
         p_holm=math.nan,
         reject_holm=False,
     )
@@ -266,11 +271,17 @@ def pairwise_comparisons_validated(
     table (the report) validates once and calls this; everyone else calls the checking
     function.
     """
+    crossed = _crossed_by_pair(frame, confidence)
     partial = [
         _compare(
-            tuple(map(str, key)), rows, rng=rng, n_resamples=n_resamples, confidence=confidence
+            tuple(map(str, key)),
+            rows,
+            crossed=crossed.get(tuple(map(str, key))),
+            rng=rng,
+            n_resamples=n_resamples,
+            confidence=confidence,
         )
-        for key, rows in frame.groupby(_PAIR_KEY, sort=True)
+        for key, rows in frame.groupby(_PAIR_KEY, sort=True, observed=True)
     ]
     p_values = np.array([c.p_value for c in partial], dtype=float)
     p_holm = np.full(p_values.shape, math.nan)
@@ -298,57 +309,6 @@ def comparisons_frame(comparisons: list[PairwiseComparison]) -> pd.DataFrame:
     pandas.DataFrame
     """
     return pd.json_normalize([asdict(c) for c in comparisons], sep="_")
-
-
-# --------------------------------------------------------------------------- position bias
-
-
-def position_bias(
-    df: pd.DataFrame, *, question: str | None = None, confidence: float = 0.95
-) -> PositionBias:
-    """Share of decided judgments won by the image shown on the left.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        Side-by-side judgments with exclusions applied.
-    question : str, optional
-        Restrict to one question; by default all questions are pooled, so a unit's two
-        questions count as two judgments.
-    confidence : float
-        Nominal coverage of the Wilson interval.
-
-    Returns
-    -------
-    PositionBias
-        Without decided judgments the share is the "no data" estimate and the p-value NaN.
-    """
-    return position_bias_validated(_prepared(df), question=question, confidence=confidence)
-
-
-def position_bias_validated(
-    frame: pd.DataFrame, *, question: str | None, confidence: float
-) -> PositionBias:
-    """:func:`position_bias` of a frame already validated, without excluded rows.
-
-    ``frame`` must already be validated by :func:`analysis.tables.validate_pairwise` and hold
-    no excluded rows: neither is checked again. A caller that computes many results from one
-    table (the report) validates once and calls this; everyone else calls the checking
-    function.
-    """
-    if question is not None:
-        frame = frame.loc[frame["question"] == question]
-    decided = frame.loc[frame["choice"] != "none"]
-    left_wins = int((decided["choice"] == decided["left"]).sum())
-    n = len(decided)
-    return PositionBias(
-        question=question,
-        left_wins=left_wins,
-        right_wins=n - left_wins,
-        ties=len(frame) - n,
-        share_left=wilson(left_wins, n, confidence=confidence),
-        p_value=_binomial_p(left_wins, n),
-    )
 
 
 # --------------------------------------------------------------------------- Bradley-Terry

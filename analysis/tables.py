@@ -59,16 +59,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.categories import (
-    ATTRIBUTE_TYPES,
-    OBJECT_TYPES,
-    PROMPT_TYPES,
-    SCENES,
-    SOURCES,
-    STYLES,
-    UNKNOWN,
+from analysis.categories import CATEGORY_LEVELS, PROMPT_TYPES, UNKNOWN
+from analysis.grouping import (
+    CROSSED_COLUMNS,
+    crossed_columns,
+    item_cells,
+    observed_levels,
+    table_from_cells,
 )
-from analysis.grouping import item_cells, table_from_cells
 
 __all__ = [
     "CATEGORY_LEVELS",
@@ -86,37 +84,12 @@ __all__ = [
     "observed_levels",
     "validate_pairwise",
     "validate_single",
+    "with_crossed",
 ]
 
 QUESTIONS = ("alignment", "realism")
 CHOICES = ("a", "b", "none")
 SIDES = ("a", "b")
-
-#: Every level of every category column, in report order. Pass as ``levels=`` to get a row
-#: (with ``n == 0``) for a category the data does not cover.
-CATEGORY_LEVELS: Mapping[str, tuple[str, ...]] = {
-    "prompt_type": PROMPT_TYPES,
-    "object_type": OBJECT_TYPES,
-    "attribute_type": ATTRIBUTE_TYPES,
-    "scene": SCENES,
-    "style": STYLES,
-    "source": SOURCES,
-}
-
-
-def observed_levels(column: str, *frames: pd.DataFrame | None) -> tuple[str, ...]:
-    """:data:`CATEGORY_LEVELS` of ``column``, and ``UNKNOWN`` last where a frame holds it.
-
-    Report tables list every known level (empty ones too) but ``unknown`` (items an importer
-    could not place) only when there are such items.
-    """
-    known = CATEGORY_LEVELS[column]
-    seen = any(
-        frame is not None and column in frame and (frame[column] == UNKNOWN).any()
-        for frame in frames
-    )
-    return (*known, UNKNOWN) if seen and column in _ITEM_COLUMNS else known
-
 
 SINGLE_COLUMNS = (
     "unit",
@@ -399,7 +372,7 @@ def accuracy_table(
     _refuse_excluded(frame)
     by = _check_by(frame, by, None)
     cells = item_cells(frame, by, {"n": ("correct", "size"), "correct": ("correct", "sum")})
-    return table_from_cells(
+    table = table_from_cells(
         cells,
         by,
         majority=False,
@@ -408,6 +381,37 @@ def accuracy_table(
         confidence=confidence,
         levels=levels,
     )
+    return with_crossed(table, frame, by, confidence=confidence)
+
+
+def with_crossed(
+    table: pd.DataFrame, frame: pd.DataFrame, by: Sequence[str], *, confidence: float
+) -> pd.DataFrame:
+    """``table`` (one row per group of ``by``) with the two-way clustered interval columns.
+
+    ``frame`` holds the judgments the table counts (columns ``item``, ``rater``,
+    ``correct``): :data:`analysis.grouping.CROSSED_COLUMNS` are computed per group and
+    merged on; the crossed interval's note is appended to ``note``. Groups without
+    judgments get NaN bounds and no method.
+    """
+    by = list(by)
+    crossed = crossed_columns(frame, by, "correct", confidence=confidence)
+    if by:
+        # Merge on the table's own key types (the crossed keys come back as objects).
+        crossed = crossed.astype({c: table[c].dtype for c in by})
+        merged = table.merge(crossed, on=by, how="left", validate="one_to_one")
+    else:
+        merged = pd.concat([table.reset_index(drop=True), crossed], axis=1)
+    extra = merged["crossed_note"].fillna("").astype(str)
+    base = merged["note"].fillna("").astype(str)
+    merged["note"] = [
+        "; ".join(dict.fromkeys(part for part in (a, b) if part and part != "no data"))
+        or ("no data" if a == "no data" else "")
+        for a, b in zip(base, extra, strict=True)
+    ]
+    merged["n_raters"] = merged["n_raters"].fillna(0).astype(int)
+    columns = [c for c in table.columns if c != "note"]
+    return merged[[*columns, *CROSSED_COLUMNS[:-1], "note"]]
 
 
 def majority_votes(df: pd.DataFrame) -> pd.DataFrame:

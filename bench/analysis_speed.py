@@ -75,6 +75,31 @@ def _draw_raters(per_unit: np.ndarray, crowd: int, rng: np.random.Generator) -> 
     return order[mask]
 
 
+#: The checks of each prompt type (annotation/questions.py), as answer columns.
+CHECKS = {
+    "mask_simple": ("object", "attribute", "binding"),
+    "mask_rich": ("object", "attr_color"),
+    "full_image": ("match",),
+}
+
+
+def _answer_columns(single: pd.DataFrame, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """``answer_<check>`` per judgment: all "yes" when correct, else one random check "no";
+    missing where the prompt type does not ask the check."""
+    prompt = single["prompt_type"].to_numpy(dtype=object)
+    correct = single["correct"].to_numpy(dtype=bool)
+    pick = rng.random(len(single))
+    columns: dict[str, np.ndarray] = {}
+    for prompt_type, checks in CHECKS.items():
+        rows = prompt == prompt_type
+        failed = np.floor(pick * len(checks)).astype(int)
+        for c, check in enumerate(checks):
+            name = f"answer_{check}"
+            column = columns.setdefault(name, np.full(len(single), None, dtype=object))
+            column[rows] = np.where(correct[rows] | (failed[rows] != c), "yes", "no")
+    return columns
+
+
 def synthesise(n_judgments: int, *, seed: int, n_items: int = 240, crowd: int = 3000) -> StudyData:
     """A study with ``n_judgments`` judgment rows (single-image + side-by-side answers)."""
     rng = np.random.default_rng(seed)
@@ -131,6 +156,7 @@ def synthesise(n_judgments: int, *, seed: int, n_items: int = 240, crowd: int = 
             "correct": rng.random(len(unit_idx)) < p,
         }
     )
+    single = single.assign(**_answer_columns(single, rng))
 
     # Side-by-side judgments: one answer per (unit, rater), two rows (questions) per answer.
     per_unit = _split_rows(pairwise_rows // 2, len(pair_units))

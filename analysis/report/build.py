@@ -17,9 +17,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.position import position_adjusted
+from analysis.questions import ANSWER_PREFIX, answers_long, question_table
 from analysis.report.export import pseudonyms
 from analysis.report.methods import methods_text
-from analysis.report.model import KEPT, PAIRWISE, SINGLE, Report, ReportSettings, StudyData, Table
+from analysis.report.model import (
+    ALL,
+    BREAKDOWNS,
+    EXAMPLE_COLUMNS,
+    GOLD_ANSWERS_PARAMETER,
+    KEPT,
+    PAIRWISE,
+    SINGLE,
+    Report,
+    ReportSettings,
+    StudyData,
+    Table,
+)
 from analysis.report.prepare import (
     Split,
     distinct,
@@ -124,7 +138,20 @@ def build_report(
         alpha=alpha,
         methods_text=text,
         tables=by_name,
+        examples=_examples(data.examples),
     )
+
+
+def _examples(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The example grid, checked: its columns and PNG bytes."""
+    if frame is None or frame.empty:
+        return None
+    missing = [c for c in EXAMPLE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"the example grid lacks column(s): {', '.join(missing)}")
+    if not all(isinstance(v, bytes) and v.startswith(b"\x89PNG") for v in frame["png"]):
+        raise ValueError("the example grid's 'png' column must hold PNG bytes")
+    return frame[list(EXAMPLE_COLUMNS)].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -152,7 +179,8 @@ def _inputs(data: StudyData) -> _Inputs:
     )
     models = resolve_models(settings, single, pairwise, auto)
     prompt_types = resolve_prompt_types(settings, [single] + ([] if auto is None else [auto]))
-    rules = tuple(settings.exclusion_rules)
+    # min_gold_answers says when the gold rule decides; it excludes no one itself.
+    rules = tuple(r for r in settings.exclusion_rules if r != GOLD_ANSWERS_PARAMETER)
     splits = {SINGLE: Split.of(single, rules), PAIRWISE: Split.of(pairwise, rules)}
     levels: dict[str, Sequence[str]] = {
         **{column: observed_levels(column, single, auto) for column in CATEGORY_LEVELS},
@@ -229,6 +257,46 @@ def _count_tables(
     ]
 
 
+#: Breakdowns of the per-question tables (besides model, prompt type and question).
+QUESTION_BREAKDOWNS = ("prompt", "object_type", "attribute_type")
+
+
+def _question_tables(split: Split, *, confidence: float) -> list[Table]:
+    """``questions_by_<b>``: share of "yes" per question, when the judgments carry answers."""
+    if not any(str(c).startswith(ANSWER_PREFIX) for c in split.whole.columns):
+        return []
+    level = f"{confidence:.0%}"
+    longs = {scope: answers_long(split.frame(scope)) for scope in (KEPT, ALL)}
+    tables = []
+    for key in QUESTION_BREAKDOWNS:
+        column = BREAKDOWNS[key]
+        by = ["model", "prompt_type"] + ([] if column == "prompt_type" else [column])
+        parts = [
+            question_table(longs[scope], by, confidence=confidence).assign(judgments=scope)
+            for scope in (KEPT, ALL)
+        ]
+        frame = pd.concat(parts, ignore_index=True)
+        frame = frame[["judgments", *[c for c in frame.columns if c != "judgments"]]]
+        what = column.replace("_", " ")
+        tables.append(
+            Table(
+                f"questions_by_{key}",
+                f"Single-image checks by question{'' if key == 'prompt' else ' and ' + what}",
+                "One row per "
+                + " × ".join(c.replace("_", " ") for c in by)
+                + " × question asked (Mask-Simple: object, attribute or count, binding; "
+                "Mask-Rich: object, count, attr_<attribute>; Full-Image: match).",
+                frame,
+                {
+                    "share_yes": "yes / n_answers",
+                    "wilson_low": f"{level} Wilson score interval, answers independent",
+                    "crossed_low": f"{level} two-way (items and raters) cluster-robust interval",
+                },
+            )
+        )
+    return tables
+
+
 def _single_tables(
     split: Split,
     *,
@@ -255,6 +323,7 @@ def _single_tables(
             majority=True,
             **boot,
         ),
+        *_question_tables(split, confidence=confidence),
     ]
 
 
@@ -288,12 +357,37 @@ def _pairwise_tables(
         Table(
             "position_bias",
             "Position bias",
-            "One row per question (empty question: both pooled): share of decided judgments "
-            "won by the left image.",
-            per_scope(split, position_bias_rows, confidence=confidence),
+            "One row per question (empty question: both pooled, one count per judgment, "
+            "i.e. unit × rater): share of decided judgments won by the left image; flagged "
+            "when the two-way clustered test rejects 0.5.",
+            per_scope(split, position_bias_rows, confidence=confidence, alpha=alpha),
             {
-                "share_left": f"left_wins / share_left_n, {level} Wilson interval",
-                "p_value": "exact two-sided binomial test of share_left = 0.5",
+                "share_left": f"left_wins / share_left_n, {level} Wilson interval "
+                "(judgments independent)",
+                "crossed_low": f"{level} two-way (items and raters) cluster-robust interval",
+                "crossed_high": f"{level} two-way (items and raters) cluster-robust interval",
+                "p_value": "two-sided test of share_left = 0.5 from the two-way clustered variance",
+                "p_value_binomial": "exact binomial test, judgments independent (reference)",
+                "flagged": f"p_value < {alpha}",
+            },
+        )
+    )
+    tables.append(
+        Table(
+            "position_adjusted",
+            "Side-by-side win rates adjusted for position",
+            "One row per question × prompt type × model pair: Bradley–Terry logit with a "
+            "left-side term, decided judgments; beside the unadjusted win rates of the "
+            "pairwise table.",
+            per_scope(split, position_adjusted, confidence=confidence),
+            {
+                "adjusted_win_rate_a": "expit(s_a - s_b), the side effect removed; "
+                "n = n_judgments (decided)",
+                "adjusted_low": f"{level} Student-t interval on the logit scale, two-way "
+                "(items and raters) cluster-robust standard errors (statsmodels GLM)",
+                "adjusted_high": f"{level} as adjusted_low",
+                "left_share_equal_models": "expit(gamma): how often the left image would win "
+                "between two equal models",
             },
         )
     )
@@ -314,8 +408,10 @@ def _agreement_table(kinds: Sequence[str], splits: Mapping[str, Split]) -> Table
         "question",
         "n_units",
         "n_ratings",
+        "n_units_compared",
         "krippendorff_alpha",
         "fleiss_kappa",
+        "gwet_ac1",
         "raw_agreement",
         "note",
     ]
@@ -325,9 +421,12 @@ def _agreement_table(kinds: Sequence[str], splits: Mapping[str, Split]) -> Table
         "One row per task × question type.",
         frame[columns].reset_index(drop=True),
         {
-            "krippendorff_alpha": "Krippendorff's alpha, nominal; n = n_units",
-            "fleiss_kappa": "Fleiss' kappa on units with the modal rating count; n = n_units",
-            "raw_agreement": "share of agreeing rater pairs, pooled; n = n_units",
+            "krippendorff_alpha": "Krippendorff's alpha, nominal; n = n_units_compared",
+            "fleiss_kappa": "Fleiss' kappa; n = n_units_compared",
+            "gwet_ac1": "Gwet's AC1 (robust to a dominant answer); n = n_units_compared",
+            "raw_agreement": "share of agreeing rater pairs, pooled; n = n_units_compared",
+            "n_units_compared": "units with the most common rating count, the same units "
+            "for every statistic",
         },
     )
 
@@ -354,15 +453,21 @@ def _pairwise_table(
             alpha=alpha,
         ),
         {
-            "win_rate_a": f"wins_a / (wins_a + wins_b), ties left out, {level} Wilson interval; "
-            "n = win_rate_a_n",
+            "win_rate_a": f"wins_a / (wins_a + wins_b), ties left out, {level} Wilson interval "
+            "(judgments independent, reference); n = win_rate_a_n (decided judgments)",
+            "crossed_low": f"{level} two-way (items and raters) cluster-robust interval of "
+            "win_rate_a (Wilson on the effective n, Student t): the primary interval",
+            "crossed_high": f"{level} two-way cluster-robust interval of win_rate_a",
             "bootstrap_low": f"{level} item-clustered percentile bootstrap of win_rate_a, "
             f"{n_resamples} resamples",
             "bootstrap_high": f"{level} item-clustered percentile bootstrap of win_rate_a, "
             f"{n_resamples} resamples",
             "win_rate_a_ties_split": "(wins_a + ties / 2) / n_judgments, "
             f"{level} item-clustered percentile bootstrap",
-            "p_value": "exact two-sided binomial test of wins_a of wins_a + wins_b against 0.5",
+            "p_value": "two-sided test of win_rate_a = 0.5 from the two-way clustered variance "
+            "(rejects at 5% exactly when the crossed interval excludes 0.5)",
+            "p_value_binomial": "exact binomial test of wins_a of wins_a + wins_b against 0.5, "
+            "judgments independent (reference; not used for significance)",
             "p_holm": f"Holm's step-down correction over all rows of the same judgments scope, "
             f"alpha = {alpha}",
         },

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.typing import RcKeyType
 
@@ -34,8 +35,11 @@ from analysis.report.model import prompt_label
 __all__ = [
     "NO_DATA_LABEL",
     "accuracy_chart",
+    "legend_columns",
+    "pdf_bytes",
     "preference_chart",
     "svg_markup",
+    "win_rate_chart",
 ]
 
 #: Label drawn where a group has no data.
@@ -108,6 +112,27 @@ def svg_markup(fig: Figure, *, chart_id: str) -> str:
     return svg.strip()
 
 
+def pdf_bytes(fig: Figure) -> bytes:
+    """The figure as a PDF document (for the report's download links)."""
+    buffer = io.BytesIO()
+    with mpl.rc_context(_RC):
+        fig.savefig(buffer, format="pdf", metadata={"Creator": None, "Producer": None})
+    return buffer.getvalue()
+
+
+def legend_columns(labels: Sequence[str], width_inches: float, *, font_size: float = 9) -> int:
+    """How many legend columns fit across ``width_inches`` without clipping a label.
+
+    An entry is its handle and padding (about 0.45 in) plus its text, estimated generously
+    at 0.62 em per character; the legend gets as many columns as the widest entry allows.
+    """
+    if not labels:
+        return 1
+    longest = max(len(label) for label in labels)
+    entry = 0.45 + 0.62 * font_size / 72 * longest
+    return max(1, min(len(labels), int((width_inches - 0.2) // entry)))
+
+
 def _colour(index: int) -> str:
     return _PALETTE[index % len(_PALETTE)]
 
@@ -120,13 +145,14 @@ def _bar_panel(
     levels: Sequence[str],
     models: Sequence[str],
 ) -> None:
-    """Grouped bars: x = levels of ``column``, one bar per model, bootstrap error bars."""
+    """Grouped bars: x = levels of ``column``, one bar per model, two-way clustered error
+    bars (never zero width: a 0-of-n bar still shows its interval)."""
     width = 0.8 / max(len(models), 1)
     # (model, level) -> (accuracy, low, high); a missing group reads as all NaN.
     values = {
         (model, level): (accuracy, low, high)
         for model, level, accuracy, low, high in rows[
-            ["model", column, "accuracy", "bootstrap_low", "bootstrap_high"]
+            ["model", column, "accuracy", "crossed_low", "crossed_high"]
         ].itertuples(index=False)
     }
     nan = (math.nan, math.nan, math.nan)
@@ -176,15 +202,16 @@ def accuracy_chart(
     prompt_types: Sequence[str],
     chart_id: str,
     ylabel: str = "accuracy",
+    pdf: list[bytes] | None = None,
 ) -> str:
-    """Bar chart of accuracy per model with item-clustered bootstrap error bars.
+    """Bar chart of accuracy per model with two-way (items and raters) clustered error bars.
 
     Parameters
     ----------
     table : pandas.DataFrame
         Rows of :func:`analysis.tables.accuracy_table` (or ``majority_table``) grouped by
         ``model``, ``prompt_type`` and, unless ``by == "prompt_type"``, ``by``; columns
-        ``accuracy``, ``bootstrap_low`` and ``bootstrap_high`` are read.
+        ``accuracy``, ``crossed_low`` and ``crossed_high`` are read.
     by : str
         The breakdown on the x axis. For ``"prompt_type"`` one panel is drawn; for a
         category, one panel per prompt type.
@@ -199,6 +226,8 @@ def accuracy_chart(
         Unique chart id within the page (see :func:`svg_markup`).
     ylabel : str
         Label of the y axis.
+    pdf : list of bytes, optional
+        When given, the chart's PDF is appended to it (the HTML's download link).
 
     Returns
     -------
@@ -212,8 +241,9 @@ def accuracy_chart(
         panels = list(prompt_types) or [None]
         tick_levels = list(levels)
     width = max(3.2, 0.35 * len(tick_levels) * max(len(models), 1) + 1.0)
+    fig_width = min(width * len(panels), 14.0)
     with mpl.rc_context(_RC):
-        fig = Figure(figsize=(min(width * len(panels), 14.0), 3.3), layout="constrained")
+        fig = Figure(figsize=(fig_width, 3.3), layout="constrained")
         axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
         for ax, prompt_type in zip(axes, panels, strict=True):
             rows = table if prompt_type is None else table.loc[table["prompt_type"] == prompt_type]
@@ -227,16 +257,19 @@ def accuracy_chart(
         axes[0].set_ylabel(ylabel)
         handles = [Patch(color=_colour(m), label=_plain(model)) for m, model in enumerate(models)]
         if handles:
+            # As many columns as fit: a legend wider than the figure is clipped.
             fig.legend(
                 handles=handles,
                 loc="outside upper center",
-                ncol=min(len(handles), 4),
+                ncol=legend_columns([str(m) for m in models], fig_width),
                 frameon=False,
             )
-        return svg_markup(fig, chart_id=chart_id)
+        return _finish(fig, chart_id=chart_id, pdf=pdf)
 
 
-def preference_chart(comparisons: pd.DataFrame, *, chart_id: str) -> str:
+def preference_chart(
+    comparisons: pd.DataFrame, *, chart_id: str, pdf: list[bytes] | None = None
+) -> str:
     """Horizontal stacked bars of side-by-side answers per model pair and question.
 
     Each bar splits all judgments of one comparison into "first model preferred",
@@ -300,5 +333,112 @@ def preference_chart(comparisons: pd.DataFrame, *, chart_id: str) -> str:
                 strict=True,
             )
         ]
-        fig.legend(handles=handles, loc="outside upper center", ncol=3, frameon=False)
-        return svg_markup(fig, chart_id=chart_id)
+        labels = ["first model preferred", "no preference", "second model preferred"]
+        fig.legend(
+            handles=handles,
+            loc="outside upper center",
+            ncol=legend_columns(labels, 7.5),
+            frameon=False,
+        )
+        return _finish(fig, chart_id=chart_id, pdf=pdf)
+
+
+def _finish(fig: Figure, *, chart_id: str, pdf: list[bytes] | None) -> str:
+    """The figure's inline SVG; its PDF appended to ``pdf`` when a list is passed."""
+    svg = svg_markup(fig, chart_id=chart_id)
+    if pdf is not None:
+        # The layout is settled by the SVG render: keep it instead of solving it again.
+        fig.set_layout_engine("none")
+        pdf.append(pdf_bytes(fig))
+    return svg
+
+
+def _whisker(
+    ax: Axes, rate: float, low: float, high: float, y: float, *, marker: str, colour: str
+) -> None:
+    """One estimate with its interval as a marker and horizontal whiskers."""
+    ax.errorbar(
+        rate,
+        y,
+        xerr=[[rate - low], [high - rate]],
+        fmt=marker,
+        color=colour,
+        capsize=3,
+        markersize=4,
+    )
+
+
+def win_rate_chart(
+    comparisons: pd.DataFrame,
+    adjusted: pd.DataFrame | None,
+    *,
+    chart_id: str,
+    pdf: list[bytes] | None = None,
+) -> str:
+    """Dot-and-whisker chart of each comparison's win rate with its interval.
+
+    Parameters
+    ----------
+    comparisons : pandas.DataFrame
+        Rows of the ``pairwise`` table (one scope): ``question``, ``prompt_type``,
+        ``model_a``, ``model_b``, ``win_rate_a``, ``crossed_low``, ``crossed_high``.
+    adjusted : pandas.DataFrame or None
+        Rows of the ``position_adjusted`` table (same scope), drawn as a second marker.
+    chart_id : str
+        Unique chart id within the page.
+
+    Returns
+    -------
+    str
+        Inline SVG markup; a comparison without a win rate is labelled "no data".
+    """
+    n = len(comparisons)
+    key = ["question", "prompt_type", "model_a", "model_b"]
+    shifted = {}
+    if adjusted is not None and len(adjusted):
+        for row in adjusted.to_dict(orient="records"):
+            shifted[tuple(str(row[k]) for k in key)] = row
+    with mpl.rc_context(_RC):
+        fig = Figure(figsize=(7.5, 1.1 + 0.45 * max(n, 1)), layout="constrained")
+        ax = fig.subplots()
+        labels = []
+        for y, row in enumerate(comparisons.to_dict(orient="records")):
+            labels.append(
+                f"{_plain(row['model_a'])} vs {_plain(row['model_b'])}\n"
+                f"{row['question']}, {prompt_label(str(row['prompt_type']))}"
+            )
+            rate, low, high = (float(row[c]) for c in ("win_rate_a", "crossed_low", "crossed_high"))
+            if not math.isfinite(rate):
+                ax.text(0.5, y, NO_DATA_LABEL, ha="center", va="center", color="#666666")
+                continue
+            _whisker(ax, rate, low, high, y - 0.12, marker="o", colour=_PALETTE[0])
+            other = shifted.get(tuple(str(row[k]) for k in key))
+            if other is not None and math.isfinite(float(other["adjusted_win_rate_a"])):
+                _whisker(
+                    ax,
+                    float(other["adjusted_win_rate_a"]),
+                    float(other["adjusted_low"]),
+                    float(other["adjusted_high"]),
+                    y + 0.12,
+                    marker="s",
+                    colour=_PALETTE[1],
+                )
+        if n == 0:
+            ax.text(0.5, 0.0, NO_DATA_LABEL, ha="center", va="center", color="#666666")
+        ax.axvline(0.5, color="#999999", linewidth=0.8, linestyle="--")
+        ax.set_yticks(range(n), labels)
+        ax.set_ylim(max(n, 1) - 0.5, -0.5)
+        ax.set_xlim(0.0, 1.0)
+        ax.set_xlabel("win rate of the first model (ties left out)")
+        handles = [
+            Line2D([], [], marker="o", color=_PALETTE[0], label="win rate, two-way interval"),
+            Line2D([], [], marker="s", color=_PALETTE[1], label="adjusted for position"),
+        ]
+        labels_legend = [str(h.get_label()) for h in handles]
+        fig.legend(
+            handles=handles,
+            loc="outside upper center",
+            ncol=legend_columns(labels_legend, 7.5),
+            frameon=False,
+        )
+        return _finish(fig, chart_id=chart_id, pdf=pdf)

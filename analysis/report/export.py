@@ -17,7 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.report.model import Report, ReportSettings, jsonable
+from analysis.crossed import METHOD as CROSSED_METHOD
+from analysis.questions import ANSWER_PREFIX, TIME_COLUMN
+from analysis.report.model import Report, ReportSettings, Table, jsonable, simulated_banner
 from analysis.tables import PAIRWISE_COLUMNS, SINGLE_COLUMNS, validate_pairwise, validate_single
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "raw_judgments",
     "report_to_csv",
     "report_to_json",
+    "table_to_latex",
     "write_raw_judgments_csv",
     "write_raw_judgments_jsonl",
 ]
@@ -85,15 +88,16 @@ def raw_judgments(
     salt : str
         Key of :func:`pseudonym`.
     extra_columns : sequence of str
-        Further columns to keep. Only the contract's columns, ``excluded`` and
-        ``exclusion_rule`` are kept otherwise, so that an unexpected identifying column
-        (a platform id, an e-mail) is not exported by accident.
+        Further columns to keep. Only the contract's columns, ``excluded``,
+        ``exclusion_rule``, each question's answer (``answer_<question id>``) and the time
+        on task (``time_on_task_ms``) are kept otherwise, so that an unexpected identifying
+        column (a platform id, an e-mail) is not exported by accident.
 
     Returns
     -------
     pandas.DataFrame
-        The contract's columns (``rater`` pseudonymised), ``excluded``, ``exclusion_rule``
-        and ``extra_columns``, in that order.
+        The contract's columns (``rater`` pseudonymised), ``excluded``, ``exclusion_rule``,
+        the answer and time columns present, and ``extra_columns``, in that order.
 
     Raises
     ------
@@ -107,7 +111,10 @@ def raw_judgments(
         frame, columns = validate_single(df), SINGLE_COLUMNS
     else:
         raise ValueError("cannot tell the judgment kind: no 'model' or 'model_a' column")
-    extra = list(extra_columns)
+    # Each question's answer and the time on task are always exported: their names are fixed
+    # by the platform (analysis.questions), so they cannot carry an identifying column.
+    answers = [c for c in frame.columns if str(c).startswith(ANSWER_PREFIX) or c == TIME_COLUMN]
+    extra = [*answers, *(c for c in extra_columns if c not in answers)]
     if "rater" in extra:
         raise ValueError("'rater' cannot be an extra column: it is always pseudonymised")
     missing = [c for c in extra if c not in frame.columns]
@@ -150,6 +157,7 @@ def _settings_json(settings: ReportSettings) -> dict[str, Any]:
         "models": list(settings.models),
         "launched_at": settings.launched_at,
         "closed_at": settings.closed_at,
+        "simulated_raters": settings.simulated_raters,
     }
 
 
@@ -180,6 +188,10 @@ def report_to_json(report: Report) -> str:
             "seed": report.seed,
             "confidence": report.confidence,
             "alpha": report.alpha,
+            "interval_method": CROSSED_METHOD,
+            "interval_method_reference": "wilson (every judgment independent)",
+            "simulated_raters_included": report.settings.simulated_raters > 0,
+            "banner": simulated_banner(report.settings),
         },
         "methods_text": report.methods_text,
         "tables": {
@@ -218,3 +230,44 @@ def report_to_csv(report: Report, folder: Path) -> list[Path]:
         table.frame.to_csv(path, index=False, lineterminator="\n")
         paths.append(path)
     return paths
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+def _latex_cell(value: Any) -> str:
+    value = jsonable(value)
+    if value is None:
+        return "--"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(value))
+
+
+def table_to_latex(table: Table) -> str:
+    """One table as a LaTeX ``tabular`` (booktabs rules), every cell escaped; missing
+    numbers print as ``--``. For pasting into a paper."""
+    frame = table.frame
+    columns = [str(c) for c in frame.columns]
+    lines = [
+        f"% {_latex_cell(table.title)}: {_latex_cell(table.description)}",
+        "\\begin{tabular}{" + "l" * max(len(columns), 1) + "}",
+        "\\toprule",
+        " & ".join(_latex_cell(c) for c in columns) + " \\\\",
+        "\\midrule",
+    ]
+    for row in frame.itertuples(index=False):
+        lines.append(" & ".join(_latex_cell(v) for v in row) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}", ""]
+    return "\n".join(lines)

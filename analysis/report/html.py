@@ -9,23 +9,39 @@ when every answer was a tie) prints as "—".
 
 from __future__ import annotations
 
+import base64
 import html
 import math
-import re
-from collections.abc import Iterable, Sequence
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from analysis.report.charts import NO_DATA_LABEL, accuracy_chart, preference_chart
-from analysis.report.model import ALL, BREAKDOWNS, KEPT, Report, Table, prompt_label
+from analysis.report.charts import NO_DATA_LABEL, accuracy_chart
+from analysis.report.html_base import (
+    ci,
+    figure,
+    fmt,
+    html_table,
+    kept,
+    or_default,
+    scope_rows,
+    share,
+    table_downloads,
+)
+from analysis.report.html_pairwise import pairwise_html, pairwise_rows_html
+from analysis.report.model import (
+    ALL,
+    BREAKDOWNS,
+    INPUT_IMAGE,
+    Report,
+    prompt_label,
+    simulated_banner,
+)
 from analysis.tables import observed_levels
 
 __all__ = ["render_html"]
 
-#: Breakdowns drawn as charts; the others are tables only.
-_CHARTED = ("prompt", "object_type", "attribute_type")
+#: Breakdowns drawn as charts: every category axis.
+_CHARTED = tuple(BREAKDOWNS)
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;margin:0 auto;
@@ -38,86 +54,10 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 figure{margin:.8rem 0}figure svg{max-width:100%;height:auto}
 figcaption{font-size:.85rem;color:#555}.muted{color:#666}details{margin:.4rem 0}
 nav ul{columns:2;font-size:.9rem}.scroll{overflow-x:auto}
+.banner{position:sticky;top:0;z-index:9;background:#fff3cd;border:2px solid #b58100;
+padding:.5rem .8rem;font-weight:600}.downloads{font-size:.8rem}.downloads a{margin-right:.6rem}
+img.example{width:128px;height:auto;image-rendering:pixelated}
 """
-_DASH = "—"
-
-
-def _fmt(value: Any, digits: int = 3) -> str:
-    """Display text of one value; missing and non-finite values become a dash."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return _DASH
-    if isinstance(value, bool | np.bool_):
-        return "yes" if value else "no"
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
-        return f"{value:.{digits}f}" if math.isfinite(value) else _DASH
-    return str(value)
-
-
-def _share(value: Any, n: Any) -> str:
-    return NO_DATA_LABEL if int(n) == 0 else _fmt(value)
-
-
-def _ci(low: Any, high: Any) -> str:
-    if not (math.isfinite(float(low)) and math.isfinite(float(high))):
-        return _DASH
-    return f"[{float(low):.3f}, {float(high):.3f}]"
-
-
-def _p(value: Any) -> str:
-    p = float(value)
-    if not math.isfinite(p):
-        return _DASH
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-_NUMERIC = re.compile(r"[<-]?[0-9.]+|\[-?[0-9.]+, -?[0-9.]+\]")
-
-
-def _looks_numeric(cell: str) -> bool:
-    """Whether a cell is a number or an interval (right-aligned)."""
-    return _NUMERIC.fullmatch(cell) is not None
-
-
-def _or(value: Any, default: str) -> str:
-    """``value`` as text, or ``default`` when it is missing (None or NaN)."""
-    missing = value is None or (isinstance(value, float) and math.isnan(value))
-    return default if missing else str(value)
-
-
-def _html_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """An HTML table; every cell is escaped here, numbers right-aligned."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = []
-    for row in rows:
-        cells = []
-        for cell in row:
-            attr = ' class="num"' if _looks_numeric(cell) else ""
-            cells.append(f"<td{attr}>{html.escape(cell)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    if not body:
-        body.append(f'<tr><td colspan="{len(header)}">{NO_DATA_LABEL}</td></tr>')
-    return (
-        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table></div>"
-    )
-
-
-def _kept(table: Table) -> pd.DataFrame:
-    frame = table.frame
-    if "judgments" not in frame.columns:
-        return frame
-    return frame.loc[frame["judgments"] == KEPT].reset_index(drop=True)
-
-
-def _scope(table: Table, scope: str) -> pd.DataFrame:
-    frame = table.frame
-    return frame.loc[frame["judgments"] == scope].reset_index(drop=True)
-
-
-def _figure(svg: str, caption: str) -> str:
-    return f"<figure>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
 
 def _accuracy_html(
@@ -130,9 +70,12 @@ def _accuracy_html(
         *([] if column == "prompt_type" else [column.replace("_", " ").capitalize()]),
         "Judgments",
         "Items",
+        "Raters",
         "Accuracy",
-        f"Wilson {level}",
-        f"Bootstrap {level}",
+        f"Two-way {level} (items and raters)",
+        "Design effect",
+        f"Wilson {level} (judgments independent)",
+        f"Item bootstrap {level}",
     ]
     merged = judgments
     if majority is not None:
@@ -145,22 +88,25 @@ def _accuracy_html(
         if column != "prompt_type":
             cells.append(str(r[column]))
         cells += [
-            _fmt(r["n_judgments"]),
-            _fmt(r["n_items"]),
-            _share(r["accuracy"], r["n_judgments"]),
-            _ci(r["wilson_low"], r["wilson_high"]),
-            _ci(r["bootstrap_low"], r["bootstrap_high"]),
+            fmt(r["n_judgments"]),
+            fmt(r["n_items"]),
+            fmt(r.get("n_raters")),
+            share(r["accuracy"], r["n_judgments"]),
+            ci(r.get("crossed_low", math.nan), r.get("crossed_high", math.nan)),
+            fmt(r.get("design_effect"), 2),
+            ci(r["wilson_low"], r["wilson_high"]),
+            ci(r["bootstrap_low"], r["bootstrap_high"]),
         ]
         if majority is not None:
             cells += [
-                _fmt(r["n_edits"]),
-                _share(r["accuracy_majority"], r["n_edits"]),
-                _ci(r["bootstrap_low_majority"], r["bootstrap_high_majority"]),
-                _fmt(r["n_ties"]),
+                fmt(r["n_edits"]),
+                share(r["accuracy_majority"], r["n_edits"]),
+                ci(r["bootstrap_low_majority"], r["bootstrap_high_majority"]),
+                fmt(r["n_ties"]),
             ]
         cells.append(str(r["note"]) if r["note"] else "")
         rows.append(cells)
-    return _html_table(header, rows)
+    return html_table(header, rows)
 
 
 def _single_html(report: Report) -> str:
@@ -168,8 +114,9 @@ def _single_html(report: Report) -> str:
     level = f"{report.confidence:.0%}"
     out = []
     for key, column in BREAKDOWNS.items():
-        judgments = _kept(report.tables[f"single_by_{key}"])
-        votes = _kept(report.tables[f"majority_by_{key}"])
+        table = report.tables[f"single_by_{key}"]
+        judgments = kept(table)
+        votes = kept(report.tables[f"majority_by_{key}"])
         what = column.replace("_", " ")
         out.append(f"<h3>Accuracy by {html.escape(what)}</h3>")
         if key in _CHARTED:
@@ -178,6 +125,7 @@ def _single_html(report: Report) -> str:
                 if column == "prompt_type"
                 else observed_levels(column, judgments)
             )
+            pdf: list[bytes] = []
             svg = accuracy_chart(
                 judgments,
                 by=column,
@@ -185,148 +133,86 @@ def _single_html(report: Report) -> str:
                 models=report.models,
                 prompt_types=report.prompt_types,
                 chart_id=f"chart-single-{key}",
+                pdf=pdf,
             )
             out.append(
-                _figure(
+                figure(
                     svg,
                     f"Accuracy of the judgments by {what}, per model, after exclusions. "
-                    f"Error bars: {level} item-clustered bootstrap intervals.",
+                    f"Error bars: {level} two-way (items and raters) clustered intervals.",
+                    name=f"single_by_{key}",
+                    pdf=pdf[0],
                 )
             )
         table_html = _accuracy_html(judgments, votes, column=column, level=level)
         opened = " open" if key == "prompt" else ""
         out.append(
-            f"<details{opened}><summary>Table: {html.escape(what)}</summary>{table_html}</details>"
+            f"<details{opened}><summary>Table: {html.escape(what)}</summary>{table_html}"
+            f"{table_downloads(table)}{table_downloads(report.tables[f'majority_by_{key}'])}"
+            "</details>"
         )
+    out.append(_questions_html(report))
     return "".join(out)
 
 
-def _pairwise_rows_html(frame: pd.DataFrame, level: str) -> str:
-    header = [
-        "Question",
-        "Prompt type",
-        "Model A",
-        "Model B",
-        "A wins",
-        "No preference",
-        "B wins",
-        "Items",
-        "Win rate A",
-        f"Wilson {level}",
-        f"Bootstrap {level}",
-        "Win rate A (ties split)",
-        "p",
-        "p (Holm)",
-        "Significant",
-        "Note",
-    ]
-    rows = [
-        [
-            str(r["question"]),
-            prompt_label(str(r["prompt_type"])),
-            str(r["model_a"]),
-            str(r["model_b"]),
-            _fmt(r["wins_a"]),
-            _fmt(r["ties"]),
-            _fmt(r["wins_b"]),
-            _fmt(r["n_items"]),
-            _share(r["win_rate_a"], r["win_rate_a_n"]),
-            _ci(r["win_rate_a_low"], r["win_rate_a_high"]),
-            _ci(r["bootstrap_low"], r["bootstrap_high"]),
-            _share(r["win_rate_a_ties_split"], r["win_rate_a_ties_split_n"]),
-            _p(r["p_value"]),
-            _p(r["p_holm"]),
-            _fmt(r["reject_holm"]),
-            str(r["note"]),
-        ]
-        for r in frame.to_dict(orient="records")
-    ]
-    return _html_table(header, rows)
-
-
-def _pairwise_html(report: Report) -> str:
+def _questions_html(report: Report) -> str:
+    """The per-question tables (object / attribute / binding ...), when present."""
     level = f"{report.confidence:.0%}"
-    comparisons = _kept(report.tables["pairwise"])
-    out = [
-        _figure(
-            preference_chart(comparisons, chart_id="chart-pairwise"),
-            "Share of side-by-side judgments preferring the first model, neither, or the second "
-            "model, per model pair and question (after exclusions).",
-        ),
-        _pairwise_rows_html(comparisons, level),
-    ]
-    if "bradley_terry" in report.tables:
-        bt = _kept(report.tables["bradley_terry"])
-        out.append("<h3>Bradley–Terry ranking</h3>")
-        out.append(
-            _html_table(
-                [
-                    "Question",
-                    "Prompt type",
-                    "Rank",
-                    "Model",
-                    "Log-strength",
-                    f"Bootstrap {level}",
-                    "Decided judgments",
-                    "Note",
-                ],
-                (
-                    [
-                        str(r["question"]),
-                        prompt_label(str(r["prompt_type"])),
-                        _fmt(r["rank"]),
-                        str(r["model"]),
-                        _fmt(r["strength"]),
-                        _ci(r["strength_low"], r["strength_high"]),
-                        _fmt(r["n_judgments"]),
-                        str(r["note"]),
-                    ]
-                    for r in bt.to_dict(orient="records")
-                ),
-            )
-        )
-    bias = _kept(report.tables["position_bias"])
-    out.append("<h3>Position bias</h3>")
-    out.append(
-        _html_table(
+    out = []
+    for name, table in report.tables.items():
+        if not name.startswith("questions_by_"):
+            continue
+        frame = kept(table)
+        by = [c for c in frame.columns if c in ("object_type", "attribute_type")]
+        header = [
+            "Model",
+            "Prompt type",
+            *[c.replace("_", " ").capitalize() for c in by],
+            "Question",
+            "Answers",
+            "Items",
+            "Share yes",
+            f"Two-way {level}",
+            f"Wilson {level}",
+            "Note",
+        ]
+        rows = [
             [
-                "Question",
-                "Left wins",
-                "Right wins",
-                "No preference",
-                "Share left",
-                f"Wilson {level}",
-                "p",
-                "Note",
-            ],
-            (
-                [
-                    _or(r["question"], "both pooled"),
-                    _fmt(r["left_wins"]),
-                    _fmt(r["right_wins"]),
-                    _fmt(r["ties"]),
-                    _share(r["share_left"], r["share_left_n"]),
-                    _ci(r["share_left_low"], r["share_left_high"]),
-                    _p(r["p_value"]),
-                    str(r["note"]),
-                ]
-                for r in bias.to_dict(orient="records")
-            ),
+                str(r["model"]),
+                prompt_label(str(r["prompt_type"])),
+                *[str(r[c]) for c in by],
+                str(r["question"]),
+                fmt(r["n_answers"]),
+                fmt(r["n_items"]),
+                share(r["share_yes"], r["n_answers"]),
+                ci(r["crossed_low"], r["crossed_high"]),
+                ci(r["wilson_low"], r["wilson_high"]),
+                str(r["note"]),
+            ]
+            for r in frame.to_dict(orient="records")
+        ]
+        out.append(
+            f"<details><summary>{html.escape(table.title)}</summary>"
+            f"<p>{html.escape(table.description)}</p>{html_table(header, rows)}"
+            f"{table_downloads(table)}</details>"
         )
-    )
+    if out:
+        out.insert(0, "<h3>Each check separately</h3>")
     return "".join(out)
 
 
 def _agreement_html(frame: pd.DataFrame) -> str:
-    return _html_table(
+    return html_table(
         [
             "Judgments",
             "Task",
             "Question",
             "Units",
             "Ratings",
+            "Units compared",
             "Krippendorff's alpha",
             "Fleiss' kappa",
+            "Gwet's AC1",
             "Raw agreement",
             "Note",
         ],
@@ -335,11 +221,13 @@ def _agreement_html(frame: pd.DataFrame) -> str:
                 str(r["judgments"]),
                 str(r["task"]),
                 str(r["question"]),
-                _fmt(r["n_units"]),
-                _fmt(r["n_ratings"]),
-                _fmt(r["krippendorff_alpha"]),
-                _fmt(r["fleiss_kappa"]),
-                _fmt(r["raw_agreement"]),
+                fmt(r["n_units"]),
+                fmt(r["n_ratings"]),
+                fmt(r["n_units_compared"]),
+                fmt(r["krippendorff_alpha"]),
+                fmt(r["fleiss_kappa"]),
+                fmt(r["gwet_ac1"]),
+                fmt(r["raw_agreement"]),
                 str(r["note"]),
             ]
             for r in frame.to_dict(orient="records")
@@ -350,13 +238,13 @@ def _agreement_html(frame: pd.DataFrame) -> str:
 def _auto_judge_html(report: Report) -> str:
     level = f"{report.confidence:.0%}"
     by_prompt = report.tables["auto_judge_by_prompt"].frame
-    vs = _kept(report.tables["auto_judge_vs_humans"])
+    vs = kept(report.tables["auto_judge_vs_humans"])
     return "".join(
         [
             "<h3>Accuracy by prompt type</h3>",
             _accuracy_html(by_prompt, None, column="prompt_type", level=level),
             "<h3>Agreement with the human majority</h3>",
-            _html_table(
+            html_table(
                 [
                     "Model",
                     "Prompt type",
@@ -372,16 +260,16 @@ def _auto_judge_html(report: Report) -> str:
                 ],
                 (
                     [
-                        _or(r["model"], "all"),
-                        prompt_label(_or(r["prompt_type"], "all")),
-                        _fmt(r["n_edits"]),
-                        _fmt(r["n_agree"]),
-                        _share(r["agreement"], r["n_edits"]),
-                        _ci(r["agreement_low"], r["agreement_high"]),
-                        _fmt(r["kappa"]),
-                        _ci(r["kappa_low"], r["kappa_high"]),
-                        _fmt(r["n_human_ties"]),
-                        _fmt(r["n_judge_only"]),
+                        or_default(r["model"], "all"),
+                        prompt_label(or_default(r["prompt_type"], "all")),
+                        fmt(r["n_edits"]),
+                        fmt(r["n_agree"]),
+                        share(r["agreement"], r["n_edits"]),
+                        ci(r["agreement_low"], r["agreement_high"]),
+                        fmt(r["kappa"]),
+                        ci(r["kappa_low"], r["kappa_high"]),
+                        fmt(r["n_human_ties"]),
+                        fmt(r["n_judge_only"]),
                         str(r["note"]),
                     ]
                     for r in vs.to_dict(orient="records")
@@ -393,9 +281,9 @@ def _auto_judge_html(report: Report) -> str:
 
 def _frame_html(frame: pd.DataFrame) -> str:
     """A generic table: every column, every value through :func:`_fmt`."""
-    return _html_table(
+    return html_table(
         [str(c).replace("_", " ") for c in frame.columns],
-        ([_fmt(v) for v in row] for row in frame.itertuples(index=False)),
+        ([fmt(v) for v in row] for row in frame.itertuples(index=False)),
     )
 
 
@@ -413,16 +301,48 @@ def _excluded_html(report: Report) -> str:
         out.append("<h3>Single-image accuracy without exclusions</h3>")
         out.append(
             _accuracy_html(
-                _scope(report.tables["single_by_prompt"], ALL),
-                _scope(report.tables["majority_by_prompt"], ALL),
+                scope_rows(report.tables["single_by_prompt"], ALL),
+                scope_rows(report.tables["majority_by_prompt"], ALL),
                 column="prompt_type",
                 level=level,
             )
         )
     if "pairwise" in report.tables:
         out.append("<h3>Side-by-side comparisons without exclusions</h3>")
-        out.append(_pairwise_rows_html(_scope(report.tables["pairwise"], ALL), level))
+        out.append(pairwise_rows_html(scope_rows(report.tables["pairwise"], ALL), level))
     return "".join(out)
+
+
+def _examples_html(report: Report) -> str:
+    """A grid: one row per example item and prompt type, the input then every model's edit."""
+    frame = report.examples
+    assert frame is not None
+    models = [m for m in dict.fromkeys(frame["model"]) if m != INPUT_IMAGE]
+    header = ["Item", "Prompt", "Input", *models]
+    rows = []
+    for (item, prompt_type), group in frame.groupby(["item", "prompt_type"], sort=True):
+        images = dict(zip(group["model"], group["png"], strict=True))
+        prompt = str(group["prompt"].iloc[0])
+        cells = [
+            f"<td>{html.escape(str(item))}</td>",
+            f"<td>{html.escape(prompt_label(str(prompt_type)))}: {html.escape(prompt)}</td>",
+        ]
+        for model in (INPUT_IMAGE, *models):
+            png = images.get(model)
+            if png is None:
+                cells.append(f"<td>{NO_DATA_LABEL}</td>")
+                continue
+            uri = f"data:image/png;base64,{base64.b64encode(png).decode('ascii')}"
+            alt = html.escape(f"{model}, item {item}")
+            cells.append(f'<td><img class="example" src="{uri}" alt="{alt}"></td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    return (
+        "<p>A few items with every model's edit, for the staff reading this report (model "
+        "names are shown; raters never see them).</p>"
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def render_html(report: Report) -> str:
@@ -443,6 +363,12 @@ def render_html(report: Report) -> str:
         The HTML document.
     """
     title = f"EditBench Studio report: {report.study}"
+    text = simulated_banner(report.settings)
+    banner = (
+        f'<div class="banner" id="simulated-banner" role="alert">{html.escape(text)}</div>'
+        if text
+        else ""
+    )
     sections: list[tuple[str, str, str]] = [
         (
             "methods",
@@ -456,13 +382,15 @@ def render_html(report: Report) -> str:
     if "single_by_prompt" in report.tables:
         sections.append(("single", "Single-image accuracy", _single_html(report)))
     if "pairwise" in report.tables:
-        sections.append(("pairwise", "Side-by-side comparisons", _pairwise_html(report)))
+        sections.append(("pairwise", "Side-by-side comparisons", pairwise_html(report)))
     if "agreement" in report.tables:
         agreement = _agreement_html(report.tables["agreement"].frame)
         sections.append(("agreement", "Inter-rater agreement", agreement))
     if "auto_judge_vs_humans" in report.tables:
         sections.append(("auto-judge", "Automatic judge", _auto_judge_html(report)))
     sections.append(("excluded", "Excluded judgments", _excluded_html(report)))
+    if report.examples is not None:
+        sections.append(("examples", "Example edits (staff only)", _examples_html(report)))
     if "rater_quality" in report.tables:
         raters = report.tables["rater_quality"]
         sections.append(
@@ -488,7 +416,7 @@ def render_html(report: Report) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        f"<header><h1>{html.escape(title)}</h1>"
+        f"{banner}<header><h1>{html.escape(title)}</h1>"
         f'<p class="muted">Models: {html.escape(", ".join(report.models) or "none")}'
         f"{' · ' + html.escape(dates) if dates else ''}</p></header>\n"
         f"<nav><ul>{nav}</ul></nav>\n{body}\n"

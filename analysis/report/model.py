@@ -24,6 +24,9 @@ __all__ = [
     "ALL",
     "AUTO_JUDGE_RATER",
     "BREAKDOWNS",
+    "EXAMPLE_COLUMNS",
+    "GOLD_ANSWERS_PARAMETER",
+    "INPUT_IMAGE",
     "KEPT",
     "PAIRWISE",
     "PROMPT_LABELS",
@@ -35,6 +38,7 @@ __all__ = [
     "Table",
     "jsonable",
     "prompt_label",
+    "simulated_banner",
 ]
 
 SINGLE = "single"
@@ -87,6 +91,9 @@ class ReportSettings:
         reported as "no data"; a model in the data but not listed is an error.
     launched_at, closed_at : datetime.date or None
         When the study ran (a :class:`datetime.datetime` is fine too).
+    simulated_raters : int
+        Simulated raters whose judgments are included (0: none). Every page of the HTML and
+        the JSON then say so in a banner.
     """
 
     task_kinds: tuple[str, ...] = ()
@@ -97,6 +104,7 @@ class ReportSettings:
     models: tuple[str, ...] = ()
     launched_at: dt.date | None = None
     closed_at: dt.date | None = None
+    simulated_raters: int = 0
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.task_kinds) - set(TASK_KINDS))
@@ -109,6 +117,8 @@ class ReportSettings:
             raise ValueError(f"raters_per_unit must be at least 1, got {self.raters_per_unit}")
         if not 0.0 <= self.gold_rate < 1.0:
             raise ValueError(f"gold_rate must lie in [0, 1), got {self.gold_rate}")
+        if self.simulated_raters < 0:
+            raise ValueError(f"simulated_raters must be >= 0, got {self.simulated_raters}")
         if len(set(self.models)) != len(self.models):
             raise ValueError(f"models has duplicates: {list(self.models)}")
 
@@ -135,6 +145,10 @@ class StudyData:
     auto_judge : pandas.DataFrame or None
         Optional automatic-judge verdicts in the single-image format (``rater`` =
         :data:`AUTO_JUDGE_RATER`), at most one verdict per edit (item, model, prompt type).
+    examples : pandas.DataFrame or None
+        Optional example grid for staff (:data:`EXAMPLE_COLUMNS`): a few items, the input
+        and every model's edit of each as PNG bytes (``model`` :data:`INPUT_IMAGE` for the
+        input), with the prompt shown. Names models: for staff-facing reports only.
     """
 
     name: str
@@ -143,6 +157,7 @@ class StudyData:
     pairwise: pd.DataFrame | None = None
     rater_quality: pd.DataFrame | None = None
     auto_judge: pd.DataFrame | None = None
+    examples: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +209,8 @@ class Report:
         The methods section as plain text, paragraphs separated by a blank line.
     tables : mapping of str to Table
         The tables, by name, in report order.
+    examples : pandas.DataFrame or None
+        The example grid of :class:`StudyData`, passed through.
     """
 
     study: str
@@ -207,6 +224,28 @@ class Report:
     alpha: float
     methods_text: str
     tables: Mapping[str, Table]
+    examples: pd.DataFrame | None = None
+
+
+#: Columns of an example grid: one row per image.
+EXAMPLE_COLUMNS = ("item", "prompt_type", "prompt", "model", "png")
+#: ``model`` value of the input image in an example grid.
+INPUT_IMAGE = "input"
+
+#: The parameter of the gold rule (how many gold answers it decides on), not a rule itself.
+GOLD_ANSWERS_PARAMETER = "min_gold_answers"
+
+
+def simulated_banner(settings: ReportSettings) -> str:
+    """The banner text when simulated raters are included; empty otherwise."""
+    n = settings.simulated_raters
+    if not n:
+        return ""
+    return (
+        f"Includes simulated raters: the judgments of {n} simulated rater"
+        f"{'' if n == 1 else 's'} are counted in every table and chart of this report. "
+        "They are not human judgments."
+    )
 
 
 def prompt_label(prompt_type: str) -> str:

@@ -26,6 +26,7 @@ from analysis.pairwise import (
     pairwise_comparisons_validated,
     position_bias_validated,
 )
+from analysis.report.methods import gold_n
 from analysis.report.model import (
     ALL,
     BREAKDOWNS,
@@ -37,7 +38,13 @@ from analysis.report.model import (
     jsonable,
 )
 from analysis.report.prepare import EDIT_KEY, Split, distinct, per_scope
-from analysis.tables import CHOICES, QUESTIONS, accuracy_from_edit_counts, edit_counts
+from analysis.tables import (
+    CHOICES,
+    QUESTIONS,
+    accuracy_from_edit_counts,
+    edit_counts,
+    with_crossed,
+)
 
 __all__ = [
     "accuracy_tables",
@@ -80,7 +87,12 @@ def count_rows(task: str, split: Split) -> list[dict[str, Any]]:
             {
                 "judgments": scope,
                 "task": task,
-                "n_judgments": len(frame),
+                # A side-by-side judgment (one rater, one pair) answers both questions: it
+                # is one judgment and two answers.
+                "n_judgments": len(frame)
+                if "model" in frame.columns
+                else len(frame[["unit", "rater"]].drop_duplicates()),
+                "n_answers": len(frame),
                 "n_raters": int(frame["rater"].nunique()),
                 "n_items": int(frame["item"].nunique()),
                 "n_units": int(frame["unit"].nunique()),
@@ -96,6 +108,8 @@ def exclusion_rows(task: str, split: Split, settings: ReportSettings) -> list[di
     rows = []
     for rule, n in split.removed.items():
         setting = settings.exclusion_rules.get(rule)
+        if rule == "min_gold_accuracy" and setting is not None:
+            setting = {"min_gold_accuracy": setting, "decided_on_gold_answers": gold_n(settings)}
         rows.append(
             {
                 "task": task,
@@ -116,14 +130,22 @@ def _accuracy_methods(
     n_column: str, unit: str, *, n_resamples: int, confidence: float
 ) -> dict[str, str]:
     level = f"{confidence:.0%}"
+    crossed = (
+        f"{level} two-way cluster-robust interval (items and raters clustered; Wilson on "
+        "n_judgments / design_effect, Student t with Satterthwaite df, at least "
+        "min(n_items, n_raters) - 1)"
+    )
     return {
+        "crossed_low": crossed,
+        "crossed_high": crossed,
+        "design_effect": "two-way cluster-robust variance / binomial variance, at least 1",
         "accuracy": f"share of correct {unit}; n = {n_column}",
         "wilson_low": f"{level} Wilson score interval, each of the {n_column} independent",
         "wilson_high": f"{level} Wilson score interval, each of the {n_column} independent",
         "bootstrap_low": f"{level} item-clustered percentile bootstrap, {n_resamples} "
-        "resamples of the n_items items",
+        "resamples of the n_items items (raters not resampled)",
         "bootstrap_high": f"{level} item-clustered percentile bootstrap, {n_resamples} "
-        "resamples of the n_items items",
+        "resamples of the n_items items (raters not resampled)",
     }
 
 
@@ -154,11 +176,14 @@ def accuracy_tables(
             "confidence": confidence,
             "levels": levels,
         }
-        frame = (
-            per_scope(split, accuracy_from_edit_counts, edits=True, **kwargs)
-            if judge_edits is None
-            else accuracy_from_edit_counts(judge_edits, **kwargs)
-        )
+        if judge_edits is not None:
+            frame = accuracy_from_edit_counts(judge_edits, **kwargs)
+            if not majority:
+                frame = with_crossed(frame, split, by, confidence=confidence)
+        elif majority:
+            frame = per_scope(split, accuracy_from_edit_counts, edits=True, **kwargs)
+        else:
+            frame = _crossed_per_scope(split, by, kwargs)
         what = column.replace("_", " ")
         tables.append(
             Table(
@@ -170,6 +195,22 @@ def accuracy_tables(
             )
         )
     return tables
+
+
+def _crossed_per_scope(split: Split, by: list[str], kwargs: dict[str, Any]) -> pd.DataFrame:
+    """:func:`per_scope` of the judgment accuracy table with the crossed intervals merged on
+    (they need the judgments' raters, which the edit counts do not keep)."""
+    confidence = kwargs["confidence"]
+    parts: list[pd.DataFrame] = []
+    for scope in (KEPT, ALL):
+        if scope == ALL and not split.n_removed:
+            parts.append(parts[0].assign(judgments=ALL))
+            continue
+        table = accuracy_from_edit_counts(split.edits(scope), **kwargs)
+        table = with_crossed(table, split.frame(scope), by, confidence=confidence)
+        parts.append(table.assign(judgments=scope))
+    stacked = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
+    return stacked[["judgments", *[c for c in stacked.columns if c != "judgments"]]]
 
 
 def _comparison_rows(comparisons: list[PairwiseComparison]) -> pd.DataFrame:
@@ -190,11 +231,17 @@ def _comparison_rows(comparisons: list[PairwiseComparison]) -> pd.DataFrame:
         boot = c.win_rate_a_bootstrap
         row.update(bootstrap_low=boot.low, bootstrap_high=boot.high, bootstrap_method=boot.method)
         row.update(_estimate_columns("win_rate_a_ties_split", c.win_rate_a_ties_split))
+        crossed = c.win_rate_a_crossed
+        row.update(crossed_low=crossed.low, crossed_high=crossed.high)
+        row.update(crossed_method=crossed.method)
         row.update(
             p_value=c.p_value,
+            p_value_binomial=c.p_value_binomial,
             p_holm=c.p_holm,
             reject_holm=c.reject_holm,
-            note=_join_notes(e.note for e in (c.win_rate_a, boot, c.win_rate_a_ties_split)),
+            note=_join_notes(
+                e.note for e in (c.win_rate_a, boot, c.win_rate_a_ties_split, crossed)
+            ),
         )
         rows.append(row)
     columns = [
@@ -212,7 +259,11 @@ def _comparison_rows(comparisons: list[PairwiseComparison]) -> pd.DataFrame:
         "bootstrap_high",
         "bootstrap_method",
         *_estimate_columns("win_rate_a_ties_split", wilson(0, 0)),
+        "crossed_low",
+        "crossed_high",
+        "crossed_method",
         "p_value",
+        "p_value_binomial",
         "p_holm",
         "reject_holm",
         "note",
@@ -299,19 +350,28 @@ def bradley_terry_rows(
     return pd.DataFrame(rows, columns=columns)
 
 
-def position_bias_rows(frame: pd.DataFrame, *, confidence: float) -> pd.DataFrame:
-    """Rows of the ``position_bias`` table: one per question, then both pooled (None)."""
+def position_bias_rows(frame: pd.DataFrame, *, confidence: float, alpha: float) -> pd.DataFrame:
+    """Rows of the ``position_bias`` table: one per question, then both pooled (None), the
+    pooled row counting each judgment (unit × rater) once."""
     rows = []
     for question in (*QUESTIONS, None):
-        bias = position_bias_validated(frame, question=question, confidence=confidence)
+        bias = position_bias_validated(frame, question=question, confidence=confidence, alpha=alpha)
         row: dict[str, Any] = {
             "question": question,
+            "counted": "answers to this question" if question else "judgments (unit × rater)",
             "left_wins": bias.left_wins,
             "right_wins": bias.right_wins,
             "ties": bias.ties,
         }
         row.update(_estimate_columns("share_left", bias.share_left))
-        row.update(p_value=bias.p_value, note=bias.share_left.note)
+        crossed = bias.share_left_crossed
+        row.update(crossed_low=crossed.low, crossed_high=crossed.high)
+        row.update(
+            p_value=bias.p_value,
+            p_value_binomial=bias.p_value_binomial,
+            flagged=bias.flagged,
+            note=_join_notes([bias.share_left.note, crossed.note]),
+        )
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import io
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
+from PIL import Image
 
 from analysis.pairwise import pairwise_comparisons
+from analysis.questions import ANSWER_PREFIX
 from analysis.report import Report, ReportSettings, StudyData, build_report
+from analysis.report.model import EXAMPLE_COLUMNS, INPUT_IMAGE
 from analysis.tables import accuracy_table, apply_exclusions
 from annotation.autojudge import answer, verdicts
-from annotation.models import Judgment, Rater, Study, StudyUnit
+from annotation.models import Edit, Judgment, Rater, Study, StudyUnit
 from annotation.questions import single_correct
 from annotation.selectors.raters import rater_quality
 
@@ -49,6 +54,10 @@ def _single_row(judgment: Judgment, common: dict[str, Any]) -> dict[str, Any]:
         "style": item.style,
         "source": item.source,
         "correct": bool(judgment.correct),
+        "time_on_task_ms": judgment.time_on_task_ms,
+        # Each question's answer (yes / no), for the per-question breakdowns and the raw
+        # export; a question the unit did not ask is missing.
+        **{f"{ANSWER_PREFIX}{question}": value for question, value in judgment.answers.items()},
     }
 
 
@@ -72,6 +81,9 @@ def _pair_rows(judgment: Judgment, common: dict[str, Any]) -> list[dict[str, Any
                 "left": swap[left] if flip else left,
                 "question": question,
                 "choice": swap[choice] if flip else choice,
+                "time_on_task_ms": judgment.time_on_task_ms,
+                # What was clicked: left / right / none (the side, not the model).
+                f"{ANSWER_PREFIX}side": judgment.answers.get(question, "none"),
             }
         )
     return rows
@@ -160,9 +172,12 @@ RATER_QUALITY_COLUMNS = [
 ]
 
 
-def study_rater_quality_frame(*, study: Study) -> pd.DataFrame:
-    """Per-rater quality signals (raw rater ids; the report pseudonymises them)."""
+def study_rater_quality_frame(*, study: Study, include_simulated: bool = False) -> pd.DataFrame:
+    """Per-rater quality signals (raw rater ids; the report pseudonymises them); simulated
+    raters only when their judgments are included."""
     raters = Rater.objects.filter(assignments__study=study).distinct()
+    if not include_simulated:
+        raters = raters.filter(simulated=False)
     rows = []
     for rater in raters:
         quality = rater_quality(rater=rater, study=study)
@@ -177,6 +192,43 @@ def study_rater_quality_frame(*, study: Study) -> pd.DataFrame:
     # The columns even without raters: the report's rater table needs them (a study with no
     # judgment yet still has a report, its tables empty).
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=RATER_QUALITY_COLUMNS)
+
+
+def _thumbnail(field: Any, size: int = 128) -> bytes:
+    """A stored image, shrunk to fit ``size`` pixels, as PNG bytes."""
+    with field.open("rb") as handle, Image.open(handle) as stored:
+        thumb = stored.convert("RGB")
+    thumb.thumbnail((size, size), Image.Resampling.NEAREST)
+    out = io.BytesIO()
+    thumb.save(out, format="PNG")
+    return out.getvalue()
+
+
+def study_examples_frame(*, study: Study, n_items: int = 3) -> pd.DataFrame:
+    """The report's example grid (staff only): the first ``n_items`` items (by id) that every
+    model edited, on the study's first prompt type; the input and each model's edit."""
+    models = list(study.edit_models.exclude(name__startswith="Gold:").order_by("name"))
+    prompt_types = list(study.prompt_types or ["mask_rich"])
+    if not models or not prompt_types:
+        return pd.DataFrame(columns=list(EXAMPLE_COLUMNS))
+    prompt_type = prompt_types[0]
+    rows: list[dict[str, Any]] = []
+    for item in study.items.order_by("external_id"):
+        edits = {
+            e.model_id: e
+            for e in Edit.objects.filter(item=item, model__in=models, prompt_type=prompt_type)
+            if e.image
+        }
+        if len(edits) < len(models):
+            continue
+        common = {"item": item.external_id, "prompt_type": prompt_type}
+        common["prompt"] = item.prompt(prompt_type)
+        rows.append({**common, "model": INPUT_IMAGE, "png": _thumbnail(item.image)})
+        for model in models:
+            rows.append({**common, "model": model.name, "png": _thumbnail(edits[model.pk].image)})
+        if len(rows) >= n_items * (len(models) + 1):
+            break
+    return pd.DataFrame(rows, columns=list(EXAMPLE_COLUMNS))
 
 
 def study_report_settings(*, study: Study) -> ReportSettings:
@@ -206,6 +258,7 @@ def study_report(
     n_resamples: int = 2000,
     seed: int = 0,
     platform_export_only: bool = False,
+    examples: bool = True,
 ) -> Report:
     """The analysis report of a study, rater ids pseudonymised with :func:`report_salt`;
     ``platform_export_only`` keeps only the raters of the platform's uploaded export."""
@@ -214,12 +267,23 @@ def study_report(
         include_simulated=include_simulated,
         platform_export_only=platform_export_only,
     )
+    simulated = (
+        Judgment.objects.filter(
+            assignment__study=study, assignment__unit__is_gold=False, simulated=True
+        )
+        .values("assignment__rater")
+        .distinct()
+        .count()
+        if include_simulated
+        else 0
+    )
     data = StudyData(
         name=study.name,
-        settings=study_report_settings(study=study),
+        settings=replace(study_report_settings(study=study), simulated_raters=simulated),
         single=single,
         pairwise=pairwise,
-        rater_quality=study_rater_quality_frame(study=study),
+        rater_quality=study_rater_quality_frame(study=study, include_simulated=include_simulated),
+        examples=study_examples_frame(study=study) if examples else None,
         auto_judge=study_auto_judge_frame(study=study)
         if auto_judge and study.task_single
         else None,
@@ -240,8 +304,9 @@ def _accuracy_preview(single: pd.DataFrame, rng: np.random.Generator) -> list[di
             "prompt_type": row["prompt_type"],
             "n": int(row["n_judgments"]),
             "accuracy": row["accuracy"],
-            "low": row["bootstrap_low"],
-            "high": row["bootstrap_high"],
+            # The two-way (items and raters) interval: never zero width, drawn for 0 of n.
+            "low": row["crossed_low"],
+            "high": row["crossed_high"],
         }
         for row in table.to_dict("records")
     ]

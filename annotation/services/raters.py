@@ -9,8 +9,9 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from annotation.models import Rater, Study
-from annotation.selectors.raters import rater_quality
+from analysis.gold import DEFAULT_ALPHA, DEFAULT_GOLD_ANSWERS, gold_cutoff
+from annotation.models import Judgment, Rater, Study
+from annotation.selectors.raters import _gold_passed, rater_quality
 from annotation.services.errors import ServiceError
 
 QUALITY_RULES = {
@@ -60,16 +61,58 @@ def rater_for_participant(*, platform: str, participant_id: str) -> Rater:
     return rater
 
 
+def gold_answers_required(rules: dict[str, float]) -> int:
+    """How many gold answers a rater's gold decision is made on (``min_gold_answers``)."""
+    return max(1, int(rules.get("min_gold_answers", DEFAULT_GOLD_ANSWERS)))
+
+
+def _first_gold_right(*, rater: Rater, study: Study, n: int) -> int:
+    """Right answers among the rater's first ``n`` gold answers (in submission order)."""
+    rows = (
+        Judgment.objects.filter(
+            assignment__rater=rater,
+            assignment__study=study,
+            assignment__unit__is_gold=True,
+            superseded_by__isnull=True,
+        )
+        .order_by("created_at", "pk")
+        .values_list("answers", "assignment__unit__kind", "assignment__unit__gold_answer")[:n]
+    )
+    return sum(
+        _gold_passed(answers, kind=kind, expected=expected or {})
+        for answers, kind, expected in rows
+    )
+
+
+def _gold_reason(*, rater: Rater, study: Study, gold_answers: int, rules: dict[str, float]) -> str:
+    """The gold rule's verdict, decided once on the first ``min_gold_answers`` gold answers.
+
+    Exclude only when the one-sided 95% upper bound of the rater's accuracy on those answers
+    is below ``min_gold_accuracy`` (analysis.gold): the same answers always give the same
+    verdict, so checking after every submission is a single look, not a sequential test.
+    The bound reduces to a precomputed count (``gold_cutoff``).
+    """
+    if "min_gold_accuracy" not in rules:
+        return ""
+    n = gold_answers_required(rules)
+    if gold_answers < n:
+        return ""
+    threshold = float(rules["min_gold_accuracy"])
+    cutoff = gold_cutoff(n, threshold, alpha=DEFAULT_ALPHA)
+    if cutoff < 0:
+        return ""
+    right = _first_gold_right(rater=rater, study=study, n=n)
+    if right > cutoff:
+        return ""
+    return (
+        f"min_gold_accuracy: {right} of the first {n} gold answers right; the 95% upper "
+        f"bound of the accuracy is below {threshold}"
+    )
+
+
 def _exclusion_reasons(quality: dict[str, Any], rules: dict[str, float]) -> list[str]:
-    """The study's rules that the rater's quality signals break, each with its figure."""
+    """The study's non-gold rules that the rater's quality signals break, with their figure."""
     reasons = []
-    enough_gold = quality["gold_answers"] >= rules.get("min_gold_answers", 3)
-    if "min_gold_accuracy" in rules and enough_gold:
-        accuracy = quality["gold_accuracy"]
-        if accuracy is not None and accuracy < rules["min_gold_accuracy"]:
-            reasons.append(
-                f"min_gold_accuracy: gold accuracy {accuracy:.2f} < {rules['min_gold_accuracy']}"
-            )
     enough = quality["judgments"] >= 10
     if "min_median_seconds" in rules and enough:
         median = quality["median_seconds"]
@@ -95,7 +138,9 @@ def rater_apply_quality_rules(*, rater: Rater, study: Study) -> bool:
     rules = study.quality_rules or {}
     if not rules or rater.excluded:
         return rater.excluded
-    reasons = _exclusion_reasons(rater_quality(rater=rater, study=study), rules)
+    quality = rater_quality(rater=rater, study=study)
+    gold = _gold_reason(rater=rater, study=study, gold_answers=quality["gold_answers"], rules=rules)
+    reasons = ([gold] if gold else []) + _exclusion_reasons(quality, rules)
     if reasons:
         Rater.objects.filter(pk=rater.pk).update(excluded=True, exclusion_reason="; ".join(reasons))
         rater.excluded, rater.exclusion_reason = True, "; ".join(reasons)

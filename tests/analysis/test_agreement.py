@@ -15,6 +15,7 @@ from analysis.agreement import (
     NO_PAIRS,
     agreement_table,
     fleiss_kappa,
+    gwet_ac1,
     krippendorff_alpha,
     raw_agreement,
 )
@@ -156,3 +157,49 @@ def test_agreement_table_reports_each_question_type_with_its_notes() -> None:
     assert np.isfinite(table.loc["alignment", "krippendorff_alpha"])
     assert math.isnan(table.loc["realism", "fleiss_kappa"])
     assert table.loc["realism", "note"] == ALL_IDENTICAL
+
+
+def test_gwet_ac1_of_two_raters_matches_the_hand_computed_prevalence_example() -> None:
+    # Two raters, 10 units, both say "yes" on 8, split on 2 (one each way): 80% agreement.
+    # By hand (Gwet 2008, two raters): p_a = 8/10 = 0.8; pi_yes = (9/10 + 9/10) / 2 = 0.9,
+    # p_e = (0.9 * 0.1 + 0.1 * 0.9) / (2 - 1) = 0.18; AC1 = (0.8 - 0.18) / 0.82 = 0.7560975...
+    # Cohen's / Fleiss' kappa of the same table is negative: the prevalence paradox.
+    frame = long_table({u: ["yes", "yes"] for u in range(8)} | {8: ["yes", "no"], 9: ["no", "yes"]})
+    assert gwet_ac1(frame).value == pytest.approx(0.62 / 0.82, abs=1e-12)
+    assert fleiss_kappa(frame).value < 0 < raw_agreement(frame).value
+
+
+def test_gwet_ac1_matches_the_multi_rater_formula_computed_independently() -> None:
+    # Three raters on 5 units, categories a/b/c; the formula of Gwet (2008, eq. 18) written out
+    # per unit: p_a = mean_i sum_k r_ik (r_ik - 1) / (r_i (r_i - 1)), pi_k = mean_i r_ik / r_i,
+    # p_e = sum_k pi_k (1 - pi_k) / (Q - 1).
+    answers = {1: ["a", "a", "a"], 2: ["a", "b", "a"], 3: ["c", "c", "b"], 4: ["a", "a", "b"]}
+    answers[5] = ["b", "b", "b"]
+    counts = np.array([[3, 0, 0], [2, 1, 0], [0, 1, 2], [2, 1, 0], [0, 3, 0]], dtype=float)
+    p_a = float(np.mean((counts * (counts - 1)).sum(axis=1) / 6))
+    pi = (counts / 3).mean(axis=0)
+    p_e = float((pi * (1 - pi)).sum() / 2)
+    result = gwet_ac1(long_table(answers), categories=["a", "b", "c"])
+    assert result.value == pytest.approx((p_a - p_e) / (1 - p_e), abs=1e-12)
+    assert (result.n_units, result.n_ratings) == (5, 15)
+
+
+def test_gwet_ac1_is_undefined_without_pairs_and_one_when_everyone_agrees() -> None:
+    assert gwet_ac1(long_table({1: ["a"], 2: ["b"]})).note == NO_PAIRS
+    # All ties (every answer "none") on a 3-category question: p_a = 1, so AC1 = 1.
+    same = long_table({1: ["none"] * 3, 2: ["none"] * 3})
+    assert gwet_ac1(same, categories=["a", "b", "none"]).value == pytest.approx(1.0)
+
+
+def test_agreement_table_computes_every_statistic_on_the_same_units() -> None:
+    # Unit 3 has 2 ratings, the others 3: all four statistics leave it out alike.
+    frame = long_table(
+        {1: ["a", "a", "b"], 2: ["b", "b", "b"], 3: ["a", "b", None], 4: list("aaa")}
+    )
+    row = agreement_table(frame, by=()).iloc[0]
+    same_units = frame.loc[frame["unit"] != 3]
+    assert row["n_units_compared"] == 3
+    assert row["krippendorff_alpha"] == pytest.approx(krippendorff_alpha(same_units).value)
+    assert row["gwet_ac1"] == pytest.approx(gwet_ac1(same_units).value)
+    assert row["raw_agreement"] == pytest.approx(raw_agreement(same_units).value)
+    assert "left out of every statistic" in row["note"]

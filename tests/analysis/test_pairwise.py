@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from statsmodels.stats.multitest import multipletests
 
 from analysis.pairwise import (
     bradley_terry,
@@ -68,7 +69,10 @@ def test_the_binomial_test_excludes_ties_and_matches_scipy_for_7_of_10() -> None
     (result,) = pairwise_comparisons(frame, rng=rng())
     # .venv/bin/python -c "from scipy.stats import binomtest; print(binomtest(7, 10).pvalue)"
     #   -> 0.34375
-    assert result.p_value == pytest.approx(0.34375, abs=1e-12)
+    assert result.p_value_binomial == pytest.approx(0.34375, abs=1e-12)
+    # The reported p-value is the crossed one, consistent with the crossed interval.
+    inside = result.win_rate_a_crossed.low <= 0.5 <= result.win_rate_a_crossed.high
+    assert (result.p_value >= 0.05) == inside
 
 
 def test_holm_correction_runs_over_every_comparison_passed_in() -> None:
@@ -85,10 +89,13 @@ def test_holm_correction_runs_over_every_comparison_passed_in() -> None:
     #   print(m([0.34375, 0.021484375], alpha=0.05, method='holm'))"
     #   -> reject [False, True], corrected [0.34375, 0.04296875]
     ab, ac = results[("B", "alignment")], results[("C", "realism")]
-    assert ac.p_value == pytest.approx(0.021484375, abs=1e-12)
-    assert ab.p_holm == pytest.approx(0.34375, abs=1e-12)
-    assert ac.p_holm == pytest.approx(0.04296875, abs=1e-12)
-    assert (ab.reject_holm, ac.reject_holm) == (False, True)
+    assert ac.p_value_binomial == pytest.approx(0.021484375, abs=1e-12)
+    # Holm runs over the reported (crossed) p-values; statsmodels' multipletests is the
+    # reference implementation.
+    reject, corrected, _, _ = multipletests([ab.p_value, ac.p_value], alpha=0.05, method="holm")
+    assert ab.p_holm == pytest.approx(corrected[0], abs=1e-12)
+    assert ac.p_holm == pytest.approx(corrected[1], abs=1e-12)
+    assert (ab.reject_holm, ac.reject_holm) == tuple(reject)
 
 
 def test_a_pair_with_only_ties_has_no_win_rate_and_no_test() -> None:
@@ -121,7 +128,7 @@ def test_position_bias_counts_wins_of_the_left_image() -> None:
     assert (result.left_wins, result.right_wins, result.ties) == (8, 2, 1)
     # .venv/bin/python -c "from scipy.stats import binomtest; print(binomtest(8, 10).pvalue)"
     #   -> 0.109375
-    assert result.p_value == pytest.approx(0.109375, abs=1e-12)
+    assert result.p_value_binomial == pytest.approx(0.109375, abs=1e-12)
     # .venv/bin/python -c "from statsmodels.stats.proportion import proportion_confint as p;
     #   print(p(8, 10, method='wilson'))"  -> (0.49016247153664183, 0.9433178485456247)
     assert result.share_left.low == pytest.approx(0.49016247153664183, abs=1e-12)

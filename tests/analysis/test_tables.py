@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.crossed import FALLBACK_DEGENERATE, ONE_ITEM
+from analysis.grouping import CROSSED_COLUMNS, DEGENERATE_BOOTSTRAP
 from analysis.tables import (
     CATEGORY_LEVELS,
     UNSPECIFIED_RULE,
@@ -199,9 +201,13 @@ def test_accuracy_table_gives_exact_edge_bounds_for_0_of_4_and_4_of_4() -> None:
     assert a["wilson_high"] == pytest.approx(0.4898908364545974, abs=1e-12)
     assert b["wilson_low"] == pytest.approx(0.5101091635454025, abs=1e-12)
     assert b["wilson_high"] == 1.0
-    # Every resample of all-wrong (all-right) judgments is all wrong (right).
-    assert a["bootstrap_low"] == a["bootstrap_high"] == 0.0
-    assert b["bootstrap_low"] == b["bootstrap_high"] == 1.0
+    # Every resample of all-wrong (all-right) judgments is all wrong (right): the bootstrap
+    # falls back to the Wilson interval and says so; no interval has zero width.
+    assert (a["bootstrap_low"], a["bootstrap_high"]) == (a["wilson_low"], a["wilson_high"])
+    assert (b["bootstrap_low"], b["bootstrap_high"]) == (b["wilson_low"], b["wilson_high"])
+    for row in (a, b):
+        assert DEGENERATE_BOOTSTRAP in row["note"] and FALLBACK_DEGENERATE in row["note"]
+        assert row["crossed_high"] - row["crossed_low"] > 0.4
 
 
 def test_accuracy_table_for_7_of_20_matches_wilson_and_counts_items() -> None:
@@ -235,8 +241,12 @@ def test_accuracy_table_without_levels_shows_only_observed_groups() -> None:
 
 def test_accuracy_table_on_a_single_item_notes_the_degenerate_bootstrap() -> None:
     table = accuracy_table(pd.DataFrame(judgments_of("i1", "A", [True, False])), rng=rng())
-    assert table.loc[0, "bootstrap_low"] == table.loc[0, "bootstrap_high"] == 0.5
+    # .venv/bin/python -c "from statsmodels.stats.proportion import proportion_confint as p;
+    #   print(p(1, 2, method='wilson'))"  -> (0.09453120573423074, 0.9054687942657693)
+    assert table.loc[0, "bootstrap_low"] == pytest.approx(0.09453120573423074, abs=1e-12)
+    assert table.loc[0, "bootstrap_high"] == pytest.approx(0.9054687942657693, abs=1e-12)
     assert table.loc[0, "note"].startswith("single cluster")
+    assert DEGENERATE_BOOTSTRAP in table.loc[0, "note"] and ONE_ITEM in table.loc[0, "note"]
 
 
 def test_accuracy_table_rejects_a_value_missing_from_the_given_levels() -> None:
@@ -323,7 +333,11 @@ def test_tables_from_edit_counts_equal_the_tables_of_the_judgments() -> None:
             n_resamples=300,
             levels=CATEGORY_LEVELS,
         )
-        pd.testing.assert_frame_equal(got, want)
+        # The judgment table adds the crossed interval, which needs the raters.
+        crossed = [c for c in want.columns if c not in got.columns]
+        assert majority or crossed == list(CROSSED_COLUMNS[:-1])
+        columns = [c for c in got.columns if c != "note"]
+        pd.testing.assert_frame_equal(got[columns], want[columns])
 
 
 def test_accuracy_table_by_rater_groups_the_raw_judgments() -> None:

@@ -64,9 +64,23 @@ def single_rows(models: tuple[str, ...] = MODELS) -> list[dict[str, Any]]:
                     "correct": bad or (3 * i + p + k) % (m + 2) != 0,
                     "excluded": bad,
                     "exclusion_rule": RULE if bad else None,
+                    "time_on_task_ms": 3000 + 100 * k,
                 }
             )
+            rows[-1].update(_answers(prompt, correct=rows[-1]["correct"], k=k))
     return rows
+
+
+def _answers(prompt: str, *, correct: bool, k: int) -> dict[str, str]:
+    """Each check's answer: all "yes" for a correct verdict; otherwise the attribute check
+    (rater 0, 2) or the binding / object check (others) says "no"."""
+    if prompt == "mask_simple":
+        names = ("answer_object", "answer_attribute", "answer_binding")
+        failed = "answer_attribute" if k % 2 == 0 else "answer_binding"
+    else:
+        names = ("answer_object", "answer_attr_color")
+        failed = "answer_attr_color" if k % 2 == 0 else "answer_object"
+    return {name: "yes" if correct or name != failed else "no" for name in names}
 
 
 def pairwise_rows(models: tuple[str, ...] = MODELS) -> list[dict[str, Any]]:

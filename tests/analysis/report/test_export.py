@@ -50,6 +50,10 @@ def test_the_json_holds_every_table_with_methods_columns_and_rows(
         "pairwise",
         "bradley_terry",
         "position_bias",
+        "position_adjusted",
+        "questions_by_prompt",
+        "questions_by_object_type",
+        "questions_by_attribute_type",
         "agreement",
         "auto_judge_vs_humans",
         "rater_quality",
@@ -66,6 +70,8 @@ def test_the_json_holds_every_table_with_methods_columns_and_rows(
     assert table["columns"][:3] == ["judgments", "model", "prompt_type"]
     assert document["analysis"]["seed"] == SEED
     assert document["analysis"]["n_resamples"] == N_RESAMPLES
+    assert document["analysis"]["interval_method"] == "two-way-cluster-wilson"
+    assert "two-way" in table["methods"]["crossed_low"]
 
 
 def test_an_empty_category_is_null_in_json_not_nan(report: Report) -> None:
@@ -103,6 +109,11 @@ def test_one_csv_per_table_with_the_expected_columns_and_rows(
         "wilson_high",
         "bootstrap_low",
         "bootstrap_high",
+        "n_raters",
+        "design_effect",
+        "crossed_low",
+        "crossed_high",
+        "crossed_method",
         "note",
     ]
     assert len(by_prompt) == 2 * len(MODELS) * len(PROMPTS)
@@ -184,3 +195,17 @@ def test_nan_free_json_even_when_every_number_is_missing() -> None:
     rows = json.loads(text)["tables"]["single_by_prompt"]["rows"]
     assert rows and all(r["accuracy"] is None for r in rows)
     assert all(math.isfinite(r["n_judgments"]) for r in rows)
+
+
+def test_raw_judgments_carry_each_answer_and_the_time_on_task() -> None:
+    frame = raw_judgments(pd.DataFrame(single_rows()), salt=SALT)
+    answers = ["answer_object", "answer_attribute", "answer_binding", "answer_attr_color"]
+    assert set(answers) | {"time_on_task_ms"} <= set(frame.columns)
+    simple = frame.loc[frame["prompt_type"] == "mask_simple"]
+    assert simple["answer_binding"].isin(["yes", "no"]).all()
+    # A check the prompt type does not ask is missing, not "no".
+    assert simple["answer_attr_color"].isna().all()
+    # An incorrect verdict has at least one "no" among its checks.
+    wrong = simple.loc[~simple["correct"], answers[:3]]
+    assert (wrong == "no").any(axis=1).all()
+    assert (frame["time_on_task_ms"] >= 3000).all()

@@ -12,8 +12,13 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
 
-from annotation.models import Edit, Study
-from annotation.selectors.reports import study_judgment_frames
+from annotation.models import Edit, Judgment, Study
+from annotation.selectors.reports import (
+    study_examples_frame,
+    study_headlines,
+    study_judgment_frames,
+    study_report,
+)
 from annotation.services.simulation import raters_simulate
 from annotation.services.studies import study_launch
 
@@ -168,3 +173,56 @@ def test_the_full_report_page_is_for_staff_only(
     client.force_login(admin_user)
     response = client.get(url, {"simulated": "1"})
     assert response.status_code == 200 and b"<svg" in response.content
+
+
+def test_the_judgment_tables_carry_each_answer_and_the_time_on_task(simulated: Study) -> None:
+    single, pairwise = study_judgment_frames(study=simulated, include_simulated=True)
+    judgments = {
+        j.pk: j
+        for j in Judgment.objects.filter(
+            assignment__study=simulated, assignment__unit__is_gold=False
+        )
+    }
+    assert "time_on_task_ms" in single.columns and "answer_object" in single.columns
+    # Every stored answer is a column answer_<question id>, as stored; the time as stored.
+    stored = {
+        (j.assignment.unit_id, f"rater-{j.assignment.rater_id}"): j for j in judgments.values()
+    }
+    for row in single.to_dict(orient="records"):
+        judgment = stored[(row["unit"], row["rater"])]
+        assert row["time_on_task_ms"] == judgment.time_on_task_ms
+        for question, value in judgment.answers.items():
+            assert row[f"answer_{question}"] == value
+    assert set(pairwise["answer_side"]) <= {"left", "right", "none"}
+
+
+def test_the_report_names_simulated_raters_only_when_they_are_included(simulated: Study) -> None:
+    with_them = study_report(study=simulated, include_simulated=True, n_resamples=200)
+    single, pairwise = study_judgment_frames(study=simulated, include_simulated=True)
+    counted = len(set(single["rater"]) | set(pairwise["rater"]))
+    assert with_them.settings.simulated_raters == counted > 0
+    assert f"{counted} simulated raters" in with_them.methods_text
+    without = study_report(study=simulated, n_resamples=200)
+    assert without.settings.simulated_raters == 0
+    # The rater table lists simulated raters only when their judgments are counted.
+    assert "rater_quality" in without.tables
+    assert len(without.tables["rater_quality"].frame) == 0
+    assert len(with_them.tables["rater_quality"].frame) >= counted
+
+
+def test_the_dashboard_preview_draws_the_two_way_interval(simulated: Study) -> None:
+    preview = study_headlines(study=simulated, include_simulated=True)
+    for row in preview["accuracy"]:
+        assert row["low"] < row["high"]  # never zero width, 0 of n and n of n included
+
+
+def test_the_example_grid_has_the_input_and_every_model_s_edit(simulated: Study) -> None:
+    frame = study_examples_frame(study=simulated, n_items=2)
+    models = set(
+        simulated.edit_models.exclude(name__startswith="Gold:").values_list("name", flat=True)
+    )
+    assert set(frame["model"]) == models | {"input"}
+    assert frame["item"].nunique() == 2
+    assert all(png.startswith(b"\x89PNG") for png in frame["png"])
+    report = study_report(study=simulated, include_simulated=True, n_resamples=200)
+    assert report.examples is not None and len(report.examples) == 3 * (len(models) + 1)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from annotation.models import Judgment, Study
+from annotation.models import Judgment, Rater, Study
 from annotation.selectors.raters import rater_quality
 from annotation.services.assignments import assignment_next
 from annotation.services.raters import rater_apply_quality_rules, rater_for_participant
@@ -52,9 +52,52 @@ def test_rater_quality_reads_gold_accuracy_and_median_time_and_excludes_by_them(
     assert quality["judgments"] == len(times)
     assert quality["gold_answers"] == 4 and quality["gold_accuracy"] == gold_right / 4 == 0.5
     assert quality["median_seconds"] == statistics.median(times) / 1000
-    # The same figures decide exclusion once the study has a rule on them.
-    study.quality_rules = {"min_gold_accuracy": 0.6}
+    # The same figures decide exclusion once the study has a rule on them. 2 of 4 right is
+    # not evidence of an accuracy below 0.6 (the one-sided 95% Clopper-Pearson upper bound of
+    # 2/4 is 0.902, statsmodels proportion_confint(2, 4, alpha=0.1, method="beta")[1]) ...
+    study.quality_rules = {"min_gold_accuracy": 0.6, "min_gold_answers": 4}
+    assert not rater_apply_quality_rules(rater=rater, study=study)
+    # ... but it is of one below 0.95: excluded.
+    study.quality_rules = {"min_gold_accuracy": 0.95, "min_gold_answers": 4}
     assert rater_apply_quality_rules(rater=rater, study=study)
     rater.refresh_from_db()
     assert rater.excluded and "min_gold_accuracy" in rater.exclusion_reason
     assert Judgment.objects.filter(assignment__rater=rater).count() == len(times)
+
+
+def _rate_gold(study: Study, pid: str, right: Callable[[int], bool], gold_units: int) -> Rater:
+    """A rater who answers ``gold_units`` gold units (the k-th right when ``right(k)``)."""
+    rater = rater_for_participant(platform="prolific", participant_id=pid)
+    seen = 0
+    while seen < gold_units and (a := assignment_next(rater=rater, study=study)) is not None:
+        answers = yes_answers(a)
+        if a.unit.is_gold:
+            (question, expected), *_ = a.unit.gold_answer.items()
+            good = right(seen)
+            answers[question] = expected if good else ("yes" if expected == "no" else "no")
+            seen += 1
+        submit(rater, a, answers=answers)
+    assert seen == gold_units
+    rater.refresh_from_db()
+    return rater
+
+
+def test_the_gold_rule_decides_on_the_first_gold_answers_only(
+    make_study: Callable[..., Study],
+) -> None:
+    rules = {"min_gold_accuracy": 0.7, "min_gold_answers": 3}
+    study = make_study(gold_rate=0.5, raters_per_unit=1, task_pairwise=False, quality_rules=rules)
+    # 0 of the first 3 right (upper bound 0.63 < 0.7): excluded, although right afterwards.
+    late = _rate_gold(study, "late-starter", lambda k: k >= 3, 3)
+    assert late.excluded and "0 of the first 3" in late.exclusion_reason
+    # Right on the first 3, wrong on every later one: the decision was made, never revisited.
+    fading = _rate_gold(study, "fading", lambda k: k < 3, 5)
+    assert not fading.excluded
+
+
+def test_the_gold_rule_waits_for_enough_gold_answers(make_study: Callable[..., Study]) -> None:
+    rules = {"min_gold_accuracy": 0.7, "min_gold_answers": 3}
+    study = make_study(gold_rate=0.5, raters_per_unit=1, task_pairwise=False, quality_rules=rules)
+    # Two wrong gold answers are not yet a decision.
+    rater = _rate_gold(study, "two-wrong", lambda k: False, 2)
+    assert not rater.excluded
