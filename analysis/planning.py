@@ -16,9 +16,12 @@ from dataclasses import dataclass
 
 from scipy.stats import norm
 
+from analysis.crossed import expected_half_width
+
 __all__ = [
     "Precision",
     "Workload",
+    "crossed_design_effect",
     "design_effect",
     "detectable_difference",
     "interval_half_width",
@@ -135,6 +138,23 @@ class Precision:
     detectable: float  # smallest win-rate departure from 0.5 detected with the power given
     design_effect: float  # the variance inflation both figures used
     method: str  # how they were computed, for the page and the methods text
+
+
+def crossed_design_effect(
+    n_items: int, raters_per_item: int, *, rater_pool: int = 40, confidence: float = 0.95
+) -> float:
+    """The design effect of the report's two-way (items × raters) interval for ``n_items`` ×
+    ``raters_per_item`` judgments by a pool of ``rater_pool`` raters, at a rate of 0.5 (the
+    widest): the squared ratio of :func:`analysis.crossed.expected_half_width` to the
+    independent-judgments half-width, at least 1. The estimate's figures use it, so they
+    follow the interval the report will print."""
+    n = n_items * raters_per_item
+    pool = max(raters_per_item, rater_pool)
+    crossed = expected_half_width(
+        n_items, raters_per_item, 0.5, rater_pool=pool, confidence=confidence
+    )
+    independent = interval_half_width(n, p=0.5, confidence=confidence)
+    return max(1.0, (crossed / independent) ** 2)
 
 
 def precision(

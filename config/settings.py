@@ -250,11 +250,9 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# The study estimate (wizard and dashboard): pay per rater hour, its currency, and the
-# intra-item correlation of judgments behind the design effect of the precision figures.
+# The study estimate (wizard and dashboard): pay per rater hour and its currency.
 ESTIMATE_HOURLY_PAY = env_float("ESTIMATE_HOURLY_PAY", 12.0, minimum=0)
 ESTIMATE_CURRENCY = env_str("ESTIMATE_CURRENCY", "GBP")
-ESTIMATE_ITEM_ICC = env_float("ESTIMATE_ITEM_ICC", 0.2, minimum=0, maximum=1)
 
 # Security headers; HTTPS-only settings default on outside DEBUG.
 SECURE_CONTENT_TYPE_NOSNIFF = True

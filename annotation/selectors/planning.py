@@ -10,9 +10,11 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, Q
 
-from analysis.planning import design_effect, precision, workload
+from analysis.planning import crossed_design_effect, precision, workload
 from annotation.models import Assignment, Edit, Judgment, Study, StudyUnit
 
+# Raters assumed for the precision figures when the design sets no cap per rater.
+DEFAULT_RATER_POOL = 40
 # Seconds a task takes before any judgment of its kind was measured (a Mask-Rich single task
 # has up to five yes/no questions; a side-by-side two three-way choices over two images).
 DEFAULT_SECONDS = {"single": 8.0, "pairwise": 12.0}
@@ -68,8 +70,9 @@ def design_estimate(
     """What a design costs and buys: the workload and, per cell, the precision.
 
     Every item appears once per cell (a model × prompt type, or a pair of models) with K
-    judgments, so the cell's judgments cluster by item in groups of K; the design effect for
-    that clustering uses ``ESTIMATE_ITEM_ICC``.
+    judgments, so the cell's judgments cluster by item and by rater: the design effect is the
+    report's two-way interval's (``analysis.planning.crossed_design_effect``), for the
+    participants the design needs (40 without a cap per rater).
     """
     seconds = seconds if seconds is not None else task_seconds()
     pay = settings.ESTIMATE_HOURLY_PAY if hourly_pay is None else hourly_pay
@@ -85,15 +88,16 @@ def design_estimate(
         max_tasks_per_rater=max_tasks_per_rater,
         hourly_pay=pay,
     )
-    deff = design_effect(raters_per_unit, settings.ESTIMATE_ITEM_ICC)
     n_cell = items * raters_per_unit
+    pool = plan.participants or DEFAULT_RATER_POOL
+    deff = crossed_design_effect(items, raters_per_unit, rater_pool=pool) if n_cell else 1.0
     cell = asdict(precision(n_cell, design_effect=deff)) if n_cell else None
     return {
         **asdict(plan),
         "hourly_pay": pay,
         "currency": settings.ESTIMATE_CURRENCY,
         "seconds": seconds,
-        "icc": settings.ESTIMATE_ITEM_ICC,
+        "rater_pool": pool,
         "single_cells": [
             {"model": m, "prompt_type": p, **(cell or {})} for m in sorted(models) for p in prompts
         ],

@@ -127,3 +127,19 @@ def test_a_high_cap_still_needs_k_participants() -> None:
 def test_bad_arguments_are_refused_by_name(call: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()  # type: ignore[operator]
+
+
+def test_the_crossed_design_effect_is_the_reports_interval_over_the_independent_one() -> None:
+    from scipy.stats import norm
+
+    from analysis.crossed import expected_half_width
+    from analysis.planning import crossed_design_effect
+
+    for items, k in ((60, 3), (240, 3), (12, 5)):
+        independent = norm.ppf(0.975) * (0.25 / (items * k)) ** 0.5
+        expected = (expected_half_width(items, k, 0.5, rater_pool=40) / independent) ** 2
+        assert crossed_design_effect(items, k, rater_pool=40) == max(1.0, expected)
+    # Judgments of one item and of one rater are correlated: more of them per item, and
+    # fewer raters in the pool, cost more effective sample size.
+    assert crossed_design_effect(60, 5) > crossed_design_effect(60, 2) > 1.0
+    assert crossed_design_effect(60, 3, rater_pool=6) > crossed_design_effect(60, 3, rater_pool=40)
