@@ -36,8 +36,10 @@ from annotation.selectors.planning import (
     study_estimate,
     study_gallery,
 )
+from annotation.selectors.preview import preview_sample_tasks, preview_unit_task
 from annotation.selectors.reports import study_headlines
 from annotation.selectors.studies import study_dashboard as study_dashboard_data
+from annotation.services.benchmarks import item_derivatives_ensure
 from annotation.services.errors import ServiceError
 from annotation.services.raters import participant_hash
 from annotation.services.runner import study_generate_background
@@ -306,6 +308,54 @@ def edit_image(request: HttpRequest, edit_id: int) -> FileResponse:
     if edit is None:
         raise Http404
     return FileResponse(edit.image.open("rb"), content_type="image/png")
+
+
+@require_GET
+@staff_only
+def study_preview(request: HttpRequest, study_id: int) -> HttpResponse:
+    """The study's tasks as raters see them (``?unit=<id>``, or a sample of each task kind),
+    in a test mode: nothing is leased or recorded, and the page says so."""
+    study = study_get_for_staff(user=request.user, study_id=study_id)
+
+    def edit_url(edit: Edit) -> str:
+        return reverse("edit-image", args=[edit.pk])
+
+    def item_url(item: BenchmarkItem, which: str) -> str:
+        return reverse("preview-item-image", args=[item.pk, which])
+
+    unit = request.GET.get("unit", "")
+    if unit:
+        if not unit.isdigit():
+            raise Http404
+        one = preview_unit_task(
+            study=study, unit_id=int(unit), edit_url=edit_url, item_url=item_url
+        )
+        if one is None:
+            raise Http404
+        tasks = [one]
+    else:
+        tasks = preview_sample_tasks(study=study, edit_url=edit_url, item_url=item_url)
+    context = {
+        "study": study,
+        "preview": True,
+        "task": tasks[0] if tasks else None,
+        "preview_tasks": tasks,
+        "urls": {"dashboard": reverse("study-dashboard", args=[study.pk])},
+        "progress": {"done": 0, "total": len(tasks)},
+    }
+    return render(request, "annotation/rater/task.html", context)
+
+
+@require_GET
+@staff_only
+def preview_item_image(request: HttpRequest, item_id: int, which: str) -> HttpResponse:
+    """An item's input or outline as the rater page shows them (the stored derivatives)."""
+    item = BenchmarkItem.objects.filter(pk=item_id).first()
+    if item is None or which not in ("input", "mask"):
+        raise Http404
+    item = item_derivatives_ensure(item=item)
+    with (item.outline if which == "mask" else item.display).open("rb") as stored:
+        return HttpResponse(stored.read(), content_type="image/png")
 
 
 # --- Report and downloads ------------------------------------------------------------------

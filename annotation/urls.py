@@ -23,6 +23,12 @@ urlpatterns = [
     path(STUDY + "raters/<int:rater_id>/", staff_views.study_rater, name="study-rater"),
     path(STUDY + "approvals/", staff_views.study_approvals, name="study-approvals"),
     path(STUDY + "gallery/", staff_views.study_gallery_index, name="study-gallery"),
+    path(STUDY + "preview/", staff_views.study_preview, name="study-preview"),
+    path(
+        "staff/items/<int:item_id>/<str:which>.png",
+        staff_views.preview_item_image,
+        name="preview-item-image",
+    ),
     path(
         STUDY + "gallery/<int:item_id>/", staff_views.study_gallery_item, name="study-gallery-item"
     ),

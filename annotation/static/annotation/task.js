@@ -9,6 +9,10 @@
   const urls = JSON.parse(el("task-urls").textContent);
   const practiceData = el("practice-data");
   const practice = practiceData ? JSON.parse(practiceData.textContent) : null;
+  // Staff's preview: the study's tasks as raters see them; nothing is sent.
+  const previewData = el("preview-data");
+  const preview = previewData ? JSON.parse(previewData.textContent) : null;
+  let previewAt = 0;
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const root = el("rater");
   const PAIR = [["left", "Left", "1"], ["right", "Right", "2"], ["none", "No preference", "3"]];
@@ -250,7 +254,7 @@
     el("announce").textContent =
       `${practice ? "Practice task" : "New task"}: ${pair ? "two edits side by side" : "one edited image"}, ` +
       `${n} question${n === 1 ? "" : "s"}. Caption: ${t.prompt}`;
-    if (practice) return;
+    if (practice || preview) return;
     if (following === undefined) prefetch();
     else preload(following);
   }
@@ -331,6 +335,7 @@
     if (busy) return;
     if (practice) { practiceStep(); return; }
     if (unanswered()) return;
+    if (preview) { previewStep(); return; }
     busy = true;
     refresh();
     const assignment = task.assignment;
@@ -368,6 +373,21 @@
     } else {
       next = preloaded;
       say(data.error || "Something went wrong; your answers are kept: press Submit (Enter) to try again.");
+      refresh();
+    }
+  }
+
+  // --- Preview: staff see each task as raters do; nothing is sent -------------------------
+
+  function previewStep() {
+    if (previewAt + 1 < preview.length) {
+      previewAt += 1;
+      el("progress").textContent = `preview ${previewAt + 1} of ${preview.length}`;
+      render(preview[previewAt]);
+      say("Preview: nothing was recorded.");
+    } else {
+      say("End of the preview: nothing was recorded.", true);
+      busy = true; // no more tasks: Submit stays off
       refresh();
     }
   }
@@ -490,5 +510,10 @@
     return;
   }
   if (practice) el("progress").textContent = `practice 1 of ${practice.length}`;
+  if (preview && !preview.length) {
+    say("Nothing to preview yet: generate the study's edits first.");
+    el("submit").disabled = true;
+    return;
+  }
   render(task);
 })();
