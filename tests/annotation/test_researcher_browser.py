@@ -1,8 +1,9 @@
 """A researcher runs a study in a real browser (Playwright driving Debian's headless Chromium).
 
 On the shipped benchmark: signs in, creates a study with the wizard (a category filter, two
-models, single + side-by-side, K = 3), reads the estimate, launches it after its edits are
-generated in-process, watches the dashboard fill itself while simulated raters answer, opens
+models, single + side-by-side, K = 3), reads the estimate, generates the edits in the
+background while the dashboard shows the progress, previews a task as raters see it,
+launches, watches the dashboard fill itself while simulated raters answer, opens
 a rater's page, and downloads the CSV tables and Prolific's approve/reject file. A
 screenshot of each step is saved under test-artifacts/.
 """
@@ -20,11 +21,11 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from playwright.sync_api import Browser, Page, expect
 
-from annotation.models import BenchmarkItem, Study
+from annotation.models import Assignment, BenchmarkItem, Study
 from annotation.services.assignments import assignment_next
 from annotation.services.benchmarks import edit_model_ensure
-from annotation.services.generation import generation_request, jobs_run
 from annotation.services.raters import rater_for_participant
+from annotation.services.runner import study_runner_wait
 from annotation.services.simulation import raters_simulate
 from tests.annotation.rating import submit
 from tests.annotation.test_rater_browser import ARTIFACTS, browser
@@ -80,18 +81,6 @@ def fill_wizard(page: Page, expected_items: int) -> None:
     shot(page, "2-wizard")
 
 
-def generate(study: Study) -> None:
-    """The existing in-process path (what `manage.py study generate` does without a broker)."""
-    report = generation_request(
-        items=study.items.all(),
-        models=study.edit_models.all(),
-        prompt_types=["mask_simple", "mask_rich"],
-        enqueue=False,
-    )
-    for batch in report.batches:
-        jobs_run(job_ids=batch)
-
-
 def crowd(study: Study) -> None:
     """Two Prolific participants (one a few tasks, one none) and simulated raters for the rest."""
     worker = rater_for_participant(platform="prolific", participant_id="PROLIFIC-A")
@@ -137,9 +126,23 @@ def test_a_researcher_runs_a_study_from_the_browser(
     expect(page).to_have_url(f"{base}/studies/{study.pk}/")
     assert sorted(study.edit_models.values_list("name", flat=True)) == sorted(CHOSEN)
     assert study.items.count() == items and study.raters_per_unit == 3
-    generate(study)
-    page.reload()
-    expect(page.locator("#missing-edits")).to_have_text("Every edit the study needs exists.")
+    # Generate in the background: the request answers at once, the page shows the progress
+    # and fills itself (no broker here: the app's background runner does the jobs).
+    page.click("#generate")
+    expect(page.locator(".messages")).to_contain_text("in the background")
+    expect(page.locator("#live progress").first).to_be_visible()
+    shot(page, "4a-generating")
+    expect(page.locator("#missing-edits")).to_have_text(
+        "Every edit the study needs exists.", timeout=120000
+    )
+    assert study_runner_wait(study=study, timeout=60)
+    # Preview a task as raters will see it: nothing leased or recorded.
+    page.click("#preview-link")
+    expect(page.locator("#preview-banner")).to_be_visible()
+    expect(page.locator("#submit")).to_be_visible()
+    shot(page, "4b-preview")
+    assert Assignment.objects.count() == 0
+    page.go_back()
     page.click("#launch")
     expect(page.locator("#status")).to_have_text("live")
     shot(page, "4-launched")
