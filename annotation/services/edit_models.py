@@ -45,6 +45,23 @@ def _text_problems(definition: dict[str, Any]) -> dict[str, str]:
     return problems
 
 
+def _limit_problems(definition: dict[str, Any]) -> dict[str, str]:
+    """The timeout and the concurrency: checked for every kind, since the database holds every
+    row to them (constraint editmodel_limits_positive)."""
+    problems = {}
+    timeout = definition.get("timeout_s", 120.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 3600:
+        problems["timeout_s"] = "must be a number of seconds, more than 0 and at most 3600"
+    concurrency = definition.get("concurrency", 4)
+    if (
+        isinstance(concurrency, bool)
+        or not isinstance(concurrency, int)
+        or not 1 <= concurrency <= 64
+    ):
+        problems["concurrency"] = "must be an integer from 1 to 64"
+    return problems
+
+
 def _http_problems(definition: dict[str, Any]) -> dict[str, str]:
     problems = {}
     url = definition.get("endpoint_url", "")
@@ -58,16 +75,6 @@ def _http_problems(definition: dict[str, Any]) -> dict[str, str]:
             "is the NAME of an environment variable holding the header's value "
             "(letters, digits, _), never the secret itself"
         )
-    timeout = definition.get("timeout_s", 120.0)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 3600:
-        problems["timeout_s"] = "must be a number of seconds, more than 0 and at most 3600"
-    concurrency = definition.get("concurrency", 4)
-    if (
-        isinstance(concurrency, bool)
-        or not isinstance(concurrency, int)
-        or not 1 <= concurrency <= 64
-    ):
-        problems["concurrency"] = "must be an integer from 1 to 64"
     return problems
 
 
@@ -93,7 +100,7 @@ def edit_model_definition_problems(definition: dict[str, Any]) -> dict[str, str]
     unknown = sorted(set(definition) - set(DEFINITION_FIELDS))
     if unknown:
         return {key: "is not a model field" for key in unknown}
-    problems = _text_problems(definition)
+    problems = {**_text_problems(definition), **_limit_problems(definition)}
     kind = definition.get("kind")
     if kind not in KINDS:
         problems["kind"] = f"must be one of {', '.join(KINDS)}"

@@ -114,3 +114,16 @@ def test_the_benchmark_reads_back_as_it_is_written(staff: APIClient) -> None:
         "/api/v1/studies/", spec(name="again", benchmark=created.json()["benchmark"]), format="json"
     )
     assert again.status_code == 201, again.content
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("timeout_s", -3.5), ("timeout_s", 0), ("concurrency", 0)]
+)
+def test_a_limit_out_of_range_is_a_400_for_every_kind(
+    staff: APIClient, field: str, value: float
+) -> None:
+    # Found by schemathesis: the database's check constraint answered first, with a 500.
+    body = {"name": "m", "kind": "external", field: value}
+    response = staff.post("/api/v1/models/", body, format="json")
+    assert response.status_code == 400 and field in response.json()
+    assert not EditModel.objects.filter(name="m").exists()

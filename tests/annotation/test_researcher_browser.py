@@ -81,6 +81,27 @@ def fill_wizard(page: Page, expected_items: int) -> None:
     shot(page, "2-wizard")
 
 
+def generate_and_preview(page: Page, study: Study) -> None:
+    """Generate in the background: the request answers at once, the page shows the progress
+    and fills itself (no broker here: the app's background runner does the jobs). Then a
+    task previewed as raters will see it: nothing leased or recorded."""
+    page.click("#generate")
+    expect(page.locator(".messages")).to_contain_text("in the background")
+    expect(page.locator("#live progress").first).to_be_visible()
+    shot(page, "4a-generating")
+    expect(page.locator("#missing-edits")).to_have_text(
+        "Every edit the study needs exists.", timeout=120000
+    )
+    assert study_runner_wait(study=study, timeout=60)
+    # Preview a task as raters will see it: nothing leased or recorded.
+    page.click("#preview-link")
+    expect(page.locator("#preview-banner")).to_be_visible()
+    expect(page.locator("#submit")).to_be_visible()
+    shot(page, "4b-preview")
+    assert Assignment.objects.count() == 0
+    page.go_back()
+
+
 def crowd(study: Study) -> None:
     """Two Prolific participants (one a few tasks, one none) and simulated raters for the rest."""
     worker = rater_for_participant(platform="prolific", participant_id="PROLIFIC-A")
@@ -126,23 +147,7 @@ def test_a_researcher_runs_a_study_from_the_browser(
     expect(page).to_have_url(f"{base}/studies/{study.pk}/")
     assert sorted(study.edit_models.values_list("name", flat=True)) == sorted(CHOSEN)
     assert study.items.count() == items and study.raters_per_unit == 3
-    # Generate in the background: the request answers at once, the page shows the progress
-    # and fills itself (no broker here: the app's background runner does the jobs).
-    page.click("#generate")
-    expect(page.locator(".messages")).to_contain_text("in the background")
-    expect(page.locator("#live progress").first).to_be_visible()
-    shot(page, "4a-generating")
-    expect(page.locator("#missing-edits")).to_have_text(
-        "Every edit the study needs exists.", timeout=120000
-    )
-    assert study_runner_wait(study=study, timeout=60)
-    # Preview a task as raters will see it: nothing leased or recorded.
-    page.click("#preview-link")
-    expect(page.locator("#preview-banner")).to_be_visible()
-    expect(page.locator("#submit")).to_be_visible()
-    shot(page, "4b-preview")
-    assert Assignment.objects.count() == 0
-    page.go_back()
+    generate_and_preview(page, study)
     page.click("#launch")
     expect(page.locator("#status")).to_have_text("live")
     shot(page, "4-launched")

@@ -132,8 +132,8 @@ def test_reimporting_the_release_changes_nothing(tmp_path: Path) -> None:
     assert "0 created, 0 updated, 6 unchanged" in run_import(root)
     after = {i.external_id: (i.image.name, i.updated_at) for i in BenchmarkItem.objects.all()}
     assert after == before
-    # input, mask, reference, display, thumbnail per item, and nothing else
-    assert len(list(Path(settings.MEDIA_ROOT).rglob("*.png"))) == 6 * 5
+    # input, mask, reference, display, outline, thumbnail per item, and nothing else
+    assert len(list(Path(settings.MEDIA_ROOT).rglob("*.png"))) == 6 * 6
 
 
 def test_the_index_file_itself_selects_the_layout(tmp_path: Path) -> None:

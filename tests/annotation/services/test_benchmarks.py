@@ -146,8 +146,8 @@ def test_reimporting_the_same_manifest_changes_nothing(tmp_path: Path) -> None:
     assert "0 created, 0 updated, 3 unchanged" in output
     after = {i.external_id: (i.image.name, i.updated_at) for i in BenchmarkItem.objects.all()}
     assert after == before
-    # input, mask, reference and the two derivatives (display, thumbnail) of each item
-    assert len(list(Path(settings.MEDIA_ROOT).rglob("*.png"))) == 15
+    # input, mask, reference and the three derivatives (display, outline, thumbnail) of each
+    assert len(list(Path(settings.MEDIA_ROOT).rglob("*.png"))) == 3 * 6
 
 
 def test_a_changed_item_is_updated_and_its_old_file_removed(
@@ -167,8 +167,8 @@ def test_a_changed_item_is_updated_and_its_old_file_removed(
     assert item.prompt_mask_simple == "a blue circle"
     assert item.image.name != old_name
     assert not (Path(settings.MEDIA_ROOT) / old_name).exists()
-    # input, mask, reference and the two derivatives (display, thumbnail) of each item
-    assert len(list(Path(settings.MEDIA_ROOT).rglob("*.png"))) == 15
+    # input, mask, reference and the three derivatives (display, outline, thumbnail) of each
+    assert len(list(Path(settings.MEDIA_ROOT).rglob("*.png"))) == 3 * 6
 
 
 def test_items_missing_from_a_new_manifest_are_kept_and_counted(tmp_path: Path) -> None:
