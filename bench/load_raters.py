@@ -63,6 +63,8 @@ def server_env(database: str, media: Path, *, host: str) -> dict[str, str]:
         "STATIC_MANIFEST": "0",
         "CELERY_BROKER_URL": "",
         "LOG_LEVEL": "WARNING",
+        # Every simulated rater arrives from 127.0.0.1: lift the limit on new identities.
+        "NEW_RATERS_PER_ADDRESS_PER_HOUR": "1000000",
     }
 
 
@@ -191,7 +193,8 @@ class Rater(threading.Thread):
 
     def run(self) -> None:
         base = f"/s/{self.slug}"
-        self.request("GET", f"{base}/?PROLIFIC_PID=load-{self.n}&STUDY_ID=s&SESSION_ID=x")
+        # A Prolific id is 24 hexadecimal characters; the rater's number in the last ones.
+        self.request("GET", f"{base}/?PROLIFIC_PID={self.n:024x}&STUDY_ID=s&SESSION_ID=x")
         status, page = self.timed("page", f"{base}/task/")
         match = TASK_DATA.search(page)
         task, preloaded = None, None

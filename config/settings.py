@@ -117,7 +117,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # saves a database read and write on every rater request.
 # Sessions live in the database: logging out ends a session for good (a copied signed cookie
 # would stay valid). Run `manage.py clearsessions` daily to drop expired ones.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = env_str("SESSION_ENGINE", "django.contrib.sessions.backends.db")
 SESSION_COOKIE_HTTPONLY = True
 
 # On PostgreSQL the task page's two calls run as a few hand-written statements
