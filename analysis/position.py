@@ -288,15 +288,18 @@ def _pair_row(
 def _group_rows(
     group: pd.DataFrame, question: str, prompt_type: str, confidence: float
 ) -> list[dict[str, Any]]:
-    models = sorted(set(map(str, group["model_a"])) | set(map(str, group["model_b"])))
+    # Distinct values first: the frame has one row per judgment (hundreds of thousands).
+    distinct = group[["model_a", "model_b"]].drop_duplicates()
+    pairs = sorted({(str(a), str(b)) for a, b in distinct.itertuples(index=False)})
+    models = sorted({model for pair in pairs for model in pair})
     decided = group.loc[group["choice"] != "none"]
-    pairs = sorted(
-        {(str(a), str(b)) for a, b in zip(group["model_a"], group["model_b"], strict=True)}
-    )
+    per_pair: dict[tuple[str, str], int] = {}
+    for (a, b), count in decided.groupby(["model_a", "model_b"], observed=True).size().items():
+        per_pair[(str(a), str(b))] = per_pair.get((str(a), str(b)), 0) + int(count)
     fit = _fit(decided, models) if len(decided) else None
     rows = []
     for model_a, model_b in pairs:
-        n = int(((decided["model_a"] == model_a) & (decided["model_b"] == model_b)).sum())
+        n = per_pair.get((model_a, model_b), 0)
         row: dict[str, Any] = dict.fromkeys(POSITION_COLUMNS, math.nan)
         row.update(question=question, prompt_type=prompt_type, model_a=model_a)
         row.update(model_b=model_b, n_judgments=n, method=METHOD)

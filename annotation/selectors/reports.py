@@ -267,16 +267,7 @@ def study_report(
         include_simulated=include_simulated,
         platform_export_only=platform_export_only,
     )
-    simulated = (
-        Judgment.objects.filter(
-            assignment__study=study, assignment__unit__is_gold=False, simulated=True
-        )
-        .values("assignment__rater")
-        .distinct()
-        .count()
-        if include_simulated
-        else 0
-    )
+    simulated = simulated_rater_count(study=study) if include_simulated else 0
     data = StudyData(
         name=study.name,
         settings=replace(study_report_settings(study=study), simulated_raters=simulated),
@@ -289,6 +280,18 @@ def study_report(
         else None,
     )
     return build_report(data, rng=seed, n_resamples=n_resamples, salt=report_salt(study))
+
+
+def simulated_rater_count(*, study: Study) -> int:
+    """Simulated raters with a counted (non-gold) judgment in the study."""
+    return (
+        Judgment.objects.filter(
+            assignment__study=study, assignment__unit__is_gold=False, simulated=True
+        )
+        .values("assignment__rater")
+        .distinct()
+        .count()
+    )
 
 
 def _accuracy_preview(single: pd.DataFrame, rng: np.random.Generator) -> list[dict[str, Any]]:
@@ -342,4 +345,6 @@ def study_headlines(*, study: Study, include_simulated: bool = False) -> dict[st
         "accuracy": _accuracy_preview(single, rng),
         "wins": _wins_preview(pairwise, rng),
         "include_simulated": include_simulated,
+        # The dashboard's banner: how many simulated raters these figures include.
+        "simulated_raters": simulated_rater_count(study=study) if include_simulated else 0,
     }

@@ -126,11 +126,31 @@ def test_the_degrees_of_freedom_are_satterthwaite_s_at_least_min_clusters_minus_
     values = (rng.random(120) < np.repeat(rng.uniform(0.05, 0.95, 30), 4)).astype(float)
     parts = crossed_parts(values, items, raters)
     row = groups_frame(parts).iloc[0]
-    v = max(
-        float(parts.v_item[0] + parts.v_rater[0] - parts.v_cell[0]),
-        float(parts.v_item[0]),
-        float(parts.v_rater[0]),
-    )
+    v = float(parts.v_item[0] + parts.v_rater[0] - parts.v_cell[0])
+    assert v > 0
     spread = parts.v_item[0] ** 2 / 29 + parts.v_rater[0] ** 2 / 3 + parts.v_cell[0] ** 2 / 119
     assert row["df"] == pytest.approx(max(3.0, v**2 / spread))
     assert row["df"] > 3
+
+
+def test_the_one_way_variance_stands_in_only_where_the_two_way_sum_is_not_positive() -> None:
+    # .venv/bin/python -c "import numpy as np, pandas as pd, statsmodels.api as sm;
+    #   it = np.repeat(np.arange(4), 2); fit = lambda y, g: sm.OLS(np.array(y, float),
+    #   np.ones(8)).fit(cov_type='cluster', cov_kwds={'groups': g}).cov_params()[0, 0];
+    #   r = pd.factorize(np.array(R))[0]; print(fit(Y, np.column_stack([it, r])),
+    #   fit(Y, it), fit(Y, r))"
+    # with the two (Y, R) below -> 0.026969401041666646 0.057291666666666644 0.0153808593749...
+    #                           -> -0.004882812500000007 0.015624999999999993 0.0051269531249...
+    items = ["a", "a", "b", "b", "c", "c", "d", "d"]
+    positive = crossed_parts(
+        [1, 1, 1, 0, 0, 0, 0, 0], items, ["r1", "r3", "r2", "r3", "r2", "r2", "r3", "r3"]
+    )
+    # Positive although below the item clustering's 0.0573: the two-way sum is used as is.
+    row = groups_frame(positive).iloc[0]
+    assert float(row["se"]) ** 2 == pytest.approx(0.026969401041666646, rel=1e-12)
+    negative = crossed_parts(
+        [0, 1, 1, 0, 1, 1, 0, 1], items, ["r3", "r3", "r3", "r1", "r2", "r3", "r3", "r1"]
+    )
+    # Not positive (-0.00488): the larger one-way variance, the item clustering's, instead.
+    row = groups_frame(negative).iloc[0]
+    assert float(row["se"]) ** 2 == pytest.approx(0.015624999999999993, rel=1e-12)

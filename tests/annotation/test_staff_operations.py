@@ -293,3 +293,14 @@ def test_a_study_without_judgments_still_downloads_and_estimates(
     page = staff.get(reverse("study-dashboard", args=[study.pk]))
     assert page.status_code == 200 and page.context["coverage"] == []
     assert page.context["estimate"]["units"] == 4 * (3 * 2 + 3)
+
+
+def test_the_dashboard_warns_when_its_figures_include_simulated_raters(
+    staff: Client, simulated: Study
+) -> None:
+    url = reverse("study-dashboard", args=[simulated.pk])
+    with_them = staff.get(url, {"simulated": "1"}).content.decode()
+    assert 'id="simulated-banner"' in with_them and 'role="alert"' in with_them
+    assert "not a human evaluation" in with_them
+    assert "95% interval (items × raters)" in with_them
+    assert 'id="simulated-banner"' not in staff.get(url).content.decode()

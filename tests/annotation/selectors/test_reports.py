@@ -212,6 +212,10 @@ def test_the_report_names_simulated_raters_only_when_they_are_included(simulated
 
 def test_the_dashboard_preview_draws_the_two_way_interval(simulated: Study) -> None:
     preview = study_headlines(study=simulated, include_simulated=True)
+    # The banner's count: the simulated raters whose judgments the preview counts.
+    single, pairwise = study_judgment_frames(study=simulated, include_simulated=True)
+    assert preview["simulated_raters"] == len(set(single["rater"]) | set(pairwise["rater"])) > 0
+    assert study_headlines(study=simulated)["simulated_raters"] == 0
     for row in preview["accuracy"]:
         assert row["low"] < row["high"]  # never zero width, 0 of n and n of n included
 
