@@ -145,7 +145,8 @@ def _cell_codes(item: Codes, rater: Codes) -> Codes:
     raw = item * (int(rater.max()) + 1) + rater
     width = int(raw.max()) + 1
     if width > max(8 * len(raw), 1 << 22):
-        return pd.factorize(raw)[0].astype(np.int64)
+        hashed: Codes = pd.factorize(raw)[0].astype(np.int64)
+        return hashed
     present = np.zeros(width, dtype=bool)
     present[raw] = True
     dense: Codes = (np.cumsum(present) - 1)[raw]

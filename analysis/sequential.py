@@ -20,8 +20,9 @@ the predictable bets ``lambda_t = min(sqrt(2 log(2/alpha) / (s2_{t-1} t log(1 + 
 
     sum(lambda_i x_i) / sum(lambda_i)  -  (log(2/alpha) + sum(v_i psi(lambda_i))) / sum(lambda_i)
 
-clipped at 0, and the upper bound is one minus the lower bound of ``1 - x``. ``tests/analysis/test_sequential.py`` checks it against the reference
-implementation of the paper's authors.
+clipped at 0, and the upper bound is one minus the lower bound of ``1 - x``.
+``tests/analysis/test_sequential.py`` checks it against the reference implementation of the
+paper's authors.
 
 Judgments on the platform are clustered (``analysis.crossed``): a rater's leniency and an
 item's difficulty make judgments of the same item, or by the same rater, alike.
