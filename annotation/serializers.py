@@ -166,7 +166,44 @@ class StudySpecSerializer(NoNulMixin, serializers.Serializer[dict[str, Any]]):
     tasks = serializers.ListField(
         child=serializers.ChoiceField(choices=TASKS), min_length=1, default=["single"]
     )
-    raters_per_unit = serializers.IntegerField(min_value=1, max_value=100, default=3)
+    raters_per_unit = serializers.IntegerField(
+        min_value=1,
+        max_value=100,
+        default=3,
+        help_text="K: judgments per unit; with a precision target the most a unit gets (K_max)",
+    )
+    # Precision targets (adaptive allocation); none: every unit gets K.
+    target_half_width = serializers.FloatField(
+        min_value=0.001,
+        max_value=0.499,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="single-image: 95% half-width wanted per model × prompt type",
+    )
+    target_by_category = serializers.BooleanField(
+        default=False, help_text="the target per model × prompt type × object type"
+    )
+    pairwise_target = serializers.ChoiceField(
+        choices=("none", "half-width", "decide"),
+        default="none",
+        help_text="side-by-side: a half-width, or decide (the interval excludes 0.5)",
+    )
+    pairwise_half_width = serializers.FloatField(
+        min_value=0.001, max_value=0.499, required=False, allow_null=True, default=None
+    )
+    decide_alpha = serializers.FloatField(min_value=0.001, max_value=0.499, default=0.05)
+    k_min = serializers.IntegerField(
+        min_value=1, max_value=100, default=1, help_text="judgments every unit gets first"
+    )
+    judgment_budget = serializers.IntegerField(
+        min_value=1,
+        max_value=2**31 - 1,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="most judgments handed out in all (precision targets)",
+    )
     gold_rate = serializers.FloatField(min_value=0, max_value=0.99, default=0.1)
     lease_minutes = serializers.IntegerField(min_value=1, max_value=1440, default=30)
     instructions = serializers.CharField(allow_blank=True, default="")
@@ -307,6 +344,14 @@ class StudySerializer(serializers.ModelSerializer[Study]):
             "completion_url",
             "max_tasks_per_rater",
             "quality_rules",
+            "target_half_width",
+            "target_by_category",
+            "pairwise_target",
+            "pairwise_half_width",
+            "decide_alpha",
+            "k_min",
+            "judgment_budget",
+            "adaptive_state",
             "units",
             "created_at",
             "launched_at",

@@ -8,6 +8,7 @@ from celery import shared_task
 from django.conf import settings
 
 from annotation.generators import GenerationRefused
+from annotation.services.adaptive import adaptive_refresh_live
 from annotation.services.assignments import assignments_expire
 from annotation.services.generation import (
     jobs_held_elsewhere,
@@ -52,3 +53,9 @@ def requeue_stale_jobs() -> int:
 def expire_leases() -> int:
     """Bookkeeping: mark leases past their expiry (slots are freed by the clock anyway)."""
     return assignments_expire()
+
+
+@shared_task
+def adaptive_refresh_studies() -> int:
+    """Precision targets: open the next round of every open cell of the live studies."""
+    return adaptive_refresh_live()

@@ -193,6 +193,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
     },
     "expire-leases": {"task": "annotation.tasks.expire_leases", "schedule": 300.0},
+    # Studies with precision targets: raters finding nothing open also trigger a pass.
+    "adaptive-refresh": {"task": "annotation.tasks.adaptive_refresh_studies", "schedule": 30.0},
 }
 GENERATION_BATCH_SIZE = env_int("GENERATION_BATCH_SIZE", 8, minimum=1)
 GENERATION_CLAIM_TIMEOUT = env_int("GENERATION_CLAIM_TIMEOUT", 600, minimum=1)

@@ -30,6 +30,8 @@ from annotation.models.rules import (
     rater_cap_reached,
     rater_takes_tasks,
     study_caps_raters,
+    study_is_adaptive,
+    unit_wanted_at_launch,
     units_open,
     units_unseen,
 )
@@ -65,6 +67,8 @@ __all__ = [
     "rater_takes_tasks",
     "shuffle_key",
     "study_caps_raters",
+    "study_is_adaptive",
+    "unit_wanted_at_launch",
     "units_open",
     "units_unseen",
 ]

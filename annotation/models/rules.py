@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Q, QuerySet, Subquery
+from django.db.models import F, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from annotation.models.raters import Assignment, Rater
@@ -96,9 +96,20 @@ def units_unseen(*, rater: Rater, study: Study, gold: bool) -> QuerySet[StudyUni
 
 
 def units_open(units: QuerySet[StudyUnit], *, study: Study) -> QuerySet[StudyUnit]:
-    """Units with a slot left below K by the slot counter (gold units are not capped at K:
-    every rater should meet some)."""
-    return units.filter(slots_taken__lt=study.raters_per_unit)
+    """Units with a slot left below the judgments they are to get (``StudyUnit.wanted``: K,
+    or under precision targets what the allocation has given them so far), by the slot
+    counter. Gold units are not capped: every rater should meet some."""
+    return units.filter(slots_taken__lt=F("wanted"))
+
+
+def study_is_adaptive(study: Study) -> bool:
+    """Whether the study allocates by precision targets instead of a fixed K."""
+    return study.target_half_width is not None or study.pairwise_target != "none"
+
+
+def unit_wanted_at_launch(study: Study) -> int:
+    """``StudyUnit.wanted`` of a new unit: K, or K_min under precision targets."""
+    return study.k_min if study_is_adaptive(study) else study.raters_per_unit
 
 
 def emptiest_level(units: QuerySet[StudyUnit]) -> Subquery:

@@ -23,6 +23,11 @@ class Study(models.Model):
         PAUSED = "paused"
         CLOSED = "closed"
 
+    class PairwiseTarget(models.TextChoices):
+        NONE = "none"
+        HALF_WIDTH = "half-width"
+        DECIDE = "decide"
+
     class Platform(models.TextChoices):
         NONE = "none", "Internal raters only"
         PROLIFIC = "prolific", "Prolific"
@@ -58,6 +63,21 @@ class Study(models.Model):
     # as the same keyed hashes raters are stored under; the report can keep only these.
     platform_export = models.JSONField(default=list, blank=True)
     platform_export_at = models.DateTimeField(null=True, blank=True)
+    # Precision targets (adaptive allocation, analysis/adaptive.py): with a target a unit gets
+    # ``k_min`` judgments first and more, up to ``raters_per_unit`` (then K_max), only while
+    # its cell's two-way 95% interval is wider than the target; ``judgment_budget`` caps the
+    # judgments handed out in all. No target: every unit gets ``raters_per_unit`` (fixed K).
+    target_half_width = models.FloatField(null=True, blank=True)
+    target_by_category = models.BooleanField(default=False)
+    pairwise_target = models.CharField(
+        max_length=16, choices=PairwiseTarget.choices, default=PairwiseTarget.NONE
+    )
+    pairwise_half_width = models.FloatField(null=True, blank=True)
+    decide_alpha = models.FloatField(default=0.05)
+    k_min = models.PositiveIntegerField(default=1)
+    judgment_budget = models.PositiveIntegerField(null=True, blank=True)
+    # What the last allocation pass found, per cell (services.adaptive.adaptive_refresh).
+    adaptive_state = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     created_at = models.DateTimeField(auto_now_add=True)
     launched_at = models.DateTimeField(null=True, blank=True)
@@ -88,6 +108,28 @@ class Study(models.Model):
             models.CheckConstraint(
                 condition=field_in("platform", ("none", "prolific", "mturk")),
                 name="study_platform_valid",
+            ),
+            models.CheckConstraint(
+                condition=field_in("pairwise_target", ("none", "half-width", "decide")),
+                name="study_pairwise_target_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(k_min__gte=1) & Q(k_min__lte=models.F("raters_per_unit")),
+                name="study_k_min_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(target_half_width__isnull=True)
+                | (Q(target_half_width__gt=0) & Q(target_half_width__lt=0.5)),
+                name="study_target_half_width_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(pairwise_half_width__isnull=True)
+                | (Q(pairwise_half_width__gt=0) & Q(pairwise_half_width__lt=0.5)),
+                name="study_pairwise_half_width_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(decide_alpha__gt=0) & Q(decide_alpha__lt=0.5),
+                name="study_decide_alpha_range",
             ),
         ]
         ordering = ["-created_at"]
@@ -131,6 +173,10 @@ class StudyUnit(models.Model):
     # ``services.assignments.assignments_expire`` marks them (never more than K, possibly
     # briefly fewer).
     slots_taken = models.PositiveIntegerField(default=0)
+    # Judgments this unit is to get: K of a fixed-K study; under precision targets K_min at
+    # launch, raised a round at a time (never above K) while the unit's cell is open. The
+    # next-task query hands out units below it (gold units ignore it).
+    wanted = models.PositiveIntegerField(default=0)
     # The unit's place in a random order fixed when it is created. The next-task query starts
     # at a random key among the emptiest units and follows an index from there, which breaks
     # ties at random without sorting every open unit of the study on each request.

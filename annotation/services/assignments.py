@@ -33,11 +33,13 @@ from annotation.models import (
     rater_takes_tasks,
     shuffle_key,
     study_caps_raters,
+    study_is_adaptive,
     units_open,
     units_unseen,
 )
 from annotation.selectors.raters import rater_task_count
 from annotation.services import task_sql
+from annotation.services.adaptive import adaptive_refresh
 from annotation.services.errors import ServiceError
 
 
@@ -159,8 +161,10 @@ def _pick_unit(rater: Rater, study: Study, *, gold: bool, wait: bool, minutes: i
     # change to it happens under the same lock, and it decides.
     for way in ways:
         locked = way.select_for_update(skip_locked=not wait)
-        for pk, kind, slots_taken in locked.values_list("pk", "kind", "slots_taken")[:1]:
-            if gold or slots_taken < study.raters_per_unit:  # (SQLite has no re-check)
+        for pk, kind, slots_taken, wanted in locked.values_list(
+            "pk", "kind", "slots_taken", "wanted"
+        )[:1]:
+            if gold or slots_taken < wanted:  # (SQLite has no re-check)
                 return _Pick(_lease(rater, study, pk, kind, minutes))
     # Nothing unlocked: "nothing left" only if nothing is open at all.
     return _Pick(None, contended=units.exists())
@@ -262,6 +266,14 @@ def assignment_next(
     minutes = lease_minutes(study, preload=preload)
     assignment = _pick_with_retries(rater, study, gold=True, minutes=minutes) if want_gold else None
     if assignment is None:
+        assignment = _pick_with_retries(rater, study, gold=False, minutes=minutes)
+    # Under precision targets nothing open may mean a round is over: an allocation pass
+    # opens the next round of every open cell (if any), and the rater looks once more.
+    if (
+        assignment is None
+        and study_is_adaptive(study)
+        and adaptive_refresh(study=study).get("raised_units")
+    ):
         assignment = _pick_with_retries(rater, study, gold=False, minutes=minutes)
     return None if assignment is None else _for_task_page(assignment.pk)
 

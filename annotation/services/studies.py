@@ -47,6 +47,26 @@ class StudySpec:
     completion_url: str = ""
     max_tasks_per_rater: int | None = None
     quality_rules: dict[str, float] | None = None
+    # Precision targets (services.adaptive); none set: fixed K.
+    target_half_width: float | None = None
+    target_by_category: bool = False
+    pairwise_target: str = "none"
+    pairwise_half_width: float | None = None
+    decide_alpha: float = 0.05
+    k_min: int = 1
+    judgment_budget: int | None = None
+
+
+#: The spec's precision-target fields, stored on the study as they are.
+TARGET_FIELDS = (
+    "target_half_width",
+    "target_by_category",
+    "pairwise_target",
+    "pairwise_half_width",
+    "decide_alpha",
+    "k_min",
+    "judgment_budget",
+)
 
 
 def study_spec_from_data(data: dict[str, Any], *, models: list[EditModel]) -> StudySpec:
@@ -72,6 +92,7 @@ def study_spec_from_data(data: dict[str, Any], *, models: list[EditModel]) -> St
         completion_url=data["completion_url"],
         max_tasks_per_rater=data.get("max_tasks_per_rater"),
         quality_rules=dict(data["quality_rules"]),
+        **{name: data[name] for name in TARGET_FIELDS if name in data},
     )
 
 
@@ -124,6 +145,33 @@ def _quality_rule_problems(rules: dict[str, float]) -> list[str]:
     return problems
 
 
+def _target_problems(s: StudySpec) -> list[str]:
+    """What is wrong with the precision targets (each problem names its field)."""
+    problems: list[str] = []
+    for name in ("target_half_width", "pairwise_half_width"):
+        value = getattr(s, name)
+        if value is not None and not 0 < value < 0.5:
+            problems.append(f"{name}: a 95% half-width must lie between 0 and 0.5, e.g. 0.1")
+    if s.pairwise_target not in ("none", "half-width", "decide"):
+        problems.append("pairwise_target: must be none, half-width or decide")
+    if s.pairwise_target == "half-width" and s.pairwise_half_width is None:
+        problems.append("pairwise_half_width: a half-width target needs its half-width")
+    if s.pairwise_target != "none" and not s.task_pairwise:
+        problems.append("pairwise_target: the study has no side-by-side task")
+    if s.target_half_width is not None and not s.task_single:
+        problems.append("target_half_width: the study has no single-image task")
+    if not 0 < s.decide_alpha < 0.5:
+        problems.append("decide_alpha: must lie between 0 and 0.5, e.g. 0.05")
+    if not 1 <= s.k_min <= s.raters_per_unit:
+        problems.append(
+            f"k_min: must be between 1 and K (raters_per_unit, {s.raters_per_unit}), the "
+            "most judgments a unit gets"
+        )
+    if s.judgment_budget is not None and s.judgment_budget < 1:
+        problems.append("judgment_budget: must be at least 1")
+    return problems
+
+
 def _study_problems(s: StudySpec) -> list[str]:
     problems: list[str] = []
     if not s.name.strip():
@@ -141,7 +189,7 @@ def _study_problems(s: StudySpec) -> list[str]:
         problems.append("completion_code: a Prolific study needs its completion code")
     if s.max_tasks_per_rater is not None and s.max_tasks_per_rater < 1:
         problems.append("max_tasks_per_rater: must be at least 1")
-    return problems + _quality_rule_problems(s.quality_rules or {})
+    return problems + _quality_rule_problems(s.quality_rules or {}) + _target_problems(s)
 
 
 def study_spec_problems(*, spec: StudySpec) -> list[str]:
@@ -196,6 +244,7 @@ def study_create(*, owner: Any, spec: StudySpec, slug: str | None = None) -> Stu
             completion_url=_completion_url(s),
             max_tasks_per_rater=s.max_tasks_per_rater,
             quality_rules=dict(s.quality_rules or {}),
+            **{name: getattr(s, name) for name in TARGET_FIELDS},
         )
         study.items.set(s.items)
         study.edit_models.set(s.models)
@@ -243,6 +292,7 @@ def study_update(*, study: Study, spec: StudySpec) -> Study:
             "platform",
             "completion_code",
             "max_tasks_per_rater",
+            *TARGET_FIELDS,
         ):
             setattr(locked, field_name, getattr(s, field_name))
         locked.name = s.name.strip()

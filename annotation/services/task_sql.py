@@ -119,13 +119,13 @@ AND NOT EXISTS (
 )
 """
 
-# Open units (below K: models.units_open) at the emptiest level (models.emptiest_level): the
-# level is a subquery evaluated once.
+# Open units (below the judgments they are to get: models.units_open) at the emptiest level
+# (models.emptiest_level): the level is a subquery evaluated once.
 _OPEN_LEVEL = """
-AND u.slots_taken < %(k)s
+AND u.slots_taken < u.wanted
 AND u.slots_taken = (
     SELECT lv.slots_taken FROM annotation_studyunit lv
-    WHERE {unseen} AND lv.slots_taken < %(k)s
+    WHERE {unseen} AND lv.slots_taken < lv.wanted
     ORDER BY lv.slots_taken LIMIT 1
 )
 """.format(unseen=_UNSEEN.format(u="lv"))
@@ -240,7 +240,6 @@ _TYPES = {
     "study": "bigint",
     "assignment": "bigint",
     "gold": "boolean",
-    "k": "integer",
     "cap": "bigint",
     "exclude": "bigint[]",
     "renew": "bigint[]",
@@ -445,7 +444,6 @@ def lease_next(
     params = {
         "rater": rater_id,
         "study": study.pk,
-        "k": study.raters_per_unit,
         "cap": study.max_tasks_per_rater,
         "exclude": list(exclude),
         "renew": list(renew),

@@ -5,7 +5,14 @@ from __future__ import annotations
 import itertools
 import random
 
-from annotation.models import BenchmarkItem, Edit, EditModel, Study, StudyUnit
+from annotation.models import (
+    BenchmarkItem,
+    Edit,
+    EditModel,
+    Study,
+    StudyUnit,
+    unit_wanted_at_launch,
+)
 from annotation.questions import pairwise_questions, single_questions
 from annotation.services.generation import generation_request, jobs_run
 
@@ -79,6 +86,9 @@ def units_build(*, study: Study, rng: random.Random) -> int:
     regular = len(units)
     if study.gold_rate > 0:
         units += _gold_units(study, items, regular, rng)
+    wanted = unit_wanted_at_launch(study)
+    for unit in units:
+        unit.wanted = wanted
     StudyUnit.objects.bulk_create(units)
     return len(units)
 

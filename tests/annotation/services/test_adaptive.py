@@ -1,0 +1,227 @@
+"""Precision targets on the platform: units start at K_min, open cells get more, met cells
+stop, K_max and the budget hold, and 50 concurrent raters never over-assign."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from django.db import connection
+
+from analysis.crossed import crossed_parts, groups_frame
+from annotation.models import Assignment, Judgment, Rater, Study, StudyUnit
+from annotation.services.adaptive import adaptive_refresh
+from annotation.services.assignments import assignment_next
+from annotation.services.errors import ServiceError
+from annotation.services.judgments import judgment_submit
+from annotation.services.raters import rater_for_participant
+from tests.annotation.rating import prolific_id
+
+pytestmark = pytest.mark.django_db
+
+ALPHA, BETA = "Secret Model Alpha", "Secret Model Beta"
+
+
+def _answers(assignment: Assignment, *, correct: bool) -> dict[str, str]:
+    yes = "yes" if correct else "no"
+    return {q["id"]: (yes if q["kind"] == "yes_no" else "left") for q in assignment.unit.questions}
+
+
+def _rate_everything_open(study: Study, answer: Callable[[Assignment, int], bool]) -> int:
+    """New raters take every open unit until none is left; returns the judgments made."""
+    made = 0
+    for n in range(50):
+        rater = rater_for_participant(platform="prolific", participant_id=prolific_id(f"r{n}"))
+        while (a := assignment_next(rater=rater, study=study)) is not None:
+            judgment_submit(
+                rater=rater,
+                assignment_id=a.pk,
+                answers=_answers(a, correct=answer(a, n)),
+                time_on_task_ms=1500,
+                client_submission_id=uuid.uuid4(),
+            )
+            made += 1
+    return made
+
+
+def _rate_round(study: Study, answer: Callable[[Assignment, int], bool]) -> None:
+    """Every open unit judged once, each by a new rater taking one task (none of them finds
+    nothing open, so no allocation pass runs)."""
+    wanted = sum(
+        StudyUnit.objects.filter(study=study, is_gold=False).values_list("wanted", flat=True)
+    )
+    for n in range(wanted):
+        rater = rater_for_participant(platform="prolific", participant_id=prolific_id(f"o{n}"))
+        a = assignment_next(rater=rater, study=study)
+        assert a is not None
+        judgment_submit(
+            rater=rater,
+            assignment_id=a.pk,
+            answers=_answers(a, correct=answer(a, n)),
+            time_on_task_ms=1500,
+            client_submission_id=uuid.uuid4(),
+        )
+
+
+def _alpha_always_beta_by_rater(a: Assignment, n: int) -> bool:
+    return a.unit.edit_a.model.name == ALPHA or n % 2 == 0
+
+
+def _half_width(study: Study, model: str) -> float:
+    """The cell's two-way half-width computed here from the judgments (analysis.crossed)."""
+    rows = list(
+        Judgment.objects.filter(
+            assignment__study=study, assignment__unit__edit_a__model__name=model
+        ).values_list("correct", "assignment__unit__edit_a__item_id", "assignment__rater_id")
+    )
+    values, items, raters = (np.array(c) for c in zip(*rows, strict=True))
+    row = groups_frame(crossed_parts(values.astype(float), items, raters)).iloc[0]
+    return float(row["high"] - row["low"]) / 2
+
+
+def _wanted(study: Study) -> dict[str, set[int]]:
+    out: dict[str, set[int]] = {}
+    for model, wanted in StudyUnit.objects.filter(study=study, is_gold=False).values_list(
+        "edit_a__model__name", "wanted"
+    ):
+        out.setdefault(model, set()).add(wanted)
+    return out
+
+
+def adaptive_study(make_study: Callable[..., Study], **overrides: Any) -> Study:
+    options: dict[str, Any] = {
+        "task_pairwise": False,
+        "prompt_types": ["mask_simple"],
+        "raters_per_unit": 4,
+        "target_half_width": 0.2,
+        "k_min": 1,
+        **overrides,
+    }
+    return make_study(**options)
+
+
+def test_units_start_at_k_min_under_a_target_and_at_k_without(
+    make_study: Callable[..., Study],
+) -> None:
+    assert _wanted(adaptive_study(make_study, k_min=2)) == {
+        ALPHA: {2},
+        BETA: {2},
+        "Secret Model Gamma": {2},
+    }
+    fixed = make_study(task_pairwise=False, raters_per_unit=3)
+    assert set(StudyUnit.objects.filter(study=fixed).values_list("wanted", flat=True)) == {3}
+
+
+def test_the_wider_cell_gets_another_round_and_the_met_one_stops(
+    make_study: Callable[..., Study],
+) -> None:
+    study = adaptive_study(make_study, k_min=3)
+    # The first rounds (K_min = 3) rated: Alpha always right, Beta right for every other rater. Put
+    # the target between the two cells' widths (computed here) and run a pass.
+    _rate_round(study, _alpha_always_beta_by_rater)
+    alpha, beta = _half_width(study, ALPHA), _half_width(study, BETA)
+    assert alpha < beta
+    Study.objects.filter(pk=study.pk).update(target_half_width=(alpha + beta) / 2)
+    study.refresh_from_db()
+    state = adaptive_refresh(study=study)
+    wanted = _wanted(study)
+    assert wanted[ALPHA] == {3} and wanted[BETA] == {4}
+    status = {row["cell"]: row["status"] for row in state["cells"]}
+    assert status[f"{ALPHA} · mask_simple"] == "target met"
+    assert status[f"{BETA} · mask_simple"] == "running"
+    # A second pass before Beta's new round is handed out raises nothing.
+    assert adaptive_refresh(study=study)["raised_units"] == 0
+    assert _wanted(study)[BETA] == {4}
+
+
+def test_k_max_and_never_twice_hold_to_the_end(make_study: Callable[..., Study]) -> None:
+    study = adaptive_study(make_study, target_half_width=0.01)  # never met at 4 items
+    made = _rate_everything_open(study, _alpha_always_beta_by_rater)
+    units = StudyUnit.objects.filter(study=study, is_gold=False).count()
+    assert made == units * 4  # every cell ran to K_max = 4, not beyond
+    per_unit = Counter(Assignment.objects.filter(study=study).values_list("unit", flat=True))
+    assert set(per_unit.values()) == {4}
+    pairs = list(Assignment.objects.filter(study=study).values_list("rater", "unit"))
+    assert len(set(pairs)) == len(pairs)
+    state = adaptive_refresh(study=study)
+    assert {row["status"] for row in state["cells"]} == {"K_max reached"}
+
+
+def test_the_budget_caps_the_judgments_handed_out(make_study: Callable[..., Study]) -> None:
+    # 3 models × 4 items = 12 units; K_min 1 uses 12, the budget leaves room for one round
+    # of one cell (4 units) more.
+    study = adaptive_study(make_study, target_half_width=0.01, judgment_budget=16)
+    made = _rate_everything_open(study, _alpha_always_beta_by_rater)
+    assert made == 16
+    state = adaptive_refresh(study=study)
+    assert state["budget_reached"] is True
+    assert "budget reached" in {row["status"] for row in state["cells"]}
+
+
+def test_targets_are_checked_with_a_message_naming_the_field(
+    make_study: Callable[..., Study],
+) -> None:
+    for overrides, field in (
+        ({"target_half_width": 0.7}, "target_half_width"),
+        ({"k_min": 5}, "k_min"),
+        ({"pairwise_target": "half-width"}, "pairwise_half_width"),
+        ({"judgment_budget": 0}, "judgment_budget"),
+    ):
+        with pytest.raises(ServiceError) as caught:
+            adaptive_study(make_study, launch=False, task_pairwise=True, **overrides)
+        assert any(str(p).startswith(f"{field}:") for p in caught.value.problems), field
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("task_path")
+def test_fifty_concurrent_raters_respect_k_max_and_never_twice(
+    make_study: Callable[..., Study],
+) -> None:
+    study = adaptive_study(make_study, target_half_width=0.01, raters_per_unit=3)
+    units = StudyUnit.objects.filter(study=study, is_gold=False).count()
+    start = threading.Barrier(50)
+    errors: list[BaseException] = []
+
+    def rate(n: int) -> None:
+        try:
+            rater = rater_for_participant(platform="prolific", participant_id=prolific_id(f"c{n}"))
+            start.wait(timeout=60)
+            # A few empty answers in a row can be a round changing hands; keep asking.
+            misses = 0
+            while misses < 3:
+                a = assignment_next(rater=rater, study=study)
+                if a is None:
+                    misses += 1
+                    continue
+                misses = 0
+                judgment_submit(
+                    rater=rater,
+                    assignment_id=a.pk,
+                    answers=_answers(a, correct=n % 2 == 0),
+                    time_on_task_ms=1500,
+                    client_submission_id=uuid.uuid4(),
+                )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=rate, args=(n,)) for n in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors[:3]
+    submitted = Counter(
+        Assignment.objects.filter(study=study, status="submitted").values_list("unit", flat=True)
+    )
+    assert max(submitted.values()) <= 3
+    assert sum(submitted.values()) == units * 3
+    pairs = list(Assignment.objects.filter(study=study).values_list("rater", "unit"))
+    assert len(set(pairs)) == len(pairs)
+    assert Rater.objects.count() >= 50
