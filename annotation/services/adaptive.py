@@ -69,6 +69,7 @@ def _cells(study: Study) -> tuple[dict[tuple[Any, ...], _Cell], dict[int, tuple[
     cells: dict[tuple[Any, ...], _Cell] = {}
     key_of: dict[int, tuple[Any, ...]] = {}
     k_max = study.raters_per_unit
+    target: float | None
     for pk, kind, prompt_type, model_a, model_b, object_type, taken, wanted in units:
         if kind == StudyUnit.Kind.SINGLE:
             if study.target_half_width is None:
