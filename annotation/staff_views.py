@@ -27,6 +27,7 @@ from annotation import categories as cat
 from annotation.forms import StudyWizardForm, wizard_initial, wizard_save, wizard_validated_spec
 from annotation.models import Assignment, BenchmarkItem, Edit, Study
 from annotation.selectors.access import study_get_for_staff
+from annotation.selectors.adaptive import adaptive_state_now
 from annotation.selectors.approvals import approvals_csv, rater_decisions
 from annotation.selectors.exports import EXPORTS, RAW_KINDS, ExportRequestError, study_export
 from annotation.selectors.planning import (
@@ -186,6 +187,8 @@ def study_dashboard(request: HttpRequest, study_id: int) -> HttpResponse:
     context |= {
         "estimate": study_estimate(study=study),
         "headlines": study_headlines(study=study, include_simulated=simulated),
+        # Precision targets: each cell's interval and status now ({} for a fixed-K study).
+        "adaptive": adaptive_state_now(study=study),
         "downloads": _downloads(study, simulated=simulated),
         "crowd_link": crowd_link,
         "prolific_link": crowd_link

@@ -158,6 +158,7 @@ def _settings_json(settings: ReportSettings) -> dict[str, Any]:
         "launched_at": settings.launched_at,
         "closed_at": settings.closed_at,
         "simulated_raters": settings.simulated_raters,
+        "adaptive": None if settings.adaptive is None else dict(settings.adaptive),
     }
 
 

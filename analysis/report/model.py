@@ -94,6 +94,13 @@ class ReportSettings:
     simulated_raters : int
         Simulated raters whose judgments are included (0: none). Every page of the HTML and
         the JSON then say so in a banner.
+    adaptive : mapping or None
+        The adaptive design when the study allocated by precision targets (None: fixed K):
+        ``k_min``, ``k_max``, ``target_half_width``, ``target_by_category``,
+        ``pairwise_target`` (none / half-width / decide), ``pairwise_half_width``,
+        ``decide_alpha``, ``budget``, ``budget_reached`` and ``statuses`` (cells per final
+        status, e.g. ``{"target met": 10, "K_max reached": 2}``). The methods text describes
+        what happened from it.
     """
 
     task_kinds: tuple[str, ...] = ()
@@ -105,6 +112,7 @@ class ReportSettings:
     launched_at: dt.date | None = None
     closed_at: dt.date | None = None
     simulated_raters: int = 0
+    adaptive: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.task_kinds) - set(TASK_KINDS))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 from dataclasses import replace
 from typing import Any
 
@@ -17,8 +18,9 @@ from analysis.report import Report, ReportSettings, StudyData, build_report
 from analysis.report.model import EXAMPLE_COLUMNS, INPUT_IMAGE
 from analysis.tables import accuracy_table, apply_exclusions
 from annotation.autojudge import answer, verdicts
-from annotation.models import Edit, Judgment, Rater, Study, StudyUnit
+from annotation.models import Edit, Judgment, Rater, Study, StudyUnit, study_is_adaptive
 from annotation.questions import single_correct
+from annotation.selectors.adaptive import adaptive_state_now
 from annotation.selectors.raters import rater_quality
 
 
@@ -247,7 +249,30 @@ def study_report_settings(*, study: Study) -> ReportSettings:
         models=models,
         launched_at=study.launched_at.date() if study.launched_at else None,
         closed_at=study.closed_at.date() if study.closed_at else None,
+        adaptive=_adaptive_summary(study),
     )
+
+
+def _adaptive_summary(study: Study) -> dict[str, Any] | None:
+    """The adaptive design and each cell's status now (None for a fixed-K study), for the
+    report's methods text and JSON."""
+    if not study_is_adaptive(study):
+        return None
+    state = adaptive_state_now(study=study)
+    statuses = Counter(str(cell["status"]) for cell in state.get("cells", []))
+    return {
+        "k_min": study.k_min,
+        "k_max": study.raters_per_unit,
+        "target_half_width": study.target_half_width,
+        "target_by_category": study.target_by_category,
+        "pairwise_target": study.pairwise_target,
+        "pairwise_half_width": study.pairwise_half_width,
+        "decide_alpha": study.decide_alpha,
+        "budget": study.judgment_budget,
+        "budget_reached": bool(state.get("budget_reached", False)),
+        "statuses": dict(statuses),
+        "cells": state.get("cells", []),
+    }
 
 
 def study_report(

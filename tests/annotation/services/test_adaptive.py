@@ -12,9 +12,12 @@ from typing import Any
 import numpy as np
 import pytest
 from django.db import connection
+from django.test import Client
+from django.urls import reverse
 
 from analysis.crossed import crossed_parts, groups_frame
 from annotation.models import Assignment, Judgment, Rater, Study, StudyUnit
+from annotation.selectors.reports import study_report
 from annotation.services.adaptive import adaptive_refresh
 from annotation.services.assignments import assignment_next
 from annotation.services.errors import ServiceError
@@ -225,3 +228,22 @@ def test_fifty_concurrent_raters_respect_k_max_and_never_twice(
     pairs = list(Assignment.objects.filter(study=study).values_list("rater", "unit"))
     assert len(set(pairs)) == len(pairs)
     assert Rater.objects.count() >= 50
+
+
+def test_the_dashboard_and_the_report_show_what_the_allocation_did(
+    make_study: Callable[..., Study], admin_user: Any
+) -> None:
+    study = adaptive_study(make_study, target_half_width=0.01)
+    _rate_everything_open(study, _alpha_always_beta_by_rater)
+    client = Client()
+    client.force_login(admin_user)
+    page = client.get(reverse("study-dashboard", args=[study.pk])).content.decode()
+    assert 'id="adaptive-cells"' in page
+    assert page.count('data-status="K_max reached"') == 3  # one row per model's cell
+    assert "anytime-valid" in page
+    text = study_report(study=study, n_resamples=50).methods_text
+    assert "allocated adaptively to precision targets" in text
+    assert "Of the 3 cells: 3 K_max reached." in text
+    fixed = make_study(task_pairwise=False, raters_per_unit=1)
+    page = client.get(reverse("study-dashboard", args=[fixed.pk])).content.decode()
+    assert 'id="adaptive-cells"' not in page

@@ -1,0 +1,233 @@
+"""Precision targets, read only: each cell's interval and status, and what a pass would raise.
+
+The cells and rules are described in ``services.adaptive``, which writes what this finds
+(``StudyUnit.wanted``, ``Study.adaptive_state``); the dashboard and the report read it here
+without changing anything.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from analysis.adaptive import cell_status
+from analysis.crossed import crossed_parts, groups_frame
+from analysis.sequential import METHOD as CS_METHOD
+from analysis.sequential import clustered_confidence_sequence
+from annotation.models import Judgment, Study, StudyUnit, study_is_adaptive
+
+__all__ = ["DECIDED", "AdaptiveLook", "adaptive_look", "adaptive_state", "adaptive_state_now"]
+
+DECIDED = "decided"
+PAIR_QUESTIONS = ("alignment", "realism")
+
+
+@dataclass
+class _Cell:
+    label: str
+    kind: str
+    target: float | None  # half-width target; None for a "decide" comparison
+    units: list[int] = field(default_factory=list)
+    handed_out: bool = True  # every unit has its current round leased or submitted
+    at_ceiling: bool = True  # every unit wants K already
+    # One series per question (single-image cells have one): (value, item, rater, order).
+    series: dict[str, list[tuple[float, int, int, int]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
+
+def _cells(study: Study) -> tuple[dict[tuple[Any, ...], _Cell], dict[int, tuple[Any, ...]]]:
+    """The study's cells and each unit's cell key (gold units belong to none)."""
+    units = StudyUnit.objects.filter(study=study, is_gold=False).values_list(
+        "pk",
+        "kind",
+        "prompt_type",
+        "edit_a__model__name",
+        "edit_b__model__name",
+        "edit_a__item__object_type",
+        "slots_taken",
+        "wanted",
+    )
+    cells: dict[tuple[Any, ...], _Cell] = {}
+    key_of: dict[int, tuple[Any, ...]] = {}
+    k_max = study.raters_per_unit
+    target: float | None
+    for pk, kind, prompt_type, model_a, model_b, object_type, taken, wanted in units:
+        if kind == StudyUnit.Kind.SINGLE:
+            if study.target_half_width is None:
+                continue
+            by_type = study.target_by_category
+            key: tuple[Any, ...] = (kind, model_a, prompt_type, object_type if by_type else "")
+            label = f"{model_a} · {prompt_type}" + (f" · {object_type}" if by_type else "")
+            target = study.target_half_width
+        else:
+            if study.pairwise_target == Study.PairwiseTarget.NONE:
+                continue
+            key = (kind, model_a, model_b, prompt_type)
+            label = f"{model_a} vs {model_b} · {prompt_type}"
+            decide = study.pairwise_target == Study.PairwiseTarget.DECIDE
+            target = None if decide else study.pairwise_half_width
+        cell = cells.setdefault(key, _Cell(label, kind, target))
+        cell.units.append(pk)
+        cell.handed_out &= taken >= wanted
+        cell.at_ceiling &= wanted >= k_max
+        key_of[pk] = key
+    return cells, key_of
+
+
+def _collect(study: Study, cells: dict[tuple[Any, ...], _Cell], key_of: dict[int, Any]) -> None:
+    """Each cell's counted judgments: values per question, with item, rater and the item's
+    place in the unit order fixed at launch (``StudyUnit.shuffle``)."""
+    rows = Judgment.objects.filter(
+        assignment__study=study,
+        assignment__unit__is_gold=False,
+        assignment__rater__excluded=False,
+        superseded_by__isnull=True,
+    ).values_list(
+        "assignment__unit_id",
+        "assignment__unit__edit_a__item_id",
+        "assignment__rater_id",
+        "assignment__unit__shuffle",
+        "correct",
+        "answers",
+    )
+    for unit, item, rater, order, correct, answers in rows:
+        key = key_of.get(unit)
+        if key is None:
+            continue
+        cell = cells[key]
+        if cell.kind == StudyUnit.Kind.SINGLE:
+            cell.series["accuracy"].append((float(bool(correct)), item, rater, order))
+            continue
+        for question in PAIR_QUESTIONS:
+            choice = answers.get(f"{question}_choice", "none")
+            if choice in ("a", "b"):  # a tie carries no win rate
+                cell.series[question].append((float(choice == "a"), item, rater, order))
+
+
+def _judge(cell: _Cell, study: Study) -> list[dict[str, Any]]:
+    """One entry per question: n, estimate, two-way interval, and for a "decide" comparison
+    the confidence sequence and whether it excludes one half."""
+    questions = ["accuracy"] if cell.kind == StudyUnit.Kind.SINGLE else list(PAIR_QUESTIONS)
+    out = []
+    for question in questions:
+        rows = cell.series.get(question, [])
+        entry: dict[str, Any] = {"question": question, "n": len(rows)}
+        if rows:
+            values, items, raters, order = (np.array(c) for c in zip(*rows, strict=True))
+            row = groups_frame(crossed_parts(values, items, raters)).iloc[0]
+            entry.update(estimate=float(row["estimate"]), low=float(row["low"]))
+            entry.update(high=float(row["high"]))
+            entry["half_width"] = (entry["high"] - entry["low"]) / 2
+            if cell.target is None:
+                ranked = np.argsort(order, kind="stable")
+                seq = clustered_confidence_sequence(
+                    values[ranked], items[ranked], alpha=study.decide_alpha
+                )
+                entry["cs_low"], entry["cs_high"] = seq.final
+                entry["decided"] = seq.excludes(0.5)
+        else:
+            entry.update(estimate=None, low=None, high=None, half_width=None, decided=False)
+        out.append(entry)
+    return out
+
+
+def _met(cell: _Cell, judged: list[dict[str, Any]]) -> bool:
+    if cell.target is None:
+        return all(e.get("decided", False) for e in judged)
+    return all(e["half_width"] is not None and e["half_width"] <= cell.target for e in judged)
+
+
+def _gain(judged: list[dict[str, Any]]) -> float:
+    """Expected half-width reduction per judgment of the cell's widest question."""
+    gains = [np.inf if not e["n"] else (e["half_width"] or 0.0) / (2 * e["n"]) for e in judged]
+    return float(max(gains))
+
+
+@dataclass
+class AdaptiveLook:
+    """One look at a study: its cells, their judged questions, which met their target, the
+    cells a pass would raise (best first) and the judgments wanted after it."""
+
+    cells: dict[tuple[Any, ...], _Cell]
+    judged: dict[tuple[Any, ...], list[dict[str, Any]]]
+    met: dict[tuple[Any, ...], bool]
+    raise_units: list[int]
+    wanted_total: int
+    budget_spent: bool
+
+
+def adaptive_look(*, study: Study) -> AdaptiveLook:
+    cells, key_of = _cells(study)
+    _collect(study, cells, key_of)
+    wanted_total = int(
+        StudyUnit.objects.filter(study=study, is_gold=False).aggregate(
+            total=Coalesce(Sum("wanted"), 0)
+        )["total"]
+    )
+    judged = {key: _judge(cell, study) for key, cell in cells.items()}
+    met = {key: _met(cell, judged[key]) for key, cell in cells.items()}
+    ready = [k for k, c in cells.items() if not met[k] and not c.at_ceiling and c.handed_out]
+    ready.sort(key=lambda key: -_gain(judged[key]))
+    raised: list[int] = []
+    budget_spent = False
+    for key in ready:
+        cost = len(cells[key].units)
+        if study.judgment_budget is not None and wanted_total + cost > study.judgment_budget:
+            budget_spent = True
+            continue
+        wanted_total += cost
+        raised += cells[key].units
+    return AdaptiveLook(cells, judged, met, raised, wanted_total, budget_spent)
+
+
+def adaptive_state_now(*, study: Study) -> dict[str, Any]:
+    """What a pass would find now, without raising anything or storing it (the dashboard's
+    view between passes); {} without targets."""
+    if not study_is_adaptive(study):
+        return {}
+    state = adaptive_state(study, adaptive_look(study=study))
+    state["raised_units"] = 0
+    return state
+
+
+def adaptive_state(study: Study, look: AdaptiveLook) -> dict[str, Any]:
+    rows = []
+    judged = look.judged
+    for key, cell in sorted(look.cells.items(), key=lambda kv: kv[1].label):
+        widest = max((e["half_width"] or np.inf) for e in judged[key])
+        if look.met[key]:
+            status = DECIDED if cell.target is None else "target met"
+        else:
+            status = cell_status(
+                widest, cell.target if cell.target is not None else -1.0,
+                full=cell.at_ceiling, budget_spent=look.budget_spent and cell.handed_out,
+            )  # fmt: skip
+        rows.append(
+            {
+                "cell": cell.label,
+                "kind": cell.kind,
+                "target": cell.target,
+                "target_kind": "decide" if cell.target is None else "half-width",
+                "units": len(cell.units),
+                "status": status,
+                "questions": judged[key],
+            }
+        )
+    return {
+        "refreshed_at": timezone.now().isoformat(),
+        "k_min": study.k_min,
+        "k_max": study.raters_per_unit,
+        "budget": study.judgment_budget,
+        "wanted_total": look.wanted_total,
+        "budget_reached": look.budget_spent,
+        "interval_method": "two-way cluster-robust (fixed-sample)",
+        "sequence_method": CS_METHOD,
+        "cells": rows,
+    }
