@@ -79,6 +79,25 @@ class StudyWizardForm(forms.Form):
     gold_rate = forms.FloatField(required=False, initial=0.1)
     lease_minutes = forms.IntegerField(required=False, initial=30)
     max_tasks_per_rater = forms.IntegerField(required=False, label="cap per rater (tasks)")
+    # Precision targets (optional): K above is then the most a unit gets (K_max).
+    target_half_width = forms.FloatField(
+        required=False,
+        label="target ± (single image)",
+        help_text="95% half-width per model × prompt type, e.g. 0.1; empty: fixed K",
+    )
+    target_by_category = forms.BooleanField(required=False, label="target per object type too")
+    pairwise_target = forms.ChoiceField(
+        required=False,
+        label="side-by-side target",
+        choices=[
+            ("none", "none (fixed K)"),
+            ("half-width", "a half-width"),
+            ("decide", "decide (interval excludes 0.5)"),
+        ],
+    )
+    pairwise_half_width = forms.FloatField(required=False, label="side-by-side target ±")
+    k_min = forms.IntegerField(required=False, label="K_min (first judgments per unit)")
+    judgment_budget = forms.IntegerField(required=False, label="budget (judgments)")
     platform = forms.ChoiceField(
         required=False,
         choices=[("none", "none (internal)"), ("prolific", "Prolific"), ("mturk", "MTurk")],
@@ -161,10 +180,16 @@ class StudyWizardForm(forms.Form):
             "completion_url",
             "instructions",
             "slug",
+            "target_half_width",
+            "pairwise_target",
+            "pairwise_half_width",
+            "k_min",
+            "judgment_budget",
         ):
             value = data.get(key)
             if value not in (None, ""):
                 spec[key] = value
+        spec["target_by_category"] = bool(data.get("target_by_category"))
         if not spec["tasks"]:
             spec.pop("tasks")  # the serializer's default (single) would hide a forgotten choice
             self.add_error("tasks", "choose single, pairwise or both")
@@ -261,6 +286,12 @@ def wizard_initial(study: Study) -> dict[str, Any]:
         "completion_code": study.completion_code,
         "completion_url": study.completion_url,
         "instructions": study.instructions,
+        "target_half_width": study.target_half_width,
+        "target_by_category": study.target_by_category,
+        "pairwise_target": study.pairwise_target,
+        "pairwise_half_width": study.pairwise_half_width,
+        "k_min": study.k_min,
+        "judgment_budget": study.judgment_budget,
         "name": study.name,
         "slug": study.slug,
         **rules,

@@ -61,6 +61,26 @@ def test_the_wizard_creates_the_draft_study_it_describes(
     assert study.max_tasks_per_rater == 10
 
 
+def test_the_wizard_sets_precision_targets(
+    staff: Client, bench: Benchmark, baselines: list[EditModel]
+) -> None:
+    data = wizard_data(
+        bench,
+        target_half_width="0.1",
+        target_by_category="on",
+        pairwise_target="decide",
+        k_min="2",
+        judgment_budget="500",
+    )
+    assert staff.post(reverse("study-new"), data).status_code == 302
+    study = Study.objects.get()
+    assert (study.target_half_width, study.target_by_category) == (0.1, True)
+    assert (study.pairwise_target, study.k_min, study.judgment_budget) == ("decide", 2, 500)
+    # The draft's wizard shows them again.
+    page = staff.get(reverse("study-edit", args=[study.pk])).content.decode()
+    assert 'name="target_half_width" value="0.1"' in page and 'value="decide" selected' in page
+
+
 # (the inputs changed, the field the message must stand on, a part of the message)
 INVALID = [
     ({"name": ""}, "name", "This field is required."),
@@ -79,6 +99,10 @@ INVALID = [
     ({"items_source": ["natural"]}, "items", "the selection matches no item"),
     ({"rule_min_gold_accuracy": "1.5"}, "rule_min_gold_accuracy", "must be a number from 0 to 1"),
     ({"benchmark": "nope@1"}, "benchmark", "Select a valid choice."),
+    ({"target_half_width": "0.7"}, "target_half_width", "less than or equal to 0.499"),
+    ({"k_min": "4"}, "k_min", "must be between 1 and K"),
+    ({"pairwise_target": "half-width"}, "pairwise_half_width", "needs its half-width"),
+    ({"judgment_budget": "0"}, "judgment_budget", "greater than or equal to 1"),
 ]
 
 
