@@ -14,16 +14,38 @@ planner and ``bench/adaptive.py`` share it:
 3. **Priority**: among open cells, the largest expected reduction of the half-width per
    judgment, ``w / (2 N)`` (a half-width ``w`` shrinks like ``1 / sqrt(N)`` in the number of
    judgments ``N``); ties broken at random.
+
+:func:`plan_allocation` simulates the rule against fixed K on studies with item and rater
+effects (the generator of ``bench/coverage_simulation.py``): the wizard's estimate and
+``bench/adaptive.py``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
+from scipy.optimize import brentq
+from scipy.special import expit
 
-__all__ = ["cell_status", "next_cell", "open_cells"]
+from analysis.crossed import crossed_groups, groups_frame
+
+__all__ = [
+    "AllocationDesign",
+    "AllocationPlan",
+    "cell_intervals",
+    "cell_logits",
+    "cell_status",
+    "draw_study",
+    "next_cell",
+    "open_cells",
+    "plan_allocation",
+    "run_adaptive",
+]
 
 Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
 
@@ -87,3 +109,143 @@ def cell_status(half_width: float, target: float, *, full: bool, budget_spent: b
     if budget_spent:
         return "budget reached"
     return "running"
+
+
+# --- Simulating the rule: the planner's estimate and bench/adaptive.py -----------------------
+
+
+@dataclass(frozen=True)
+class AllocationDesign:
+    """A design to simulate: single-image cells of ``items`` items each, judged by a crowd of
+    ``raters`` with item and rater effects (sd on the logit scale), the cells' population
+    accuracies ``rates``, a 95% half-width ``target``, ``k_min`` .. ``k_max`` per unit."""
+
+    rates: tuple[float, ...]
+    items: int
+    target: float
+    k_min: int = 1
+    k_max: int = 5
+    raters: int = 40
+    item_sd: float = 1.2
+    rater_sd: float = 0.6
+
+    def validate(self) -> None:
+        if not self.rates or not all(0.0 < r < 1.0 for r in self.rates):
+            raise ValueError("rates must be accuracies strictly between 0 and 1")
+        if self.items < 2 or self.raters < self.k_max:
+            raise ValueError("need at least 2 items and at least K_max raters")
+        if not 1 <= self.k_min <= self.k_max:
+            raise ValueError("need 1 <= k_min <= k_max")
+        if not 0.0 < self.target < 0.5:
+            raise ValueError("target must be a half-width between 0 and 0.5")
+
+
+def _population_rate(mu: float, sd: float) -> float:
+    nodes, weights = np.polynomial.hermite_e.hermegauss(80)
+    return float((weights * expit(mu + sd * nodes)).sum() / weights.sum())
+
+
+def cell_logits(design: AllocationDesign) -> Floats:
+    """The logit ``mu`` of each cell whose population accuracy is the cell's rate."""
+    sd = float(np.hypot(design.item_sd, design.rater_sd))
+    return np.array(
+        [brentq(lambda m, r=r: _population_rate(m, sd) - r, -20, 20) for r in design.rates]
+    )
+
+
+def draw_study(
+    design: AllocationDesign, mus: Floats, rng: np.random.Generator
+) -> tuple[Floats, Ints]:
+    """(values, raters), shape (cells, items, K_max): every judgment a unit could get, each
+    unit's from distinct raters; rater effects shared by all cells."""
+    shape = (len(design.rates), design.items)
+    rater_effect = rng.normal(0.0, design.rater_sd, design.raters)
+    item_effect = rng.normal(0.0, design.item_sd, shape)
+    raters = np.argsort(rng.random((*shape, design.raters)), axis=2)[:, :, : design.k_max]
+    logits = mus[:, None, None] + item_effect[:, :, None] + rater_effect[raters]
+    values = (rng.random(logits.shape) < expit(logits)).astype(float)
+    return values, raters.astype(np.int64)
+
+
+def cell_intervals(values: Floats, raters: Ints, k: Ints) -> tuple[Floats, Floats]:
+    """(low, high) of each cell's two-way interval from the first ``k[c]`` judgments."""
+    used = np.broadcast_to(
+        np.arange(values.shape[2])[None, None, :] < k[:, None, None], values.shape
+    )
+    cell = np.broadcast_to(np.arange(values.shape[0])[:, None, None], values.shape)
+    item = np.broadcast_to(np.arange(values.shape[1])[None, :, None], values.shape)
+    frame = groups_frame(crossed_groups(values[used], item[used], raters[used], cell[used]))
+    return frame["low"].to_numpy(), frame["high"].to_numpy()
+
+
+def run_adaptive(
+    design: AllocationDesign, values: Floats, raters: Ints, rng: np.random.Generator
+) -> tuple[Ints, Floats, Floats]:
+    """The rule run to the end on one drawn study, a round of one cell at a time:
+    (K per cell, low, high)."""
+    cells = len(design.rates)
+    k = np.full(cells, design.k_min, dtype=np.int64)
+    while True:
+        low, high = cell_intervals(values, raters, k)
+        chosen = next_cell(
+            (high - low) / 2,
+            np.full(cells, design.target),
+            k * design.items,
+            below_floor=np.zeros(cells, dtype=bool),
+            full=k >= design.k_max,
+            rng=rng,
+        )
+        if chosen is None:
+            return k, low, high
+        k[chosen] += 1
+
+
+@dataclass(frozen=True)
+class AllocationPlan:
+    """What the planner expects (``studies`` simulated studies)."""
+
+    studies: int
+    fixed_k: int | None  # smallest K whose median study meets every target (None: not <= K_max)
+    fixed_judgments: int | None
+    fixed_all_met: float  # share of studies where that K meets every target
+    adaptive_median: float
+    adaptive_p10: float
+    adaptive_p90: float
+    adaptive_all_met: float  # share of studies where the rule meets every target
+    saving: float | None  # 1 - adaptive median / fixed judgments
+
+
+def plan_allocation(
+    design: AllocationDesign, *, studies: int = 40, seed: int = 0
+) -> AllocationPlan:
+    """Judgments needed at the same targets by a fixed K and by the rule (simulated)."""
+    design.validate()
+    mus = cell_logits(design)
+    rng = np.random.default_rng(seed)
+    cells = len(design.rates)
+    met_at_k = np.zeros((studies, design.k_max), dtype=bool)
+    used, all_met = [], []
+    for s in range(studies):
+        values, raters = draw_study(design, mus, rng)
+        for kk in range(1, design.k_max + 1):
+            low, high = cell_intervals(values, raters, np.full(cells, kk, dtype=np.int64))
+            met_at_k[s, kk - 1] = bool(((high - low) / 2 <= design.target).all())
+        k, low, high = run_adaptive(design, values, raters, rng)
+        used.append(float(k.sum() * design.items))
+        all_met.append(bool(((high - low) / 2 <= design.target).all()))
+    share = met_at_k.mean(axis=0)
+    enough = np.flatnonzero(share >= 0.5)
+    fixed_k = int(enough[0]) + 1 if len(enough) else None
+    fixed_n = None if fixed_k is None else fixed_k * design.items * cells
+    median = float(np.median(used))
+    return AllocationPlan(
+        studies=studies,
+        fixed_k=fixed_k,
+        fixed_judgments=fixed_n,
+        fixed_all_met=float(share[fixed_k - 1]) if fixed_k else 0.0,
+        adaptive_median=median,
+        adaptive_p10=float(np.percentile(used, 10)),
+        adaptive_p90=float(np.percentile(used, 90)),
+        adaptive_all_met=float(np.mean(all_met)),
+        saving=None if not fixed_n else 1.0 - median / fixed_n,
+    )

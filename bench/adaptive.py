@@ -8,10 +8,11 @@ items, judged by a crowd of ``raters`` raters with item and rater effects, the g
 spread evenly over ``--rates``. Every unit's judgments come from distinct raters.
 
 * **Fixed K**: every unit gets K judgments, K = 1 .. K_max.
-* **Adaptive** (:func:`analysis.adaptive.next_cell`): every unit gets ``K_min``; then, one
-  round of the chosen cell at a time (one more judgment for each of its units), the open
-  cell with the largest expected half-width reduction per judgment, until every cell's
-  two-way interval (``analysis.crossed``, the report's) is within the target or at K_max.
+* **Adaptive** (:func:`analysis.adaptive.run_adaptive`, the rule of ``next_cell``): every
+  unit gets ``K_min``; then, one round of the chosen cell at a time (one more judgment for
+  each of its units), the open cell with the largest expected half-width reduction per
+  judgment, until every cell's two-way interval (``analysis.crossed``, the report's) is
+  within the target or at K_max.
 
 Printed per rule: judgments used (median, 90th percentile), share of cells meeting the target,
 coverage of the reported 95% two-way intervals of every cell, and, for the adaptive rule, the
@@ -26,93 +27,23 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
-from scipy.optimize import brentq
-from scipy.special import expit
 
-from analysis.adaptive import next_cell
-from analysis.crossed import crossed_groups, groups_frame
+from analysis.adaptive import (
+    AllocationDesign,
+    cell_intervals,
+    cell_logits,
+    draw_study,
+    run_adaptive,
+)
 from analysis.sequential import clustered_confidence_sequence
 
-Floats = npt.NDArray[np.float64]
 
-
-@dataclass(frozen=True)
-class Setup:
-    cells: int
-    items: int
-    raters: int
-    item_sd: float
-    rater_sd: float
-    rates: tuple[float, float]
-    target: float
-    k_min: int
-    k_max: int
-
-
-def _population_rate(mu: float, sd: float) -> float:
-    nodes, weights = np.polynomial.hermite_e.hermegauss(80)
-    return float((weights * expit(mu + sd * nodes)).sum() / weights.sum())
-
-
-def cell_logits(setup: Setup) -> tuple[Floats, Floats]:
-    """(logit mu, population rate) of each cell: rates evenly spread over ``setup.rates``."""
-    sd = float(np.hypot(setup.item_sd, setup.rater_sd))
-    rates = np.linspace(*setup.rates, setup.cells)
-    mus = np.array([brentq(lambda m, r=r: _population_rate(m, sd) - r, -20, 20) for r in rates])
-    return mus, rates
-
-
-def draw_study(setup: Setup, mus: Floats, rng: np.random.Generator) -> tuple[Floats, Floats]:
-    """(values, raters) of shape (cells, items, K_max): every judgment a unit could get."""
-    shape = (setup.cells, setup.items)
-    rater_effect = rng.normal(0.0, setup.rater_sd, setup.raters)
-    item_effect = rng.normal(0.0, setup.item_sd, shape)
-    raters = np.argsort(rng.random((*shape, setup.raters)), axis=2)[:, :, : setup.k_max]
-    logits = mus[:, None, None] + item_effect[:, :, None] + rater_effect[raters]
-    values = (rng.random(logits.shape) < expit(logits)).astype(float)
-    return values, raters.astype(float)
-
-
-def intervals(values: Floats, raters: Floats, k: npt.NDArray[np.int64]) -> tuple[Floats, Floats]:
-    """(low, high) of each cell's two-way interval using the first ``k[c]`` judgments."""
-    cells, items, k_max = values.shape
-    used = np.arange(k_max)[None, None, :] < k[:, None, None]
-    used = np.broadcast_to(used, values.shape)
-    cell = np.broadcast_to(np.arange(cells)[:, None, None], values.shape)
-    item = np.broadcast_to(np.arange(items)[None, :, None], values.shape)
-    parts = crossed_groups(values[used], item[used], raters[used].astype(np.int64), cell[used])
-    frame = groups_frame(parts)
-    return frame["low"].to_numpy(), frame["high"].to_numpy()
-
-
-def adaptive(
-    setup: Setup, values: Floats, raters: Floats, rng: np.random.Generator
-) -> tuple[npt.NDArray[np.int64], Floats, Floats]:
-    """Rounds chosen by the rule until every cell stops: (K per cell, low, high)."""
-    k = np.full(setup.cells, setup.k_min, dtype=np.int64)
-    while True:
-        low, high = intervals(values, raters, k)
-        half = (high - low) / 2
-        chosen = next_cell(
-            half,
-            np.full(setup.cells, setup.target),
-            k * setup.items,
-            below_floor=np.zeros(setup.cells, dtype=bool),
-            full=k >= setup.k_max,
-            rng=rng,
-        )
-        if chosen is None:
-            return k, low, high
-        k[chosen] += 1
-
-
-def run(setup: Setup, *, studies: int, seed: int) -> dict[str, object]:
-    mus, rates = cell_logits(setup)
+def run(setup: AllocationDesign, *, studies: int, seed: int) -> dict[str, object]:
+    mus, rates = cell_logits(setup), np.array(setup.rates)
     rng = np.random.default_rng(seed)
+    cells = len(setup.rates)
     fixed_used = {kk: [] for kk in range(1, setup.k_max + 1)}  # type: dict[int, list[float]]
     fixed_met = {kk: [] for kk in fixed_used}  # type: dict[int, list[float]]
     fixed_all = {kk: [] for kk in fixed_used}  # type: dict[int, list[bool]]
@@ -122,19 +53,19 @@ def run(setup: Setup, *, studies: int, seed: int) -> dict[str, object]:
     for _ in range(studies):
         values, raters = draw_study(setup, mus, rng)
         for kk in fixed_used:
-            low, high = intervals(values, raters, np.full(setup.cells, kk, dtype=np.int64))
+            low, high = cell_intervals(values, raters, np.full(cells, kk, dtype=np.int64))
             ok = (high - low) / 2 <= setup.target
-            fixed_used[kk].append(kk * setup.items * setup.cells)
+            fixed_used[kk].append(kk * setup.items * cells)
             fixed_met[kk].append(float(ok.mean()))
             fixed_all[kk].append(bool(ok.all()))
             fixed_cover[kk].append(float(((low <= rates) & (rates <= high)).mean()))
-        k, low, high = adaptive(setup, values, raters, rng)
+        k, low, high = run_adaptive(setup, values, raters, rng)
         used.append(float(k.sum() * setup.items))
         met.append(float(((high - low) / 2 <= setup.target).mean()))
         cover.append(float(((low <= rates) & (rates <= high)).mean()))
         k_per_cell.append(k.copy())
         hits = []
-        for c in range(setup.cells):
+        for c in range(cells):
             # Item means over the judgments used, items in a random (exchangeable) order.
             order = rng.permutation(setup.items)
             kept = values[c, order, : k[c]]
@@ -176,14 +107,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--k-max", type=int, default=8)
     parser.add_argument("--rates", type=float, nargs=2, default=(0.1, 0.9))
     args = parser.parse_args(argv)
-    setup = Setup(
-        args.cells, args.items, args.raters, 1.2, 0.6, tuple(args.rates), args.target,
-        args.k_min, args.k_max,
-    )  # fmt: skip
+    setup = AllocationDesign(
+        rates=tuple(float(r) for r in np.linspace(*args.rates, args.cells)),
+        items=args.items,
+        target=args.target,
+        k_min=args.k_min,
+        k_max=args.k_max,
+        raters=args.raters,
+    )
+    setup.validate()
     started = time.perf_counter()
     result = run(setup, studies=args.studies, seed=args.seed)
     print(
-        f"{args.studies} studies, {setup.cells} cells × {setup.items} items, crowd of "
+        f"{args.studies} studies, {len(setup.rates)} cells × {setup.items} items, crowd of "
         f"{setup.raters}, item sd 1.2, rater sd 0.6, cell accuracies "
         f"{', '.join(f'{r:.2f}' for r in result['rates'])}; target half-width "
         f"{setup.target}, K_min {setup.k_min}, K_max {setup.k_max}, seed {args.seed}"
