@@ -109,6 +109,24 @@ class StudyWizardForm(forms.Form):
     slug = forms.CharField(required=False, help_text="Optional; made from the name.")
     # For the estimate only (not part of the study).
     hourly_pay = forms.FloatField(required=False, label="hourly pay", min_value=0)
+    assumed_accuracies = forms.CharField(
+        required=False,
+        label="assumed accuracies",
+        help_text="For the adaptive estimate: e.g. 0.3, 0.5, 0.9 (one per cell, repeated); "
+        "empty: spread from 0.2 to 0.8",
+    )
+
+    def clean_assumed_accuracies(self) -> list[float] | None:
+        text = (self.cleaned_data.get("assumed_accuracies") or "").strip()
+        if not text:
+            return None
+        try:
+            values = [float(v) for v in re.split(r"[\s,;]+", text) if v]
+        except ValueError:
+            raise forms.ValidationError("numbers between 0 and 1, separated by commas") from None
+        if not values or not all(0 < v < 1 for v in values):
+            raise forms.ValidationError("each accuracy must lie strictly between 0 and 1")
+        return values
 
     def __init__(self, *args: Any, study: Study | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

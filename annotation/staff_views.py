@@ -89,13 +89,19 @@ def _wizard(request: HttpRequest, study: Study | None) -> HttpResponse:
         else:
             spec = wizard_validated_spec(form)
             if spec is not None:
-                estimate = _spec_estimate(spec, form.cleaned_data.get("hourly_pay"))
+                estimate = _spec_estimate(
+                    spec,
+                    form.cleaned_data.get("hourly_pay"),
+                    form.cleaned_data.get("assumed_accuracies"),
+                )
     context = {"form": form, "study": study, "estimate": estimate}
     status = 400 if request.method == "POST" and form.errors else 200
     return render(request, "annotation/staff/wizard.html", context, status=status)
 
 
-def _spec_estimate(spec: dict[str, Any], hourly_pay: float | None) -> dict[str, Any]:
+def _spec_estimate(
+    spec: dict[str, Any], hourly_pay: float | None, assumed: list[float] | None
+) -> dict[str, Any]:
     return design_estimate(
         items=len(spec["item_list"]),
         models=[ref["name"] for ref in spec["models"]],
@@ -106,6 +112,9 @@ def _spec_estimate(spec: dict[str, Any], hourly_pay: float | None) -> dict[str, 
         gold_rate=spec["gold_rate"],
         max_tasks_per_rater=spec.get("max_tasks_per_rater"),
         hourly_pay=hourly_pay,
+        target_half_width=spec.get("target_half_width"),
+        k_min=spec.get("k_min", 1),
+        assumed_accuracies=assumed,
     )
 
 

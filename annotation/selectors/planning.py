@@ -7,9 +7,11 @@ import statistics
 from dataclasses import asdict
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.db.models import Count, Q
 
+from analysis.adaptive import AllocationDesign, plan_allocation
 from analysis.planning import crossed_design_effect, precision, workload
 from annotation.models import Assignment, Edit, Judgment, Study, StudyUnit
 
@@ -66,6 +68,9 @@ def design_estimate(
     max_tasks_per_rater: int | None,
     hourly_pay: float | None = None,
     seconds: dict[str, dict[str, Any]] | None = None,
+    target_half_width: float | None = None,
+    k_min: int = 1,
+    assumed_accuracies: list[float] | None = None,
 ) -> dict[str, Any]:
     """What a design costs and buys: the workload and, per cell, the precision.
 
@@ -92,8 +97,18 @@ def design_estimate(
     pool = plan.participants or DEFAULT_RATER_POOL
     deff = crossed_design_effect(items, raters_per_unit, rater_pool=pool) if n_cell else 1.0
     cell = asdict(precision(n_cell, design_effect=deff)) if n_cell else None
+    single_cells = len(models) * len(prompts)
+    adaptive = (
+        _adaptive_plan(
+            single_cells, items, target_half_width, k_min, raters_per_unit, pool,
+            assumed_accuracies,
+        )
+        if target_half_width is not None and single_cells and items >= 2
+        else None
+    )  # fmt: skip
     return {
         **asdict(plan),
+        "adaptive": adaptive,
         "hourly_pay": pay,
         "currency": settings.ESTIMATE_CURRENCY,
         "seconds": seconds,
@@ -103,6 +118,46 @@ def design_estimate(
         ],
         "pair_cells": [{"model_a": a, "model_b": b, **(cell or {})} for a, b in pairs],
     }
+
+
+#: Assumed accuracies when the wizard is given none: spread evenly over this range.
+DEFAULT_ASSUMED_RANGE = (0.2, 0.8)
+#: Simulated studies behind the wizard's adaptive estimate (about a second).
+PLANNER_STUDIES = 30
+
+
+def _adaptive_plan(
+    cells: int,
+    items: int,
+    target: float,
+    k_min: int,
+    k_max: int,
+    pool: int,
+    assumed: list[float] | None,
+) -> dict[str, Any] | None:
+    """Judgments needed by fixed K and by the adaptive rule at the single-image target
+    (``analysis.adaptive.plan_allocation``); None where the design cannot be simulated."""
+    if assumed:
+        rates = tuple(assumed[i % len(assumed)] for i in range(cells))
+        source = "the accuracies entered"
+    else:
+        rates = tuple(float(r) for r in np.linspace(*DEFAULT_ASSUMED_RANGE, cells))
+        source = "assumed accuracies spread evenly from 0.2 to 0.8 over the cells"
+    design = AllocationDesign(
+        rates=rates,
+        items=items,
+        target=target,
+        k_min=min(k_min, k_max),
+        k_max=k_max,
+        raters=max(pool, k_max),
+    )
+    try:
+        design.validate()
+    except ValueError:
+        return None
+    plan = plan_allocation(design, studies=PLANNER_STUDIES, seed=0)
+    extra = {"rates": list(rates), "source": source, "k_max": k_max, "target": target}
+    return {**asdict(plan), **extra}
 
 
 def study_estimate(*, study: Study, hourly_pay: float | None = None) -> dict[str, Any]:

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from analysis.adaptive import cell_status, next_cell, open_cells
+from analysis.adaptive import (
+    AllocationDesign,
+    cell_status,
+    next_cell,
+    open_cells,
+    plan_allocation,
+)
 
 NONE = np.zeros(3, dtype=bool)
 
@@ -64,3 +71,33 @@ def test_the_status_names_why_a_cell_stopped() -> None:
     assert cell_status(0.20, 0.1, full=True, budget_spent=False) == "K_max reached"
     assert cell_status(0.20, 0.1, full=False, budget_spent=True) == "budget reached"
     assert cell_status(0.20, 0.1, full=False, budget_spent=False) == "running"
+
+
+def test_the_planner_finds_the_rule_cheaper_than_fixed_k_where_cells_differ() -> None:
+    # Twelve cells from 0.1 to 0.9 at a 0.1 target (the bench's design, fewer studies).
+    design = AllocationDesign(
+        rates=tuple(float(r) for r in np.linspace(0.1, 0.9, 12)), items=60, target=0.1, k_max=8
+    )
+    plan = plan_allocation(design, studies=20, seed=0)
+    assert plan.fixed_k is not None and plan.fixed_k >= 3
+    assert plan.fixed_judgments == plan.fixed_k * 60 * 12
+    assert plan.adaptive_all_met == 1.0
+    assert plan.adaptive_p10 <= plan.adaptive_median <= plan.adaptive_p90
+    assert plan.saving is not None and plan.saving > 0.3
+
+
+def test_the_planner_gains_nothing_where_every_cell_is_alike() -> None:
+    # Every cell at 0.5: each needs the same K, so the rule cannot beat the best fixed K by
+    # more than the rounding of K (and never uses more than K_max).
+    design = AllocationDesign(rates=(0.5,) * 4, items=60, target=0.1, k_max=8)
+    plan = plan_allocation(design, studies=20, seed=1)
+    assert plan.fixed_judgments is not None
+    assert plan.adaptive_median <= 8 * 60 * 4
+    assert abs(plan.saving or 0.0) < 0.3
+
+
+def test_the_planner_refuses_an_impossible_design() -> None:
+    with pytest.raises(ValueError, match="rates"):
+        AllocationDesign(rates=(1.0,), items=10, target=0.1).validate()
+    with pytest.raises(ValueError, match="k_min"):
+        AllocationDesign(rates=(0.5,), items=10, target=0.1, k_min=6, k_max=5).validate()

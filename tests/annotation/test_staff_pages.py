@@ -223,3 +223,27 @@ def test_the_dashboard_shows_coverage_estimate_and_refreshes_its_live_part(
     fragment = staff.get(url, {"fragment": "live"})
     assert b'id="units-complete"' in fragment.content and b"<h1>" not in fragment.content
     assert b'id="live" data-url="?fragment=live"' in page.content
+
+
+def test_the_estimate_simulates_the_adaptive_rule_beside_fixed_k(
+    staff: Client, bench: Benchmark, baselines: list[EditModel]
+) -> None:
+    data = wizard_data(
+        bench,
+        step="estimate",
+        tasks=["single"],
+        target_half_width="0.3",
+        k_min="1",
+        assumed_accuracies="0.1, 0.9",
+    )
+    response = staff.post(reverse("study-new"), data)
+    assert response.status_code == 200
+    plan = response.context["estimate"]["adaptive"]
+    assert plan["rates"] == [0.1, 0.9, 0.1, 0.9]  # 2 models × 2 prompt types, repeated
+    assert plan["source"] == "the accuracies entered" and plan["k_max"] == 3
+    assert plan["adaptive_p10"] <= plan["adaptive_median"] <= plan["adaptive_p90"]
+    page = response.content.decode()
+    assert 'id="est-adaptive"' in page and 'id="est-adaptive-median"' in page
+    bad = staff.post(reverse("study-new"), {**data, "assumed_accuracies": "0.5, 2"})
+    assert bad.status_code == 400
+    assert "strictly between 0 and 1" in str(bad.context["form"].errors["assumed_accuracies"])
