@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from django.core.files.base import ContentFile
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -23,6 +24,8 @@ from annotation.services.assignments import assignment_next
 from annotation.services.errors import ServiceError
 from annotation.services.judgments import judgment_submit
 from annotation.services.raters import rater_for_participant
+from tests.annotation import factories as f
+from tests.annotation.conftest import TARGET
 from tests.annotation.rating import prolific_id
 
 pytestmark = pytest.mark.django_db
@@ -247,3 +250,68 @@ def test_the_dashboard_and_the_report_show_what_the_allocation_did(
     fixed = make_study(task_pairwise=False, raters_per_unit=1)
     page = client.get(reverse("study-dashboard", args=[fixed.pk])).content.decode()
     assert 'id="adaptive-cells"' not in page
+
+
+def _side_of(a: Assignment, winner: str) -> str:
+    """The side (left / right) the winner's edit is shown on."""
+    unit = a.unit
+    assert unit.edit_b is not None
+    a_wins = unit.edit_a.model.name == winner
+    return "left" if a_wins == a.a_on_left else "right"
+
+
+def test_a_decided_comparison_stops_and_an_undecided_one_goes_on(
+    make_study: Callable[..., Study], bench: Any
+) -> None:
+    # 40 items, so that the item-clustered confidence sequence can decide at all.
+    for i in range(5, 41):
+        f.BenchmarkItemFactory(
+            benchmark=bench,
+            external_id=f"eb-{i:04d}",
+            target=TARGET,
+            object_type="common",
+            reference=ContentFile(f.png_bytes(color=(200, 20, 20)), name="r.png"),
+        )
+    study = make_study(
+        task_single=False,
+        task_pairwise=True,
+        items=list(bench.items.all()),
+        raters_per_unit=3,
+        pairwise_target="decide",
+        k_min=1,
+    )
+
+    def answer(a: Assignment, n: int) -> dict[str, str]:
+        names = {a.unit.edit_a.model.name, a.unit.edit_b.model.name}  # type: ignore[union-attr]
+        # Alpha always wins (decided); Beta against Gamma is a coin flip (never decided).
+        coin = "left" if n % 2 else "right"
+        side = _side_of(a, ALPHA) if ALPHA in names else coin
+        return {q["id"]: side for q in a.unit.questions}
+
+    for n in range(400):
+        rater = rater_for_participant(platform="prolific", participant_id=prolific_id(f"p{n}"))
+        a = assignment_next(rater=rater, study=study)
+        if a is None:
+            break
+        judgment_submit(
+            rater=rater,
+            assignment_id=a.pk,
+            answers=answer(a, n),
+            time_on_task_ms=1500,
+            client_submission_id=uuid.uuid4(),
+        )
+    state = adaptive_refresh(study=study)
+    status = {row["cell"]: row["status"] for row in state["cells"]}
+    assert status[f"{ALPHA} vs {BETA} · mask_rich"] == "decided"
+    assert status[f"{BETA} vs Secret Model Gamma · mask_rich"] == "K_max reached"
+    per_pair = Counter(
+        (u.edit_a.model.name, u.edit_b.model.name, u.wanted)  # type: ignore[union-attr]
+        for u in StudyUnit.objects.filter(study=study).select_related(
+            "edit_a__model", "edit_b__model"
+        )
+    )
+    assert {(a, b, w) for a, b, w in per_pair} == {
+        (ALPHA, BETA, 1),
+        (ALPHA, "Secret Model Gamma", 1),
+        (BETA, "Secret Model Gamma", 3),
+    }
