@@ -30,6 +30,7 @@ from scipy.optimize import brentq
 from scipy.special import expit
 
 from analysis.crossed import crossed_groups, groups_frame
+from analysis.sequential import clustered_confidence_sequence
 
 __all__ = [
     "AllocationDesign",
@@ -37,11 +38,13 @@ __all__ = [
     "cell_intervals",
     "cell_logits",
     "cell_status",
+    "decide_alpha_per_look",
     "draw_study",
     "next_cell",
     "open_cells",
     "plan_allocation",
     "run_adaptive",
+    "run_decide",
 ]
 
 Floats = npt.NDArray[np.float64]
@@ -249,3 +252,40 @@ def plan_allocation(
         adaptive_all_met=float(np.mean(all_met)),
         saving=None if not fixed_n else 1.0 - median / fixed_n,
     )
+
+
+def decide_alpha_per_look(alpha: float, k_min: int, k_max: int) -> float:
+    """The level of each look of a "decide" comparison: ``alpha`` split over the rounds
+    K_min .. K_max at which it can be decided (union bound: each round's sequence runs over
+    item means that the next round changes, so the looks are not one sequence)."""
+    return alpha / max(1, k_max - k_min + 1)
+
+
+def run_decide(
+    design: AllocationDesign,
+    values: Floats,
+    order: Ints,
+    *,
+    alpha: float,
+) -> tuple[Ints, Bools, Floats, Floats]:
+    """ "Decide" comparisons run to the end on one drawn study: every cell gets rounds until
+    its item-clustered confidence sequence excludes 0.5 or K_max. ``values`` are win
+    indicators (cells, items, K_max); ``order`` the items' fixed random order. Returns
+    (K per cell, decided, sequence low, sequence high)."""
+    cells = values.shape[0]
+    level = decide_alpha_per_look(alpha, design.k_min, design.k_max)
+    k = np.full(cells, design.k_min, dtype=np.int64)
+    decided = np.zeros(cells, dtype=bool)
+    low, high = np.zeros(cells), np.ones(cells)
+    for c in range(cells):
+        while True:
+            kept = values[c, order, : k[c]]
+            seq = clustered_confidence_sequence(kept.ravel(), np.repeat(order, k[c]), alpha=level)
+            low[c], high[c] = seq.final
+            if seq.excludes(0.5):
+                decided[c] = True
+                break
+            if k[c] >= design.k_max:
+                break
+            k[c] += 1
+    return k, decided, low, high

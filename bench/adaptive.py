@@ -36,7 +36,9 @@ from analysis.adaptive import (
     cell_logits,
     draw_study,
     run_adaptive,
+    run_decide,
 )
+from analysis.crossed import crossed_groups, groups_frame
 from analysis.sequential import clustered_confidence_sequence
 
 
@@ -95,6 +97,76 @@ def run(setup: AllocationDesign, *, studies: int, seed: int) -> dict[str, object
     }
 
 
+def run_decide_mode(
+    setup: AllocationDesign, *, studies: int, seed: int, alpha: float
+) -> dict[str, object]:
+    """Side-by-side "decide" comparisons (win rates ``setup.rates``): the rule against fixed
+    K decided by the report's crossed test at ``alpha``."""
+    mus, rates = cell_logits(setup), np.array(setup.rates)
+    rng = np.random.default_rng(seed)
+    cells = len(rates)
+    null = np.isclose(rates, 0.5)
+    fixed = {kk: {"decided": [], "false": []} for kk in range(1, setup.k_max + 1)}
+    used, decided_share, false_share, cover, k_per_cell = [], [], [], [], []
+    for _ in range(studies):
+        values, raters = draw_study(setup, mus, rng)
+        for kk, out in fixed.items():
+            parts = crossed_groups(
+                values[:, :, :kk].ravel(),
+                np.broadcast_to(
+                    np.arange(setup.items)[None, :, None], (cells, setup.items, kk)
+                ).ravel(),
+                raters[:, :, :kk].ravel(),
+                np.repeat(np.arange(cells), setup.items * kk),
+            )
+            significant = groups_frame(parts)["p_value"].to_numpy() < alpha
+            out["decided"].append(float(significant[~null].mean()) if (~null).any() else np.nan)
+            out["false"].append(float(significant[null].mean()) if null.any() else np.nan)
+        order = rng.permutation(setup.items)
+        k, decided, low, high = run_decide(setup, values, order, alpha=alpha)
+        used.append(float(k.sum() * setup.items))
+        decided_share.append(float(decided[~null].mean()) if (~null).any() else np.nan)
+        false_share.append(float(decided[null].mean()) if null.any() else np.nan)
+        cover.append(float(((low <= rates) & (rates <= high)).mean()))
+        k_per_cell.append(k.copy())
+    return {
+        "rates": rates,
+        "fixed": {
+            kk: (
+                float(kk * setup.items * cells),
+                float(np.nanmean(out["decided"])),
+                float(np.nanmean(out["false"])),
+            )
+            for kk, out in fixed.items()
+        },
+        "adaptive": (
+            float(np.median(used)),
+            float(np.percentile(used, 90)),
+            float(np.nanmean(decided_share)),
+            float(np.nanmean(false_share)),
+            float(np.mean(cover)),
+        ),
+        "k_per_cell": np.mean(k_per_cell, axis=0),
+    }
+
+
+def _print_decide(result: dict[str, object]) -> None:
+    print("| rule | judgments (median) | 90th pct | non-null comparisons decided "
+          "| tied comparisons decided (false) | sequence coverage |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    for kk, (n, share, false) in result["fixed"].items():  # type: ignore[attr-defined]
+        print(
+            f"| fixed K = {kk} (crossed test) | {n:,.0f} | {n:,.0f} | {share:.3f} "
+            f"| {false:.3f} | — |"
+        )
+    n, p90, share, false, cov = result["adaptive"]  # type: ignore[misc]
+    print(
+        f"| adaptive (sequence) | {n:,.0f} | {p90:,.0f} | {share:.3f} | {false:.3f} | {cov:.3f} |"
+    )
+    print()
+    print("mean K per cell (adaptive): " + ", ".join(f"{k:.1f}" for k in result["k_per_cell"]))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--studies", type=int, default=500)
@@ -106,6 +178,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--k-min", type=int, default=1)
     parser.add_argument("--k-max", type=int, default=8)
     parser.add_argument("--rates", type=float, nargs=2, default=(0.1, 0.9))
+    parser.add_argument(
+        "--decide",
+        action="store_true",
+        help="side-by-side comparisons with a 'decide at alpha' target (rates: win rates)",
+    )
+    parser.add_argument("--alpha", type=float, default=0.05)
     args = parser.parse_args(argv)
     setup = AllocationDesign(
         rates=tuple(float(r) for r in np.linspace(*args.rates, args.cells)),
@@ -117,6 +195,19 @@ def main(argv: list[str] | None = None) -> None:
     )
     setup.validate()
     started = time.perf_counter()
+    if args.decide:
+        result = run_decide_mode(setup, studies=args.studies, seed=args.seed, alpha=args.alpha)
+        print(
+            f"{args.studies} studies, {len(setup.rates)} comparisons × {setup.items} items, "
+            f"crowd of {setup.raters}, item sd 1.2, rater sd 0.6, win rates "
+            f"{', '.join(f'{r:.2f}' for r in result['rates'])}; decide at alpha {args.alpha} "
+            f"(the rule: {args.alpha} split over rounds {setup.k_min}..{setup.k_max}), "
+            f"seed {args.seed}"
+        )
+        print()
+        _print_decide(result)
+        print(f"elapsed {time.perf_counter() - started:.0f} s")
+        return
     result = run(setup, studies=args.studies, seed=args.seed)
     print(
         f"{args.studies} studies, {len(setup.rates)} cells × {setup.items} items, crowd of "

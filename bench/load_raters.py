@@ -68,7 +68,7 @@ def server_env(database: str, media: Path, *, host: str) -> dict[str, str]:
     }
 
 
-def setup_database(url: str, env: dict[str, str]) -> str:
+def setup_database(url: str, env: dict[str, str], *, target: float | None = None) -> str:
     parsed = urlparse(url)
     name = parsed.path.lstrip("/")
     admin = [
@@ -94,6 +94,13 @@ def setup_database(url: str, env: dict[str, str]) -> str:
         "  - {name: F, kind: baseline, preset: reference}\n"
         "prompt_types: [mask_simple, mask_rich, full_image]\ntasks: [single, pairwise]\n"
         "raters_per_unit: 3\ngold_rate: 0\nlease_minutes: 30\n"
+        + (
+            # Precision targets: K_min 1, K (3) the ceiling, the same target for both tasks.
+            f"target_half_width: {target}\npairwise_target: half-width\n"
+            f"pairwise_half_width: {target}\nk_min: 1\n"
+            if target is not None
+            else ""
+        )
     )
     for step in (
         ["migrate", "-v0"],
@@ -256,6 +263,13 @@ def main() -> None:
         help="each rater starts a task at most every this many ms (0: back to back, no time "
         "on the task page). 200 raters at 667 ms offer 300 judgments/s.",
     )
+    parser.add_argument(
+        "--target",
+        type=float,
+        default=None,
+        help="give the study precision targets (this 95%% half-width, K_min 1, K_max 3) "
+        "instead of a fixed K = 3",
+    )
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument(
@@ -268,7 +282,7 @@ def main() -> None:
 
     work = Path(subprocess.run(["mktemp", "-d"], capture_output=True, text=True).stdout.strip())
     env = server_env(args.database, work / "media", host="127.0.0.1")
-    slug = setup_database(args.database, {**env, "DEBUG": "1"})
+    slug = setup_database(args.database, {**env, "DEBUG": "1"}, target=args.target)
     server = subprocess.Popen(
         [
             sys.executable,

@@ -147,8 +147,8 @@ def _adaptive_sentences(adaptive: Mapping[str, Any]) -> list[str]:
     elif adaptive.get("pairwise_target") == "decide":
         targets.append(
             "a decision for each side-by-side comparison (an item-clustered empirical-"
-            "Bernstein confidence sequence, anytime-valid at "
-            f"alpha = {adaptive['decide_alpha']:g}, excluding a win rate of 0.5)"
+            "Bernstein confidence sequence excluding a win rate of 0.5, at "
+            f"alpha = {adaptive['decide_alpha']:g} split over the rounds from K_min to K_max)"
         )
     budget = adaptive.get("budget")
     sentences = [

@@ -27,6 +27,16 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="study",
+            name="adaptive_refreshed_at",
+            field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name="study",
+            name="adaptive_done",
+            field=models.BooleanField(default=False),
+        ),
+        migrations.AddField(
+            model_name="study",
             name="decide_alpha",
             field=models.FloatField(default=0.05),
         ),

@@ -76,8 +76,13 @@ class Study(models.Model):
     decide_alpha = models.FloatField(default=0.05)
     k_min = models.PositiveIntegerField(default=1)
     judgment_budget = models.PositiveIntegerField(null=True, blank=True)
-    # What the last allocation pass found, per cell (services.adaptive.adaptive_refresh).
+    # What the last allocation pass found, per cell (services.adaptive.adaptive_refresh), and
+    # when: a small column, so rater requests need not load the state (see access.py).
     adaptive_state = models.JSONField(default=dict, blank=True)
+    adaptive_refreshed_at = models.DateTimeField(null=True, blank=True)
+    # The last pass found no cell still running (every target met, decided, at K_max or held
+    # by the budget): raters finding nothing open need no further pass.
+    adaptive_done = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     created_at = models.DateTimeField(auto_now_add=True)
     launched_at = models.DateTimeField(null=True, blank=True)

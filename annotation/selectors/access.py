@@ -38,7 +38,11 @@ def study_get_for_staff(*, user: AbstractBaseUser | AnonymousUser, study_id: int
 def study_get_for_raters(*, slug: str) -> Study:
     """A study raters may open (not a draft); 404 otherwise."""
     try:
-        return Study.objects.exclude(status=Study.Status.DRAFT).get(slug=slug)
+        # The large JSON columns are left for the pages that show them: every rater request
+        # loads the study, and parsing an allocation state or a participant export each time
+        # cost milliseconds per judgment (bench/RESULTS.md).
+        studies = Study.objects.exclude(status=Study.Status.DRAFT)
+        return studies.defer("adaptive_state", "platform_export").get(slug=slug)
     except Study.DoesNotExist:
         raise Http404 from None
 

@@ -16,16 +16,29 @@ from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from analysis.adaptive import cell_status
-from analysis.crossed import crossed_parts, groups_frame
+from analysis.adaptive import cell_status, decide_alpha_per_look
+from analysis.crossed import crossed_groups, groups_frame
 from analysis.sequential import METHOD as CS_METHOD
 from analysis.sequential import clustered_confidence_sequence
 from annotation.models import Judgment, Study, StudyUnit, study_is_adaptive
 
-__all__ = ["DECIDED", "AdaptiveLook", "adaptive_look", "adaptive_state", "adaptive_state_now"]
+__all__ = [
+    "DECIDED",
+    "AdaptiveLook",
+    "adaptive_look",
+    "adaptive_state",
+    "adaptive_state_now",
+    "look_alpha",
+]
 
 DECIDED = "decided"
 PAIR_QUESTIONS = ("alignment", "realism")
+
+
+#: A cell's next round opens once this share of its units has the current round handed out
+#: (leased or submitted): raters still on the last units keep the pool from running dry,
+#: at the price of deciding on a round that is nearly, not quite, complete.
+ROUND_AHEAD = 0.9
 
 
 @dataclass
@@ -34,8 +47,14 @@ class _Cell:
     kind: str
     target: float | None  # half-width target; None for a "decide" comparison
     units: list[int] = field(default_factory=list)
-    handed_out: bool = True  # every unit has its current round leased or submitted
+    handed_out_units: int = 0  # units whose current round is leased or submitted
     at_ceiling: bool = True  # every unit wants K already
+
+    @property
+    def handed_out(self) -> bool:
+        """The current round is (nearly: :data:`ROUND_AHEAD`) handed out."""
+        return self.handed_out_units >= ROUND_AHEAD * len(self.units)
+
     # One series per question (single-image cells have one): (value, item, rater, order).
     series: dict[str, list[tuple[float, int, int, int]]] = field(
         default_factory=lambda: defaultdict(list)
@@ -75,7 +94,7 @@ def _cells(study: Study) -> tuple[dict[tuple[Any, ...], _Cell], dict[int, tuple[
             target = None if decide else study.pairwise_half_width
         cell = cells.setdefault(key, _Cell(label, kind, target))
         cell.units.append(pk)
-        cell.handed_out &= taken >= wanted
+        cell.handed_out_units += taken >= wanted
         cell.at_ceiling &= wanted >= k_max
         key_of[pk] = key
     return cells, key_of
@@ -111,31 +130,61 @@ def _collect(study: Study, cells: dict[tuple[Any, ...], _Cell], key_of: dict[int
                 cell.series[question].append((float(choice == "a"), item, rater, order))
 
 
-def _judge(cell: _Cell, study: Study) -> list[dict[str, Any]]:
-    """One entry per question: n, estimate, two-way interval, and for a "decide" comparison
-    the confidence sequence and whether it excludes one half."""
-    questions = ["accuracy"] if cell.kind == StudyUnit.Kind.SINGLE else list(PAIR_QUESTIONS)
-    out = []
-    for question in questions:
-        rows = cell.series.get(question, [])
-        entry: dict[str, Any] = {"question": question, "n": len(rows)}
-        if rows:
-            values, items, raters, order = (np.array(c) for c in zip(*rows, strict=True))
-            row = groups_frame(crossed_parts(values, items, raters)).iloc[0]
-            entry.update(estimate=float(row["estimate"]), low=float(row["low"]))
-            entry.update(high=float(row["high"]))
-            entry["half_width"] = (entry["high"] - entry["low"]) / 2
-            if cell.target is None:
-                ranked = np.argsort(order, kind="stable")
-                seq = clustered_confidence_sequence(
-                    values[ranked], items[ranked], alpha=study.decide_alpha
-                )
-                entry["cs_low"], entry["cs_high"] = seq.final
-                entry["decided"] = seq.excludes(0.5)
-        else:
+def _questions(cell: _Cell) -> list[str]:
+    return ["accuracy"] if cell.kind == StudyUnit.Kind.SINGLE else list(PAIR_QUESTIONS)
+
+
+def _judge_all(
+    study: Study, cells: dict[tuple[Any, ...], _Cell]
+) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
+    """Per cell, one entry per question: n, estimate, two-way interval, and for a "decide"
+    comparison the confidence sequence and whether it excludes one half. Every series'
+    interval comes from one two-way computation (``analysis.crossed.crossed_groups``)."""
+    series = [(key, q) for key, cell in cells.items() for q in _questions(cell)]
+    columns: list[list[float]] = [[], [], [], [], []]  # group, value, item, rater, order
+    for g, (key, question) in enumerate(series):
+        for row_values in cells[key].series.get(question, []):
+            for column, x in zip(columns, (g, *row_values), strict=True):
+                column.append(x)
+    group, values, items, raters, order = (np.asarray(c) for c in columns)
+    frame = None
+    if len(values):
+        parts = crossed_groups(
+            values.astype(float),
+            items.astype(np.int64),
+            raters.astype(np.int64),
+            group.astype(np.int64),
+        )
+        frame = groups_frame(parts)
+    out: dict[tuple[Any, ...], list[dict[str, Any]]] = {key: [] for key in cells}
+    for g, (key, question) in enumerate(series):
+        n = int(frame["n"].iloc[g]) if frame is not None and g < len(frame) else 0
+        entry: dict[str, Any] = {"question": question, "n": n}
+        if not n or frame is None:
             entry.update(estimate=None, low=None, high=None, half_width=None, decided=False)
-        out.append(entry)
+            out[key].append(entry)
+            continue
+        row = frame.iloc[g]
+        entry.update(estimate=float(row["estimate"]), low=float(row["low"]))
+        entry.update(high=float(row["high"]), half_width=float(row["high"] - row["low"]) / 2)
+        if cells[key].target is None:
+            mine = np.flatnonzero(group == g)
+            ranked = mine[np.argsort(order[mine], kind="stable")]
+            seq = clustered_confidence_sequence(
+                values[ranked].astype(float), items[ranked], alpha=look_alpha(study)
+            )
+            entry["cs_low"], entry["cs_high"] = seq.final
+            entry["decided"] = seq.excludes(0.5)
+        out[key].append(entry)
     return out
+
+
+def look_alpha(study: Study) -> float:
+    """The level of each look of a "decide" comparison: ``decide_alpha`` split over the
+    rounds at which it can be decided (K_min .. K_max). Each round's sequence runs over item
+    means that the next round changes, so the looks are not one sequence; the split keeps
+    the chance of ever deciding a tied comparison at most ``decide_alpha`` (union bound)."""
+    return decide_alpha_per_look(study.decide_alpha, study.k_min, study.raters_per_unit)
 
 
 def _met(cell: _Cell, judged: list[dict[str, Any]]) -> bool:
@@ -171,7 +220,7 @@ def adaptive_look(*, study: Study) -> AdaptiveLook:
             total=Coalesce(Sum("wanted"), 0)
         )["total"]
     )
-    judged = {key: _judge(cell, study) for key, cell in cells.items()}
+    judged = _judge_all(study, cells)
     met = {key: _met(cell, judged[key]) for key, cell in cells.items()}
     ready = [k for k, c in cells.items() if not met[k] and not c.at_ceiling and c.handed_out]
     ready.sort(key=lambda key: -_gain(judged[key]))

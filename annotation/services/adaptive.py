@@ -20,24 +20,37 @@ simulated run as to a real one).
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from annotation.models import Study, StudyUnit, study_is_adaptive
 from annotation.selectors.adaptive import adaptive_look, adaptive_state
 
+#: What :func:`adaptive_refresh` answers when another pass holds the study (``wait=False``).
+BUSY: dict[str, Any] = {"busy": True, "raised_units": 0}
 
-def adaptive_refresh(*, study: Study) -> dict[str, Any]:
+
+def adaptive_refresh(*, study: Study, wait: bool = True) -> dict[str, Any]:
     """One allocation pass (see module); returns the new ``adaptive_state`` ({} without
-    targets). Raises the wanted judgments of open cells whose round is handed out."""
+    targets). Raises the wanted judgments of open cells whose round is handed out.
+
+    ``wait=False``: when another pass is running, return :data:`BUSY` at once instead of
+    queueing behind it (raters at the end of a round would otherwise each run one in turn).
+    """
     if not study_is_adaptive(study):
         return {}
     with transaction.atomic():
         # NO KEY UPDATE: passes run one at a time per study, while leases (whose insert
         # takes KEY SHARE on the study through its foreign key) go on.
-        locked = Study.objects.select_for_update(no_key=True).get(pk=study.pk)
+        found = Study.objects.select_for_update(no_key=True, skip_locked=not wait)
+        locked = found.filter(pk=study.pk).first()
+        if locked is None:
+            return dict(BUSY)
         look = adaptive_look(study=locked)
         if look.raise_units:
             # Units locked in key order, as every other multi-unit change does (no deadlock).
@@ -48,9 +61,40 @@ def adaptive_refresh(*, study: Study) -> dict[str, Any]:
             ).update(wanted=F("wanted") + 1)
         state = adaptive_state(locked, look)
         state["raised_units"] = len(look.raise_units)
-        Study.objects.filter(pk=locked.pk).update(adaptive_state=state)
+        done = not look.raise_units and all(c["status"] != "running" for c in state["cells"])
+        Study.objects.filter(pk=locked.pk).update(
+            adaptive_state=state, adaptive_refreshed_at=timezone.now(), adaptive_done=done
+        )
+    study.adaptive_done = done
     study.adaptive_state = state
     return state
+
+
+#: Seconds between the passes a serving process runs ahead of need (``adaptive_refresh_due``).
+PASS_EVERY_SECONDS = 10.0
+_last_pass: dict[int, float] = {}
+
+
+def adaptive_refresh_due(*, study: Study) -> None:
+    """A pass now if this process has run none for the study in :data:`PASS_EVERY_SECONDS`:
+    rounds open while raters are still busy with the last units of the one before (a pass
+    raises a cell once nearly all of its round is handed out), so the pool of open units does
+    not run dry at a round's end. Never waits for another process's pass."""
+    now = time.monotonic()
+    if now - _last_pass.get(study.pk, -math.inf) < PASS_EVERY_SECONDS:
+        return
+    _last_pass[study.pk] = now
+    # Any process's pass counts: the study row as loaded for this request says when.
+    last = study.adaptive_refreshed_at
+    if last is not None and (timezone.now() - last).total_seconds() < PASS_EVERY_SECONDS:
+        return
+    adaptive_refresh(study=study, wait=False)
+
+
+def adaptive_pass_wait(*, study: Study) -> None:
+    """Return once no allocation pass holds the study (the one running has committed)."""
+    with transaction.atomic():
+        Study.objects.select_for_update(no_key=True).filter(pk=study.pk).values_list("pk").first()
 
 
 def adaptive_refresh_live() -> int:

@@ -39,7 +39,11 @@ from annotation.models import (
 )
 from annotation.selectors.raters import rater_task_count
 from annotation.services import task_sql
-from annotation.services.adaptive import adaptive_refresh
+from annotation.services.adaptive import (
+    adaptive_pass_wait,
+    adaptive_refresh,
+    adaptive_refresh_due,
+)
 from annotation.services.errors import ServiceError
 
 
@@ -236,6 +240,8 @@ def assignment_next(
     if study.status != STUDY_STATUS_HANDING_OUT_TASKS:
         raise ServiceError(f"the study is {study.status}, not live", code="conflict")
     exclude = list(exclude)
+    if study_is_adaptive(study):
+        adaptive_refresh_due(study=study)
     want_gold = study.gold_rate > 0 and random.random() < study.gold_rate
     if task_sql.enabled():
         # Anything the statement does not take falls through to the ORM code below,
@@ -267,15 +273,23 @@ def assignment_next(
     assignment = _pick_with_retries(rater, study, gold=True, minutes=minutes) if want_gold else None
     if assignment is None:
         assignment = _pick_with_retries(rater, study, gold=False, minutes=minutes)
-    # Under precision targets nothing open may mean a round is over: an allocation pass
-    # opens the next round of every open cell (if any), and the rater looks once more.
-    if (
-        assignment is None
-        and study_is_adaptive(study)
-        and adaptive_refresh(study=study).get("raised_units")
-    ):
+    if assignment is None and study_is_adaptive(study) and _next_round(study):
         assignment = _pick_with_retries(rater, study, gold=False, minutes=minutes)
     return None if assignment is None else _for_task_page(assignment.pk)
+
+
+def _next_round(study: Study) -> bool:
+    """Under precision targets nothing open may mean a round is over: an allocation pass
+    opens the next round of every open cell. True when the rater should look once more:
+    the pass raised something, or another rater's pass was running (waited for, not run
+    again: at a round's end many raters arrive at once)."""
+    if study.adaptive_done:
+        return False  # the last pass found every cell stopped: nothing more to open
+    outcome = adaptive_refresh(study=study, wait=False)
+    if outcome.get("busy"):
+        adaptive_pass_wait(study=study)
+        return True
+    return bool(outcome.get("raised_units"))
 
 
 def _for_task_page(assignment_id: int) -> Assignment:

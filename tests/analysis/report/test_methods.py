@@ -38,7 +38,7 @@ def test_an_adaptive_study_s_methods_say_what_the_allocation_did() -> None:
     assert "allocated adaptively to precision targets" in text
     assert "a 95% half-width of at most 0.1 for each model × prompt type accuracy" in text
     assert "K_min = 1" in text and "K_max = 5" in text and "budget of 900 judgments" in text
-    assert "anytime-valid at alpha = 0.05" in text
+    assert "at alpha = 0.05 split over the rounds from K_min to K_max" in text
     assert "Of the 10 cells: 1 K_max reached, 2 decided, 7 target met." in text
     assert "K = 3 raters" not in text  # no fixed K to state
     assert '"k_max": 5' in report_to_json(report)
