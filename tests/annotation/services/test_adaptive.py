@@ -4,7 +4,6 @@ stop, K_max and the budget hold, and 50 concurrent raters never over-assign."""
 from __future__ import annotations
 
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -22,11 +21,10 @@ from annotation.selectors.reports import study_report
 from annotation.services.adaptive import adaptive_refresh
 from annotation.services.assignments import assignment_next
 from annotation.services.errors import ServiceError
-from annotation.services.judgments import judgment_submit
 from annotation.services.raters import rater_for_participant
 from tests.annotation import factories as f
 from tests.annotation.conftest import TARGET
-from tests.annotation.rating import prolific_id
+from tests.annotation.rating import prolific_id, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -44,13 +42,7 @@ def _rate_everything_open(study: Study, answer: Callable[[Assignment, int], bool
     for n in range(50):
         rater = rater_for_participant(platform="prolific", participant_id=prolific_id(f"r{n}"))
         while (a := assignment_next(rater=rater, study=study)) is not None:
-            judgment_submit(
-                rater=rater,
-                assignment_id=a.pk,
-                answers=_answers(a, correct=answer(a, n)),
-                time_on_task_ms=1500,
-                client_submission_id=uuid.uuid4(),
-            )
+            submit(rater, a, answers=_answers(a, correct=answer(a, n)))
             made += 1
     return made
 
@@ -65,13 +57,7 @@ def _rate_round(study: Study, answer: Callable[[Assignment, int], bool]) -> None
         rater = rater_for_participant(platform="prolific", participant_id=prolific_id(f"o{n}"))
         a = assignment_next(rater=rater, study=study)
         assert a is not None
-        judgment_submit(
-            rater=rater,
-            assignment_id=a.pk,
-            answers=_answers(a, correct=answer(a, n)),
-            time_on_task_ms=1500,
-            client_submission_id=uuid.uuid4(),
-        )
+        submit(rater, a, answers=_answers(a, correct=answer(a, n)))
 
 
 def _alpha_always_beta_by_rater(a: Assignment, n: int) -> bool:
@@ -207,13 +193,7 @@ def test_fifty_concurrent_raters_respect_k_max_never_twice_and_the_cap(
                     misses += 1
                     continue
                 misses = 0
-                judgment_submit(
-                    rater=rater,
-                    assignment_id=a.pk,
-                    answers=_answers(a, correct=n % 2 == 0),
-                    time_on_task_ms=1500,
-                    client_submission_id=uuid.uuid4(),
-                )
+                submit(rater, a, answers=_answers(a, correct=n % 2 == 0))
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -297,13 +277,7 @@ def test_a_decided_comparison_stops_and_an_undecided_one_goes_on(
         a = assignment_next(rater=rater, study=study)
         if a is None:
             break
-        judgment_submit(
-            rater=rater,
-            assignment_id=a.pk,
-            answers=answer(a, n),
-            time_on_task_ms=1500,
-            client_submission_id=uuid.uuid4(),
-        )
+        submit(rater, a, answers=answer(a, n))
     state = adaptive_refresh(study=study)
     status = {row["cell"]: row["status"] for row in state["cells"]}
     assert status[f"{ALPHA} vs {BETA} · mask_rich"] == "decided"
