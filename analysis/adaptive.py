@@ -33,6 +33,12 @@ from analysis.crossed import crossed_groups, groups_frame
 from analysis.sequential import clustered_confidence_sequence
 
 __all__ = [
+    "BUDGET_REACHED",
+    "DECIDED",
+    "K_MAX_REACHED",
+    "RUNNING",
+    "STATUSES",
+    "TARGET_MET",
     "AllocationDesign",
     "AllocationPlan",
     "cell_intervals",
@@ -102,16 +108,26 @@ def next_cell(
     return int(rng.choice(best))
 
 
+#: A cell's status, as the dashboard, the report and the JSON spell it (one home).
+RUNNING = "running"
+TARGET_MET = "target met"
+DECIDED = "decided"
+K_MAX_REACHED = "K_max reached"
+BUDGET_REACHED = "budget reached"
+STATUSES = (RUNNING, TARGET_MET, DECIDED, K_MAX_REACHED, BUDGET_REACHED)
+
+
 def cell_status(half_width: float, target: float, *, full: bool, budget_spent: bool) -> str:
-    """What the report and dashboard say about a cell: "target met", "K_max reached" (every
-    unit at the ceiling, target not met), "budget reached" or "running"."""
+    """What the report and dashboard say about a half-width cell: :data:`TARGET_MET`,
+    :data:`K_MAX_REACHED` (every unit at the ceiling, target not met), :data:`BUDGET_REACHED`
+    or :data:`RUNNING`."""
     if half_width <= target:
-        return "target met"
+        return TARGET_MET
     if full:
-        return "K_max reached"
+        return K_MAX_REACHED
     if budget_spent:
-        return "budget reached"
-    return "running"
+        return BUDGET_REACHED
+    return RUNNING
 
 
 # --- Simulating the rule: the planner's estimate and bench/adaptive.py -----------------------

@@ -16,14 +16,13 @@ from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from analysis.adaptive import cell_status, decide_alpha_per_look
+from analysis.adaptive import DECIDED, TARGET_MET, cell_status, decide_alpha_per_look
 from analysis.crossed import crossed_groups, groups_frame
 from analysis.sequential import METHOD as CS_METHOD
 from analysis.sequential import clustered_confidence_sequence
 from annotation.models import Judgment, Study, StudyUnit, study_is_adaptive
 
 __all__ = [
-    "DECIDED",
     "AdaptiveLook",
     "adaptive_look",
     "adaptive_state",
@@ -31,7 +30,6 @@ __all__ = [
     "look_alpha",
 ]
 
-DECIDED = "decided"
 PAIR_QUESTIONS = ("alignment", "realism")
 
 
@@ -252,7 +250,7 @@ def adaptive_state(study: Study, look: AdaptiveLook) -> dict[str, Any]:
     for key, cell in sorted(look.cells.items(), key=lambda kv: kv[1].label):
         widest = max((e["half_width"] or np.inf) for e in judged[key])
         if look.met[key]:
-            status = DECIDED if cell.target is None else "target met"
+            status = DECIDED if cell.target is None else TARGET_MET
         else:
             status = cell_status(
                 widest, cell.target if cell.target is not None else -1.0,

@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from analysis.adaptive import RUNNING
 from annotation.models import Study, StudyUnit, study_is_adaptive
 from annotation.selectors.adaptive import adaptive_look, adaptive_state
 
@@ -61,7 +62,7 @@ def adaptive_refresh(*, study: Study, wait: bool = True) -> dict[str, Any]:
             ).update(wanted=F("wanted") + 1)
         state = adaptive_state(locked, look)
         state["raised_units"] = len(look.raise_units)
-        done = not look.raise_units and all(c["status"] != "running" for c in state["cells"])
+        done = not look.raise_units and all(c["status"] != RUNNING for c in state["cells"])
         Study.objects.filter(pk=locked.pk).update(
             adaptive_state=state, adaptive_refreshed_at=timezone.now(), adaptive_done=done
         )
