@@ -4,6 +4,7 @@ stop, K_max and the budget hold, and 50 concurrent raters never over-assign."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -181,19 +182,25 @@ def test_fifty_concurrent_raters_respect_k_max_never_twice_and_the_cap(
     start = threading.Barrier(50)
     errors: list[BaseException] = []
 
+    done = [0]
+    lock = threading.Lock()
+    deadline = time.monotonic() + 120
+
     def rate(n: int) -> None:
         try:
             rater = rater_for_participant(platform="prolific", participant_id=prolific_id(f"c{n}"))
             start.wait(timeout=60)
-            # A few empty answers in a row can be a round changing hands; keep asking.
-            misses = 0
-            while misses < 3:
+            # Nothing for a moment can be a round changing hands, every open unit leased to
+            # someone else, or the rater's cap: every rater keeps asking until every judgment
+            # is in (the cap must hold however often they ask); the deadline bounds a stall.
+            while done[0] < units * 3 and time.monotonic() < deadline:
                 a = assignment_next(rater=rater, study=study)
                 if a is None:
-                    misses += 1
+                    time.sleep(0.05)
                     continue
-                misses = 0
                 submit(rater, a, answers=_answers(a, correct=n % 2 == 0))
+                with lock:
+                    done[0] += 1
         except BaseException as exc:
             errors.append(exc)
         finally:
