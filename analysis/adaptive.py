@@ -35,6 +35,7 @@ from analysis.sequential import clustered_confidence_sequence
 __all__ = [
     "BUDGET_REACHED",
     "DECIDED",
+    "DECIDE_RULES",
     "K_MAX_REACHED",
     "RUNNING",
     "STATUSES",
@@ -186,14 +187,17 @@ def draw_study(
     return values, raters.astype(np.int64)
 
 
-def cell_intervals(values: Floats, raters: Ints, k: Ints) -> tuple[Floats, Floats]:
+def cell_intervals(
+    values: Floats, raters: Ints, k: Ints, *, confidence: float = 0.95
+) -> tuple[Floats, Floats]:
     """(low, high) of each cell's two-way interval from the first ``k[c]`` judgments."""
     used = np.broadcast_to(
         np.arange(values.shape[2])[None, None, :] < k[:, None, None], values.shape
     )
     cell = np.broadcast_to(np.arange(values.shape[0])[:, None, None], values.shape)
     item = np.broadcast_to(np.arange(values.shape[1])[None, :, None], values.shape)
-    frame = groups_frame(crossed_groups(values[used], item[used], raters[used], cell[used]))
+    parts = crossed_groups(values[used], item[used], raters[used], cell[used])
+    frame = groups_frame(parts, confidence=confidence)
     return frame["low"].to_numpy(), frame["high"].to_numpy()
 
 
@@ -272,9 +276,14 @@ def plan_allocation(
 
 def decide_alpha_per_look(alpha: float, k_min: int, k_max: int) -> float:
     """The level of each look of a "decide" comparison: ``alpha`` split over the rounds
-    K_min .. K_max at which it can be decided (union bound: each round's sequence runs over
-    item means that the next round changes, so the looks are not one sequence)."""
+    K_min .. K_max at which it can be decided, one look per complete round (union bound:
+    a tied comparison is decided at most ``alpha`` of the time, whichever round it stops)."""
     return alpha / max(1, k_max - k_min + 1)
+
+
+#: The "decide" rules: ``crossed`` (the report's two-way interval at each look's level) and
+#: ``sequence`` (the item-clustered empirical-Bernstein confidence sequence at that level).
+DECIDE_RULES = ("crossed", "sequence")
 
 
 def run_decide(
@@ -283,25 +292,37 @@ def run_decide(
     order: Ints,
     *,
     alpha: float,
+    raters: Ints | None = None,
+    rule: str = "crossed",
 ) -> tuple[Ints, Bools, Floats, Floats]:
     """ "Decide" comparisons run to the end on one drawn study: every cell gets rounds until
-    its item-clustered confidence sequence excludes 0.5 or K_max. ``values`` are win
-    indicators (cells, items, K_max); ``order`` the items' fixed random order. Returns
-    (K per cell, decided, sequence low, sequence high)."""
+    its interval at the look's level (:func:`decide_alpha_per_look`) excludes 0.5, or K_max.
+    ``values`` are win indicators (cells, items, K_max); ``order`` the items' fixed random
+    order; ``raters`` the judgments' raters (needed by ``rule="crossed"``). Returns (K per
+    cell, decided, low, high) of the last look."""
+    if rule not in DECIDE_RULES:
+        raise ValueError(f"rule must be one of {DECIDE_RULES}, got {rule!r}")
     cells = values.shape[0]
     level = decide_alpha_per_look(alpha, design.k_min, design.k_max)
     k = np.full(cells, design.k_min, dtype=np.int64)
     decided = np.zeros(cells, dtype=bool)
     low, high = np.zeros(cells), np.ones(cells)
-    for c in range(cells):
-        while True:
-            kept = values[c, order, : k[c]]
-            seq = clustered_confidence_sequence(kept.ravel(), np.repeat(order, k[c]), alpha=level)
-            low[c], high[c] = seq.final
-            if seq.excludes(0.5):
-                decided[c] = True
-                break
-            if k[c] >= design.k_max:
-                break
-            k[c] += 1
+    running = np.ones(cells, dtype=bool)
+    while running.any():
+        if rule == "crossed":
+            if raters is None:
+                raise ValueError('rule="crossed" needs the raters')
+            lo, hi = cell_intervals(values, raters, k, confidence=1.0 - level)
+        else:
+            lo, hi = np.zeros(cells), np.ones(cells)
+            for c in np.flatnonzero(running):
+                kept = values[c, order, : k[c]]
+                seq = clustered_confidence_sequence(
+                    kept.ravel(), np.repeat(order, k[c]), alpha=level
+                )
+                lo[c], hi[c] = seq.final
+        low[running], high[running] = lo[running], hi[running]
+        decided |= running & ((low > 0.5) | (high < 0.5))
+        running &= ~decided & (k < design.k_max)
+        k[running] += 1
     return k, decided, low, high

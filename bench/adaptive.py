@@ -31,6 +31,7 @@ import time
 import numpy as np
 
 from analysis.adaptive import (
+    DECIDE_RULES,
     AllocationDesign,
     cell_intervals,
     cell_logits,
@@ -98,7 +99,7 @@ def run(setup: AllocationDesign, *, studies: int, seed: int) -> dict[str, object
 
 
 def run_decide_mode(
-    setup: AllocationDesign, *, studies: int, seed: int, alpha: float
+    setup: AllocationDesign, *, studies: int, seed: int, alpha: float, rule: str = "sequence"
 ) -> dict[str, object]:
     """Side-by-side "decide" comparisons (win rates ``setup.rates``): the rule against fixed
     K decided by the report's crossed test at ``alpha``."""
@@ -123,7 +124,9 @@ def run_decide_mode(
             out["decided"].append(float(significant[~null].mean()) if (~null).any() else np.nan)
             out["false"].append(float(significant[null].mean()) if null.any() else np.nan)
         order = rng.permutation(setup.items)
-        k, decided, low, high = run_decide(setup, values, order, alpha=alpha)
+        k, decided, low, high = run_decide(
+            setup, values, order, alpha=alpha, raters=raters, rule=rule
+        )
         used.append(float(k.sum() * setup.items))
         decided_share.append(float(decided[~null].mean()) if (~null).any() else np.nan)
         false_share.append(float(decided[null].mean()) if null.any() else np.nan)
@@ -150,9 +153,9 @@ def run_decide_mode(
     }
 
 
-def _print_decide(result: dict[str, object]) -> None:
+def _print_decide(result: dict[str, object], rule: str) -> None:
     print("| rule | judgments (median) | 90th pct | non-null comparisons decided "
-          "| tied comparisons decided (false) | sequence coverage |")  # fmt: skip
+          "| tied comparisons decided (false) | coverage of the last look |")  # fmt: skip
     print("|---|---|---|---|---|---|")
     for kk, (n, share, false) in result["fixed"].items():  # type: ignore[attr-defined]
         print(
@@ -160,9 +163,7 @@ def _print_decide(result: dict[str, object]) -> None:
             f"| {false:.3f} | — |"
         )
     n, p90, share, false, cov = result["adaptive"]  # type: ignore[misc]
-    print(
-        f"| adaptive (sequence) | {n:,.0f} | {p90:,.0f} | {share:.3f} | {false:.3f} | {cov:.3f} |"
-    )
+    print(f"| adaptive ({rule}) | {n:,.0f} | {p90:,.0f} | {share:.3f} | {false:.3f} | {cov:.3f} |")
     print()
     print("mean K per cell (adaptive): " + ", ".join(f"{k:.1f}" for k in result["k_per_cell"]))
 
@@ -184,6 +185,12 @@ def main(argv: list[str] | None = None) -> None:
         help="side-by-side comparisons with a 'decide at alpha' target (rates: win rates)",
     )
     parser.add_argument("--alpha", type=float, default=0.05)
+    parser.add_argument(
+        "--rule",
+        choices=DECIDE_RULES,
+        default="crossed",
+        help="the decide rule: the two-way interval or the confidence sequence at each look",
+    )
     args = parser.parse_args(argv)
     setup = AllocationDesign(
         rates=tuple(float(r) for r in np.linspace(*args.rates, args.cells)),
@@ -196,16 +203,19 @@ def main(argv: list[str] | None = None) -> None:
     setup.validate()
     started = time.perf_counter()
     if args.decide:
-        result = run_decide_mode(setup, studies=args.studies, seed=args.seed, alpha=args.alpha)
+        result = run_decide_mode(
+            setup, studies=args.studies, seed=args.seed, alpha=args.alpha, rule=args.rule
+        )
         print(
             f"{args.studies} studies, {len(setup.rates)} comparisons × {setup.items} items, "
             f"crowd of {setup.raters}, item sd 1.2, rater sd 0.6, win rates "
             f"{', '.join(f'{r:.2f}' for r in result['rates'])}; decide at alpha {args.alpha} "
-            f"(the rule: {args.alpha} split over rounds {setup.k_min}..{setup.k_max}), "
+            f"(the rule: the {args.rule} interval at {args.alpha} split over rounds "
+            f"{setup.k_min}..{setup.k_max}), "
             f"seed {args.seed}"
         )
         print()
-        _print_decide(result)
+        _print_decide(result, args.rule)
         print(f"elapsed {time.perf_counter() - started:.0f} s")
         return
     result = run(setup, studies=args.studies, seed=args.seed)

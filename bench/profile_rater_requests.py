@@ -30,12 +30,19 @@ def main() -> None:
     p.add_argument("--raters", type=int, default=20)
     p.add_argument("--cprofile", action="store_true")
     p.add_argument("--reuse", action="store_true", help="keep the database of an earlier run")
+    p.add_argument(
+        "--target", type=float, default=None, help="a study with precision targets (load_raters)"
+    )
     a = p.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/editbench_bench")
     work = Path("var/bench-profile")
     env = load_raters.server_env(url, work.resolve() / "media", host="testserver")
     work.mkdir(parents=True, exist_ok=True)
-    slug = "load-test" if a.reuse else load_raters.setup_database(url, {**env, "DEBUG": "1"})
+    slug = (
+        "load-test"
+        if a.reuse
+        else load_raters.setup_database(url, {**env, "DEBUG": "1"}, target=a.target)
+    )
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
@@ -46,9 +53,9 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
 
     clients = []
-    for n in range(a.raters):
+    for _ in range(a.raters):
         c = Client()
-        c.get(f"/s/{slug}/?PROLIFIC_PID=profile-{uuid.uuid4().hex[:8]}-{n}&STUDY_ID=s&SESSION_ID=x")
+        c.get(f"/s/{slug}/?PROLIFIC_PID={uuid.uuid4().hex[:24]}&STUDY_ID=s&SESSION_ID=x")
         page = c.get(f"/s/{slug}/task/").content.decode()
         task = json.loads(load_raters.TASK_DATA.search(page).group(1))  # type: ignore[union-attr]
         preloaded = c.post(

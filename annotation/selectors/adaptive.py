@@ -18,8 +18,6 @@ from django.utils import timezone
 
 from analysis.adaptive import DECIDED, TARGET_MET, cell_status, decide_alpha_per_look
 from analysis.crossed import crossed_groups, groups_frame
-from analysis.sequential import METHOD as CS_METHOD
-from analysis.sequential import clustered_confidence_sequence
 from annotation.models import Judgment, Study, StudyUnit, study_is_adaptive
 
 __all__ = [
@@ -38,6 +36,12 @@ PAIR_QUESTIONS = ("alignment", "realism")
 #: at the price of deciding on a round that is nearly, not quite, complete.
 ROUND_AHEAD = 0.9
 
+#: How a "decide" comparison is decided (the dashboard's and the report's words).
+DECISION_METHOD = (
+    "two-way interval of each complete round at decide_alpha / (K_max - K_min + 1) "
+    "(simultaneous over the rounds: valid at whichever round it stops)"
+)
+
 
 @dataclass
 class _Cell:
@@ -53,10 +57,17 @@ class _Cell:
         """The current round is (nearly: :data:`ROUND_AHEAD`) handed out."""
         return self.handed_out_units >= ROUND_AHEAD * len(self.units)
 
-    # One series per question (single-image cells have one): (value, item, rater, order).
-    series: dict[str, list[tuple[float, int, int, int]]] = field(
+    # One series per question (single-image cells have one): (value, item, rater, order,
+    # round): the judgment's round is its place among its unit's counted judgments (0, 1, …).
+    series: dict[str, list[tuple[float, int, int, int, int]]] = field(
         default_factory=lambda: defaultdict(list)
     )
+    counted: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # per unit
+
+    @property
+    def complete_rounds(self) -> int:
+        """Rounds every unit of the cell has a counted judgment of."""
+        return min((self.counted.get(u, 0) for u in self.units), default=0)
 
 
 def _cells(study: Study) -> tuple[dict[tuple[Any, ...], _Cell], dict[int, tuple[Any, ...]]]:
@@ -99,8 +110,9 @@ def _cells(study: Study) -> tuple[dict[tuple[Any, ...], _Cell], dict[int, tuple[
 
 
 def _collect(study: Study, cells: dict[tuple[Any, ...], _Cell], key_of: dict[int, Any]) -> None:
-    """Each cell's counted judgments: values per question, with item, rater and the item's
-    place in the unit order fixed at launch (``StudyUnit.shuffle``)."""
+    """Each cell's counted judgments: values per question, with item, rater, the item's
+    place in the unit order fixed at launch (``StudyUnit.shuffle``) and the judgment's round
+    (its place among its unit's counted judgments, in the order they were submitted)."""
     rows = Judgment.objects.filter(
         assignment__study=study,
         assignment__unit__is_gold=False,
@@ -114,18 +126,20 @@ def _collect(study: Study, cells: dict[tuple[Any, ...], _Cell], key_of: dict[int
         "correct",
         "answers",
     )
-    for unit, item, rater, order, correct, answers in rows:
+    for unit, item, rater, order, correct, answers in rows.order_by("pk"):
         key = key_of.get(unit)
         if key is None:
             continue
         cell = cells[key]
+        place = cell.counted[unit]
+        cell.counted[unit] += 1
         if cell.kind == StudyUnit.Kind.SINGLE:
-            cell.series["accuracy"].append((float(bool(correct)), item, rater, order))
+            cell.series["accuracy"].append((float(bool(correct)), item, rater, order, place))
             continue
         for question in PAIR_QUESTIONS:
             choice = answers.get(f"{question}_choice", "none")
             if choice in ("a", "b"):  # a tie carries no win rate
-                cell.series[question].append((float(choice == "a"), item, rater, order))
+                cell.series[question].append((float(choice == "a"), item, rater, order, place))
 
 
 def _questions(cell: _Cell) -> list[str]:
@@ -135,16 +149,16 @@ def _questions(cell: _Cell) -> list[str]:
 def _judge_all(
     study: Study, cells: dict[tuple[Any, ...], _Cell]
 ) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
-    """Per cell, one entry per question: n, estimate, two-way interval, and for a "decide"
-    comparison the confidence sequence and whether it excludes one half. Every series'
-    interval comes from one two-way computation (``analysis.crossed.crossed_groups``)."""
+    """Per cell, one entry per question: n, estimate, two-way 95% interval, and for a
+    "decide" comparison its looks (:func:`_decide`). Every series' interval comes from one
+    two-way computation (``analysis.crossed.crossed_groups``)."""
     series = [(key, q) for key, cell in cells.items() for q in _questions(cell)]
-    columns: list[list[float]] = [[], [], [], [], []]  # group, value, item, rater, order
+    columns: list[list[float]] = [[], [], [], [], [], []]  # group, value, item, rater, order, round
     for g, (key, question) in enumerate(series):
         for row_values in cells[key].series.get(question, []):
             for column, x in zip(columns, (g, *row_values), strict=True):
                 column.append(x)
-    group, values, items, raters, order = (np.asarray(c) for c in columns)
+    group, values, items, raters, _, rounds = (np.asarray(c) for c in columns)
     frame = None
     if len(values):
         parts = crossed_groups(
@@ -155,33 +169,72 @@ def _judge_all(
         )
         frame = groups_frame(parts)
     out: dict[tuple[Any, ...], list[dict[str, Any]]] = {key: [] for key in cells}
+    entries: list[dict[str, Any]] = []  # per series
     for g, (key, question) in enumerate(series):
         n = int(frame["n"].iloc[g]) if frame is not None and g < len(frame) else 0
         entry: dict[str, Any] = {"question": question, "n": n}
+        if cells[key].target is None:
+            entry.update(decided=False, look_round=None, look_low=None, look_high=None)
+        out[key].append(entry)
+        entries.append(entry)
         if not n or frame is None:
-            entry.update(estimate=None, low=None, high=None, half_width=None, decided=False)
-            out[key].append(entry)
+            entry.update(estimate=None, low=None, high=None, half_width=None)
             continue
         row = frame.iloc[g]
         entry.update(estimate=float(row["estimate"]), low=float(row["low"]))
         entry.update(high=float(row["high"]), half_width=float(row["high"] - row["low"]) / 2)
-        if cells[key].target is None:
-            mine = np.flatnonzero(group == g)
-            ranked = mine[np.argsort(order[mine], kind="stable")]
-            seq = clustered_confidence_sequence(
-                values[ranked].astype(float), items[ranked], alpha=look_alpha(study)
-            )
-            entry["cs_low"], entry["cs_high"] = seq.final
-            entry["decided"] = seq.excludes(0.5)
-        out[key].append(entry)
+    decide = [(g, key) for g, (key, _) in enumerate(series) if cells[key].target is None]
+    if decide and len(values):
+        _decide(study, cells, decide, entries, (group, values, items, raters, rounds))
     return out
+
+
+def _decide(
+    study: Study,
+    cells: dict[tuple[Any, ...], _Cell],
+    decide: list[tuple[int, tuple[Any, ...]]],
+    entries: list[dict[str, Any]],
+    data: tuple[np.ndarray[Any, Any], ...],
+) -> None:
+    """The looks of the "decide" comparisons: at each complete round r (K_min .. K_max) the
+    two-way interval of every unit's first r counted judgments, at the level
+    :func:`look_alpha`. A question is decided once a look's interval excludes one half.
+    Looks are only taken at complete rounds, whenever the passes run, so there are at most
+    K_max - K_min + 1 of them and the union bound holds."""
+    group, values, items, raters, rounds = data
+    looks: list[tuple[int, int]] = []  # (series, round)
+    parts_of: list[np.ndarray[Any, Any]] = []
+    for g, key in decide:
+        last = min(cells[key].complete_rounds, study.raters_per_unit)
+        for r in range(study.k_min, last + 1):
+            rows = np.flatnonzero((group == g) & (rounds < r))
+            if len(rows):
+                looks.append((g, r))
+                parts_of.append(rows)
+    if not looks:
+        return
+    rows = np.concatenate(parts_of)
+    look_of = np.repeat(np.arange(len(looks)), [len(p) for p in parts_of])
+    parts = crossed_groups(
+        values[rows].astype(float),
+        items[rows].astype(np.int64),
+        raters[rows].astype(np.int64),
+        look_of.astype(np.int64),
+    )
+    frame = groups_frame(parts, confidence=1.0 - look_alpha(study))
+    for (g, r), low, high in zip(looks, frame["low"], frame["high"], strict=True):
+        entry = entries[g]
+        if entry["decided"]:
+            continue  # stays decided at the look that decided it
+        entry.update(look_round=r, look_low=float(low), look_high=float(high))
+        entry["decided"] = bool(low > 0.5 or high < 0.5)
 
 
 def look_alpha(study: Study) -> float:
     """The level of each look of a "decide" comparison: ``decide_alpha`` split over the
-    rounds at which it can be decided (K_min .. K_max). Each round's sequence runs over item
-    means that the next round changes, so the looks are not one sequence; the split keeps
-    the chance of ever deciding a tied comparison at most ``decide_alpha`` (union bound)."""
+    rounds at which it can be decided (K_min .. K_max), one look per complete round; the
+    split keeps the chance of ever deciding a tied comparison at most ``decide_alpha``
+    (union bound), however often the passes run."""
     return decide_alpha_per_look(study.decide_alpha, study.k_min, study.raters_per_unit)
 
 
@@ -275,6 +328,7 @@ def adaptive_state(study: Study, look: AdaptiveLook) -> dict[str, Any]:
         "wanted_total": look.wanted_total,
         "budget_reached": look.budget_spent,
         "interval_method": "two-way cluster-robust (fixed-sample)",
-        "sequence_method": CS_METHOD,
+        "decision_method": DECISION_METHOD,
+        "look_alpha": look_alpha(study),
         "cells": rows,
     }

@@ -8,8 +8,9 @@ pass of :func:`adaptive_refresh` computes every cell's two-way 95% interval (the
 handed out and that is still open (``analysis.adaptive``), raises its units' ``wanted`` by
 one, never above K (``raters_per_unit``, the ceiling K_max) nor past the judgment budget.
 Under the budget the cells with the largest expected half-width reduction per judgment go
-first. A "decide" comparison stops once the item-clustered confidence sequence
-(``analysis.sequential``) at ``decide_alpha`` excludes one half.
+first. A "decide" comparison is looked at once per complete round (every unit's first r
+counted judgments) and stops once that round's two-way interval at ``decide_alpha`` split
+over the rounds excludes one half (``selectors.adaptive.look_alpha``).
 
 The pass runs behind the study's row lock (one at a time per study; leases go on meanwhile)
 when a rater finds no open unit, and from the beat (``tasks.adaptive_refresh_studies``).

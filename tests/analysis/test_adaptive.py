@@ -7,10 +7,14 @@ import pytest
 
 from analysis.adaptive import (
     AllocationDesign,
+    cell_logits,
     cell_status,
+    decide_alpha_per_look,
+    draw_study,
     next_cell,
     open_cells,
     plan_allocation,
+    run_decide,
 )
 
 NONE = np.zeros(3, dtype=bool)
@@ -101,3 +105,38 @@ def test_the_planner_refuses_an_impossible_design() -> None:
         AllocationDesign(rates=(1.0,), items=10, target=0.1).validate()
     with pytest.raises(ValueError, match="k_min"):
         AllocationDesign(rates=(0.5,), items=10, target=0.1, k_min=6, k_max=5).validate()
+
+
+def _decide_runs(rule: str, studies: int) -> tuple[np.ndarray, np.ndarray]:
+    design = AllocationDesign(rates=(0.5, 0.9), items=60, target=0.1, k_min=1, k_max=4)
+    rng = np.random.default_rng(3)
+    ks, decided = [], []
+    for _ in range(studies):
+        values, raters = draw_study(design, cell_logits(design), rng)
+        order = rng.permutation(design.items)
+        k, d, low, high = run_decide(design, values, order, alpha=0.05, raters=raters, rule=rule)
+        assert (low <= high).all() and ((k >= 1) & (k <= 4)).all()
+        # Stopped early only when decided; the last look's interval decides.
+        assert (d | (k == 4)).all()
+        assert (d == ((low > 0.5) | (high < 0.5))).all()
+        ks.append(k)
+        decided.append(d)
+    return np.array(ks), np.array(decided)
+
+
+@pytest.mark.parametrize("rule", ["crossed", "sequence"])
+def test_a_clear_comparison_is_decided_early_and_a_tie_rarely(rule: str) -> None:
+    ks, decided = _decide_runs(rule, 40)
+    # Win rate 0.9 over 60 items: decided in every study, by the first round or two.
+    assert decided[:, 1].all() and np.median(ks[:, 1]) <= 2
+    # The true tie: decided at most a few times in 40 (the bound is 5%), else it runs to K_max.
+    assert decided[:, 0].sum() <= 4
+    assert (ks[~decided[:, 0], 0] == 4).all()
+
+
+def test_each_look_is_tested_at_alpha_split_over_the_rounds() -> None:
+    assert decide_alpha_per_look(0.05, 1, 8) == pytest.approx(0.05 / 8)
+    assert decide_alpha_per_look(0.05, 3, 3) == pytest.approx(0.05)
+    with pytest.raises(ValueError, match="rule"):
+        design = AllocationDesign(rates=(0.5,), items=5, target=0.1, k_max=2)
+        run_decide(design, np.zeros((1, 5, 2)), np.arange(5), alpha=0.05, rule="peek")

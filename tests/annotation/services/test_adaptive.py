@@ -234,7 +234,7 @@ def test_the_dashboard_and_the_report_show_what_the_allocation_did(
     page = client.get(reverse("study-dashboard", args=[study.pk])).content.decode()
     assert 'id="adaptive-cells"' in page
     assert page.count('data-status="K_max reached"') == 3  # one row per model's cell
-    assert "confidence sequence (decide)" in page
+    assert "decision interval (round)" in page
     text = study_report(study=study, n_resamples=50).methods_text
     assert "allocated adaptively to precision targets" in text
     assert "Of the 3 cells: 3 K_max reached." in text
@@ -251,10 +251,8 @@ def _side_of(a: Assignment, winner: str) -> str:
     return "left" if a_wins == a.a_on_left else "right"
 
 
-def test_a_decided_comparison_stops_and_an_undecided_one_goes_on(
-    make_study: Callable[..., Study], bench: Any
-) -> None:
-    # 40 items, so that the item-clustered confidence sequence can decide at all.
+def _decide_study(make_study: Callable[..., Study], bench: Any) -> Study:
+    # 40 items, so that a comparison of 40 units can be decided at alpha / 3 at all.
     for i in range(5, 41):
         f.BenchmarkItemFactory(
             benchmark=bench,
@@ -263,7 +261,7 @@ def test_a_decided_comparison_stops_and_an_undecided_one_goes_on(
             object_type="common",
             reference=ContentFile(f.png_bytes(color=(200, 20, 20)), name="r.png"),
         )
-    study = make_study(
+    return make_study(
         task_single=False,
         task_pairwise=True,
         items=list(bench.items.all()),
@@ -272,12 +270,20 @@ def test_a_decided_comparison_stops_and_an_undecided_one_goes_on(
         k_min=1,
     )
 
-    def answer(a: Assignment, n: int) -> dict[str, str]:
-        names = {a.unit.edit_a.model.name, a.unit.edit_b.model.name}  # type: ignore[union-attr]
-        # Alpha always wins (decided); Beta against Gamma is a coin flip (never decided).
-        coin = "left" if n % 2 else "right"
-        side = _side_of(a, ALPHA) if ALPHA in names else coin
-        return {q["id"]: side for q in a.unit.questions}
+
+def _alpha_wins_else_coin(a: Assignment, n: int) -> dict[str, str]:
+    names = {a.unit.edit_a.model.name, a.unit.edit_b.model.name}  # type: ignore[union-attr]
+    # Alpha always wins (decided); Beta against Gamma is a coin flip (never decided).
+    coin = "left" if n % 2 else "right"
+    side = _side_of(a, ALPHA) if ALPHA in names else coin
+    return {q["id"]: side for q in a.unit.questions}
+
+
+def test_a_decided_comparison_stops_and_an_undecided_one_goes_on(
+    make_study: Callable[..., Study], bench: Any
+) -> None:
+    study = _decide_study(make_study, bench)
+    answer = _alpha_wins_else_coin
 
     for n in range(400):
         rater = rater_for_participant(platform="prolific", participant_id=prolific_id(f"p{n}"))
@@ -300,6 +306,40 @@ def test_a_decided_comparison_stops_and_an_undecided_one_goes_on(
         (ALPHA, "Secret Model Gamma", 1),
         (BETA, "Secret Model Gamma", 3),
     }
+
+
+def test_a_comparison_is_only_looked_at_when_its_round_is_complete(
+    make_study: Callable[..., Study], bench: Any
+) -> None:
+    # Alpha wins 39 of its 40 units against Beta in round 1, but one unit's round-1 lease is
+    # still out: no look yet (the union bound counts one look per round); once it is in, the
+    # round's look decides.
+    study = _decide_study(make_study, bench)
+    held: tuple[Any, Assignment] | None = None
+    for n in range(120):
+        rater = rater_for_participant(platform="prolific", participant_id=prolific_id(f"p{n}"))
+        a = assignment_next(rater=rater, study=study)
+        if a is None:
+            break
+        names = {a.unit.edit_a.model.name, a.unit.edit_b.model.name}  # type: ignore[union-attr]
+        if held is None and names == {ALPHA, BETA}:
+            held = (rater, a)
+            continue
+        submit(rater, a, answers=_alpha_wins_else_coin(a, n))
+    assert held is not None
+
+    def alpha_beta() -> dict[str, Any]:
+        state = adaptive_refresh(study=study)
+        return next(c for c in state["cells"] if c["cell"] == f"{ALPHA} vs {BETA} · mask_rich")
+
+    before = alpha_beta()
+    assert before["status"] == "running"
+    assert all(q["n"] == 39 and q["look_round"] is None for q in before["questions"])
+    assert all(q["low"] > 0.5 for q in before["questions"])  # the 95% interval excludes 0.5
+    submit(held[0], held[1], answers=_alpha_wins_else_coin(held[1], 0))
+    after = alpha_beta()
+    assert after["status"] == "decided"
+    assert all(q["look_round"] == 1 and q["look_low"] > 0.5 for q in after["questions"])
 
 
 @pytest.mark.django_db(transaction=True)
