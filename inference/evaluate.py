@@ -176,7 +176,7 @@ def paired_difference(
 
 
 def sr_vs_bilinear(model: pipeline.LoadedModel, items: int) -> dict[str, float]:
-    return train.sr_check(model.cascade, items, seed=0)
+    return {**train.sr_check(model.cascade, items, seed=0), "used": float(model.use_sr)}
 
 
 # --- Contact sheet ---------------------------------------------------------------------------
@@ -277,8 +277,11 @@ def markdown(report: dict[str, Any]) -> str:
             f"- `{name}` SR stage vs bilinear (masked PSNR in the edit window, from the true "
             "low-res window, validation items, "
             f"{int(sr['items'])} items): SR {sr['psnr_sr']:.2f} dB, bilinear "
-            f"{sr['psnr_bilinear']:.2f} dB → pipeline uses "
-            f"{'SR' if sr['psnr_sr'] > sr['psnr_bilinear'] else 'bilinear'}."
+            f"{sr['psnr_bilinear']:.2f} dB; judged after paste-back, object right SR "
+            f"{sr['object_sr']:.3f}, bilinear {sr['object_bilinear']:.3f}, all-correct SR "
+            f"{sr['all_correct_sr']:.3f}, bilinear {sr['all_correct_bilinear']:.3f} → the check "
+            f"prefers {'SR' if train.prefers_sr(sr) else 'bilinear'}; the checkpoint uses "
+            f"{'SR' if sr['used'] else 'bilinear'}."
         )
     for key, cmp in report["im_vs_rm"].items():
         g, measure = key.split(" ", 1)

@@ -69,3 +69,27 @@ def test_sr_only_trains_the_second_stage_alone_with_its_own_batch(tmp_path: Path
         )
     )
     assert base_same and not sr_same
+
+
+def test_the_upsampler_is_chosen_by_what_the_judge_sees_and_the_card_says_so(
+    tmp_path: Path,
+) -> None:
+    path = train.train(_config(tmp_path, 4), progress=False)
+    _, meta = cascade.load_checkpoint(path)
+    check = meta["sr_check"]
+    for key in ("object_sr", "object_bilinear", "all_correct_sr", "all_correct_bilinear"):
+        assert 0.0 <= check[key] <= 1.0
+    assert meta["use_sr"] is train.prefers_sr(check)
+    assert "judged after paste-back, object right SR" in path.with_suffix(".md").read_text()
+
+
+def test_the_judged_figures_outrank_psnr_which_only_breaks_ties() -> None:
+    # The shipped editor-im's case: lower PSNR, twice the judged object accuracy.
+    judged = {"psnr_sr": 23.2, "psnr_bilinear": 23.9, "object_sr": 0.35, "object_bilinear": 0.18,
+              "all_correct_sr": 0.32, "all_correct_bilinear": 0.17}  # fmt: skip
+    assert train.prefers_sr(judged)
+    assert not train.prefers_sr({**judged, "object_sr": 0.10, "all_correct_sr": 0.10})
+    tie = {**judged, "object_sr": 0.18, "all_correct_sr": 0.17}
+    assert not train.prefers_sr(tie) and train.prefers_sr({**tie, "psnr_sr": 24.0})
+    # A check recorded before the judged figures existed: PSNR decides, as it did.
+    assert not train.prefers_sr({"psnr_sr": 23.2, "psnr_bilinear": 23.9})
