@@ -136,9 +136,11 @@ def cell_status(half_width: float, target: float, *, full: bool, budget_spent: b
 
 @dataclass(frozen=True)
 class AllocationDesign:
-    """A design to simulate: single-image cells of ``items`` items each, judged by a crowd of
-    ``raters`` with item and rater effects (sd on the logit scale), the cells' population
-    accuracies ``rates``, a 95% half-width ``target``, ``k_min`` .. ``k_max`` per unit."""
+    """A design to simulate: cells of ``items`` items each, judged by a crowd of ``raters``
+    with item and rater effects (sd on the logit scale), the cells' population rates
+    ``rates`` (accuracies, or win rates of side-by-side cells), a 95% half-width ``target``
+    (``targets``: one per cell instead, e.g. single-image and side-by-side cells with their own
+    targets), ``k_min`` .. ``k_max`` per unit."""
 
     rates: tuple[float, ...]
     items: int
@@ -148,6 +150,11 @@ class AllocationDesign:
     raters: int = 40
     item_sd: float = 1.2
     rater_sd: float = 0.6
+    targets: tuple[float, ...] = ()
+
+    def cell_targets(self) -> Floats:
+        """Each cell's half-width target."""
+        return np.array(self.targets if self.targets else (self.target,) * len(self.rates))
 
     def validate(self) -> None:
         if not self.rates or not all(0.0 < r < 1.0 for r in self.rates):
@@ -156,8 +163,10 @@ class AllocationDesign:
             raise ValueError("need at least 2 items and at least K_max raters")
         if not 1 <= self.k_min <= self.k_max:
             raise ValueError("need 1 <= k_min <= k_max")
-        if not 0.0 < self.target < 0.5:
+        if not 0.0 < self.target < 0.5 or not all(0.0 < t < 0.5 for t in self.targets):
             raise ValueError("target must be a half-width between 0 and 0.5")
+        if self.targets and len(self.targets) != len(self.rates):
+            raise ValueError("targets: one per cell (as many as rates)")
 
 
 def _population_rate(mu: float, sd: float) -> float:
@@ -212,7 +221,7 @@ def run_adaptive(
         low, high = cell_intervals(values, raters, k)
         chosen = next_cell(
             (high - low) / 2,
-            np.full(cells, design.target),
+            design.cell_targets(),
             k * design.items,
             below_floor=np.zeros(cells, dtype=bool),
             full=k >= design.k_max,
@@ -246,16 +255,17 @@ def plan_allocation(
     mus = cell_logits(design)
     rng = np.random.default_rng(seed)
     cells = len(design.rates)
+    targets = design.cell_targets()
     met_at_k = np.zeros((studies, design.k_max), dtype=bool)
     used, all_met = [], []
     for s in range(studies):
         values, raters = draw_study(design, mus, rng)
         for kk in range(1, design.k_max + 1):
             low, high = cell_intervals(values, raters, np.full(cells, kk, dtype=np.int64))
-            met_at_k[s, kk - 1] = bool(((high - low) / 2 <= design.target).all())
+            met_at_k[s, kk - 1] = bool(((high - low) / 2 <= targets).all())
         k, low, high = run_adaptive(design, values, raters, rng)
         used.append(float(k.sum() * design.items))
-        all_met.append(bool(((high - low) / 2 <= design.target).all()))
+        all_met.append(bool(((high - low) / 2 <= targets).all()))
     share = met_at_k.mean(axis=0)
     enough = np.flatnonzero(share >= 0.5)
     fixed_k = int(enough[0]) + 1 if len(enough) else None

@@ -51,6 +51,20 @@ def _model_choices() -> list[tuple[str, str]]:
     return choices
 
 
+def _rates(text: str | None, what: str) -> list[float] | None:
+    """Numbers strictly between 0 and 1 separated by commas or spaces; None when empty."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        values = [float(v) for v in re.split(r"[\s,;]+", text) if v]
+    except ValueError:
+        raise forms.ValidationError("numbers between 0 and 1, separated by commas") from None
+    if not values or not all(0 < v < 1 for v in values):
+        raise forms.ValidationError(f"each {what} must lie strictly between 0 and 1")
+    return values
+
+
 class StudyWizardForm(forms.Form):
     """A study design, step by step; :meth:`spec_data` is the spec it stands for."""
 
@@ -116,17 +130,18 @@ class StudyWizardForm(forms.Form):
         "empty: spread from 0.2 to 0.8",
     )
 
+    assumed_win_rates = forms.CharField(
+        required=False,
+        label="assumed win rates",
+        help_text="For the adaptive estimate of side-by-side half-width targets: e.g. 0.6, 0.8 "
+        "(one per comparison, repeated); empty: spread from 0.55 to 0.8",
+    )
+
     def clean_assumed_accuracies(self) -> list[float] | None:
-        text = (self.cleaned_data.get("assumed_accuracies") or "").strip()
-        if not text:
-            return None
-        try:
-            values = [float(v) for v in re.split(r"[\s,;]+", text) if v]
-        except ValueError:
-            raise forms.ValidationError("numbers between 0 and 1, separated by commas") from None
-        if not values or not all(0 < v < 1 for v in values):
-            raise forms.ValidationError("each accuracy must lie strictly between 0 and 1")
-        return values
+        return _rates(self.cleaned_data.get("assumed_accuracies"), "accuracy")
+
+    def clean_assumed_win_rates(self) -> list[float] | None:
+        return _rates(self.cleaned_data.get("assumed_win_rates"), "win rate")
 
     def __init__(self, *args: Any, study: Study | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

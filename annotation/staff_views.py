@@ -93,6 +93,7 @@ def _wizard(request: HttpRequest, study: Study | None) -> HttpResponse:
                     spec,
                     form.cleaned_data.get("hourly_pay"),
                     form.cleaned_data.get("assumed_accuracies"),
+                    form.cleaned_data.get("assumed_win_rates"),
                 )
     context = {"form": form, "study": study, "estimate": estimate}
     status = 400 if request.method == "POST" and form.errors else 200
@@ -100,7 +101,10 @@ def _wizard(request: HttpRequest, study: Study | None) -> HttpResponse:
 
 
 def _spec_estimate(
-    spec: dict[str, Any], hourly_pay: float | None, assumed: list[float] | None
+    spec: dict[str, Any],
+    hourly_pay: float | None,
+    assumed: list[float] | None,
+    win_rates: list[float] | None = None,
 ) -> dict[str, Any]:
     return design_estimate(
         items=len(spec["item_list"]),
@@ -115,6 +119,10 @@ def _spec_estimate(
         target_half_width=spec.get("target_half_width"),
         k_min=spec.get("k_min", 1),
         assumed_accuracies=assumed,
+        pairwise_half_width=(
+            spec.get("pairwise_half_width") if spec.get("pairwise_target") == "half-width" else None
+        ),
+        assumed_win_rates=win_rates,
     )
 
 

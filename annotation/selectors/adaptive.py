@@ -57,9 +57,9 @@ class _Cell:
         """The current round is (nearly: :data:`ROUND_AHEAD`) handed out."""
         return self.handed_out_units >= ROUND_AHEAD * len(self.units)
 
-    # One series per question (single-image cells have one): (value, item, rater, order,
-    # round): the judgment's round is its place among its unit's counted judgments (0, 1, …).
-    series: dict[str, list[tuple[float, int, int, int, int]]] = field(
+    # One series per question (single-image cells have one): (value, item, rater, round):
+    # the judgment's round is its place among its unit's counted judgments (0, 1, …).
+    series: dict[str, list[tuple[float, int, int, int]]] = field(
         default_factory=lambda: defaultdict(list)
     )
     counted: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # per unit
@@ -110,9 +110,8 @@ def _cells(study: Study) -> tuple[dict[tuple[Any, ...], _Cell], dict[int, tuple[
 
 
 def _collect(study: Study, cells: dict[tuple[Any, ...], _Cell], key_of: dict[int, Any]) -> None:
-    """Each cell's counted judgments: values per question, with item, rater, the item's
-    place in the unit order fixed at launch (``StudyUnit.shuffle``) and the judgment's round
-    (its place among its unit's counted judgments, in the order they were submitted)."""
+    """Each cell's counted judgments: values per question, with item, rater and the
+    judgment's round (its place among its unit's counted judgments, in submission order)."""
     rows = Judgment.objects.filter(
         assignment__study=study,
         assignment__unit__is_gold=False,
@@ -122,11 +121,10 @@ def _collect(study: Study, cells: dict[tuple[Any, ...], _Cell], key_of: dict[int
         "assignment__unit_id",
         "assignment__unit__edit_a__item_id",
         "assignment__rater_id",
-        "assignment__unit__shuffle",
         "correct",
         "answers",
     )
-    for unit, item, rater, order, correct, answers in rows.order_by("pk"):
+    for unit, item, rater, correct, answers in rows.order_by("pk"):
         key = key_of.get(unit)
         if key is None:
             continue
@@ -134,12 +132,12 @@ def _collect(study: Study, cells: dict[tuple[Any, ...], _Cell], key_of: dict[int
         place = cell.counted[unit]
         cell.counted[unit] += 1
         if cell.kind == StudyUnit.Kind.SINGLE:
-            cell.series["accuracy"].append((float(bool(correct)), item, rater, order, place))
+            cell.series["accuracy"].append((float(bool(correct)), item, rater, place))
             continue
         for question in PAIR_QUESTIONS:
             choice = answers.get(f"{question}_choice", "none")
             if choice in ("a", "b"):  # a tie carries no win rate
-                cell.series[question].append((float(choice == "a"), item, rater, order, place))
+                cell.series[question].append((float(choice == "a"), item, rater, place))
 
 
 def _questions(cell: _Cell) -> list[str]:
@@ -153,12 +151,12 @@ def _judge_all(
     "decide" comparison its looks (:func:`_decide`). Every series' interval comes from one
     two-way computation (``analysis.crossed.crossed_groups``)."""
     series = [(key, q) for key, cell in cells.items() for q in _questions(cell)]
-    columns: list[list[float]] = [[], [], [], [], [], []]  # group, value, item, rater, order, round
+    columns: list[list[float]] = [[], [], [], [], []]  # group, value, item, rater, round
     for g, (key, question) in enumerate(series):
         for row_values in cells[key].series.get(question, []):
             for column, x in zip(columns, (g, *row_values), strict=True):
                 column.append(x)
-    group, values, items, raters, _, rounds = (np.asarray(c) for c in columns)
+    group, values, items, raters, rounds = (np.asarray(c) for c in columns)
     frame = None
     if len(values):
         parts = crossed_groups(

@@ -71,6 +71,8 @@ def design_estimate(
     target_half_width: float | None = None,
     k_min: int = 1,
     assumed_accuracies: list[float] | None = None,
+    pairwise_half_width: float | None = None,
+    assumed_win_rates: list[float] | None = None,
 ) -> dict[str, Any]:
     """What a design costs and buys: the workload and, per cell, the precision.
 
@@ -98,14 +100,16 @@ def design_estimate(
     deff = crossed_design_effect(items, raters_per_unit, rater_pool=pool) if n_cell else 1.0
     cell = asdict(precision(n_cell, design_effect=deff)) if n_cell else None
     single_cells = len(models) * len(prompts)
-    adaptive = (
-        _adaptive_plan(
-            single_cells, items, target_half_width, k_min, raters_per_unit, pool,
-            assumed_accuracies,
-        )
-        if target_half_width is not None and single_cells and items >= 2
-        else None
+    cells = _planned_cells(
+        single_cells if target_half_width is not None else 0, target_half_width,
+        assumed_accuracies, len(pairs) if pairwise_half_width is not None else 0,
+        pairwise_half_width, assumed_win_rates,
     )  # fmt: skip
+    adaptive = (
+        _adaptive_plan(cells, items, k_min, raters_per_unit, pool)
+        if cells["rates"] and items >= 2
+        else None
+    )
     return {
         **asdict(plan),
         "adaptive": adaptive,
@@ -120,33 +124,58 @@ def design_estimate(
     }
 
 
-#: Assumed accuracies when the wizard is given none: spread evenly over this range.
-DEFAULT_ASSUMED_RANGE = (0.2, 0.8)
+#: Assumed rates when the wizard is given none: spread evenly over these ranges.
+DEFAULT_ASSUMED_RANGE = (0.2, 0.8)  # accuracies of the single-image cells
+DEFAULT_WIN_RATE_RANGE = (0.55, 0.8)  # win rates of the side-by-side comparisons
 #: Simulated studies behind the wizard's adaptive estimate (about a second).
 PLANNER_STUDIES = 30
 
 
+def _assumed(n: int, given: list[float] | None, spread: tuple[float, float]) -> list[float]:
+    if given:
+        return [given[i % len(given)] for i in range(n)]
+    return [float(r) for r in np.linspace(*spread, n)] if n > 1 else [float(np.mean(spread))] * n
+
+
+def _planned_cells(
+    singles: int,
+    single_target: float | None,
+    accuracies: list[float] | None,
+    pairs: int,
+    pair_target: float | None,
+    win_rates: list[float] | None,
+) -> dict[str, Any]:
+    """The cells with a half-width target to simulate: each single-image cell with an assumed
+    accuracy, each comparison with an assumed win rate, and each with its own target."""
+    rates = _assumed(singles, accuracies, DEFAULT_ASSUMED_RANGE)
+    rates += _assumed(pairs, win_rates, DEFAULT_WIN_RATE_RANGE)
+    targets = [single_target or 0.0] * singles + [pair_target or 0.0] * pairs
+    sources = []
+    if singles:
+        sources.append(
+            "the accuracies entered" if accuracies else "accuracies spread from 0.2 to 0.8"
+        )
+    if pairs:
+        sources.append(
+            "the win rates entered" if win_rates else "win rates spread from 0.55 to 0.8"
+        )
+    return {
+        "rates": rates, "targets": targets, "singles": singles, "pairs": pairs,
+        "source": " and ".join(sources), "single_target": single_target,
+        "pair_target": pair_target,
+    }  # fmt: skip
+
+
 def _adaptive_plan(
-    cells: int,
-    items: int,
-    target: float,
-    k_min: int,
-    k_max: int,
-    pool: int,
-    assumed: list[float] | None,
+    cells: dict[str, Any], items: int, k_min: int, k_max: int, pool: int
 ) -> dict[str, Any] | None:
-    """Judgments needed by fixed K and by the adaptive rule at the single-image target
+    """Judgments needed by fixed K and by the adaptive rule at the half-width targets
     (``analysis.adaptive.plan_allocation``); None where the design cannot be simulated."""
-    if assumed:
-        rates = tuple(assumed[i % len(assumed)] for i in range(cells))
-        source = "the accuracies entered"
-    else:
-        rates = tuple(float(r) for r in np.linspace(*DEFAULT_ASSUMED_RANGE, cells))
-        source = "assumed accuracies spread evenly from 0.2 to 0.8 over the cells"
     design = AllocationDesign(
-        rates=rates,
+        rates=tuple(cells["rates"]),
         items=items,
-        target=target,
+        target=max(cells["targets"]),
+        targets=tuple(cells["targets"]),
         k_min=min(k_min, k_max),
         k_max=k_max,
         raters=max(pool, k_max),
@@ -156,8 +185,7 @@ def _adaptive_plan(
     except ValueError:
         return None
     plan = plan_allocation(design, studies=PLANNER_STUDIES, seed=0)
-    extra = {"rates": list(rates), "source": source, "k_max": k_max, "target": target}
-    return {**asdict(plan), **extra}
+    return {**asdict(plan), **cells, "k_max": k_max}
 
 
 def study_estimate(*, study: Study, hourly_pay: float | None = None) -> dict[str, Any]:

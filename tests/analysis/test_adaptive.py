@@ -100,6 +100,21 @@ def test_the_planner_gains_nothing_where_every_cell_is_alike() -> None:
     assert abs(plan.saving or 0.0) < 0.3
 
 
+def test_a_looser_target_for_some_cells_costs_fewer_judgments_there() -> None:
+    # Single-image cells at 0.12 and comparisons at 0.2: the comparisons stop sooner.
+    rates = tuple(float(r) for r in np.linspace(0.3, 0.7, 6))
+    tight = AllocationDesign(rates=rates, items=60, target=0.12, k_max=8)
+    mixed = AllocationDesign(
+        rates=rates, items=60, target=0.2, targets=(0.12, 0.12, 0.12, 0.2, 0.2, 0.2), k_max=8
+    )
+    a = plan_allocation(tight, studies=10, seed=2)
+    b = plan_allocation(mixed, studies=10, seed=2)
+    assert b.adaptive_all_met == 1.0 and b.adaptive_median < a.adaptive_median
+    assert list(mixed.cell_targets()) == [0.12, 0.12, 0.12, 0.2, 0.2, 0.2]
+    with pytest.raises(ValueError, match="one per cell"):
+        AllocationDesign(rates=rates, items=40, target=0.1, targets=(0.1,)).validate()
+
+
 def test_the_planner_refuses_an_impossible_design() -> None:
     with pytest.raises(ValueError, match="rates"):
         AllocationDesign(rates=(1.0,), items=10, target=0.1).validate()

@@ -247,3 +247,31 @@ def test_the_estimate_simulates_the_adaptive_rule_beside_fixed_k(
     bad = staff.post(reverse("study-new"), {**data, "assumed_accuracies": "0.5, 2"})
     assert bad.status_code == 400
     assert "strictly between 0 and 1" in str(bad.context["form"].errors["assumed_accuracies"])
+
+
+def test_the_estimate_simulates_side_by_side_half_width_targets_with_their_own_target(
+    staff: Client, bench: Benchmark, baselines: list[EditModel]
+) -> None:
+    data = wizard_data(
+        bench,
+        step="estimate",
+        tasks=["single", "pairwise"],
+        target_half_width="0.3",
+        pairwise_target="half-width",
+        pairwise_half_width="0.25",
+        k_min="1",
+        assumed_accuracies="0.1, 0.9",
+        assumed_win_rates="0.7",
+    )
+    response = staff.post(reverse("study-new"), data)
+    assert response.status_code == 200, response.context["form"].errors
+    plan = response.context["estimate"]["adaptive"]
+    # 2 models × 2 prompt types single-image cells, then the one pair of models.
+    assert plan["rates"] == [0.1, 0.9, 0.1, 0.9, 0.7]
+    assert plan["targets"] == [0.3, 0.3, 0.3, 0.3, 0.25]
+    assert plan["source"] == "the accuracies entered and the win rates entered"
+    page = response.content.decode()
+    assert "± 0.25 for 1 side-by-side comparison" in page
+    bad = staff.post(reverse("study-new"), {**data, "assumed_win_rates": "1.5"})
+    assert bad.status_code == 400
+    assert "win rate must lie strictly" in str(bad.context["form"].errors["assumed_win_rates"])
