@@ -101,6 +101,21 @@ def upsample(low: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(low, size=(size, size), mode="bilinear", align_corners=False)
 
 
+def random_crops(
+    tensors: tuple[torch.Tensor, ...], side: int, generator: torch.Generator
+) -> tuple[torch.Tensor, ...]:
+    """The same random ``side``×``side`` square of every tensor (B, ·, C, C), drawn per item
+    (uniform offsets from ``generator``)."""
+    b, c = tensors[0].shape[0], tensors[0].shape[-1]
+    if not 0 < side <= c:
+        raise ValueError(f"crop side must be in 1..{c}, got {side}")
+    offsets = torch.randint(0, c - side + 1, (b, 2), generator=generator).tolist()
+    return tuple(
+        torch.stack([t[i, :, y : y + side, x : x + side] for i, (y, x) in enumerate(offsets)])
+        for t in tensors
+    )
+
+
 @dataclass
 class Sampling:
     steps: int = 20  # DDIM steps of the base stage
@@ -146,15 +161,25 @@ class Cascade(nn.Module):
         tokens: text.Tokenized,
         generator: torch.Generator,
         context: Context,
+        crop: int = 0,
     ) -> torch.Tensor:
         """v-prediction loss of the SR stage: the residual of the window over a bilinear upsample
-        of its (noise-augmented) low-resolution version."""
+        of its (noise-augmented) low-resolution version.
+
+        ``crop`` > 0 (below the canvas) trains on a random ``crop``×``crop`` square of each
+        window, as Imagen trains its super-resolution stages on crops: the SR U-Net is
+        convolutional at one resolution (its caption and context arrive as vectors), so it
+        samples whole windows while a training example costs (crop / canvas)² of one."""
         low, _ = downsample(images, masks, self.config.base.resolution)
         level = _draw(torch.rand, (images.shape[0], 1, 1, 1), generator, images.device)
         noise = _draw(torch.randn, low.shape, generator, low.device)
         low = low + level * self.config.sr_noise * noise
         up = upsample(low, self.config.canvas)  # (B, 3, C, C)
         residual = (images - up) * self.config.sr_scale  # (B, 3, C, C)
+        if crop and crop < self.config.canvas:
+            residual, masks, images, up = random_crops(
+                (residual, masks, images, up), crop, generator
+            )
         return self._loss(self.sr, residual, masks, images, masks, tokens, generator, up, context)
 
     def _loss(

@@ -44,6 +44,7 @@ class TrainConfig:
     seed: int = 0  # seeds scenes, masks, captions, noise and initial weights
     batch: int = 16  # examples per base-stage step
     sr_batch: int = 0  # examples per SR-stage step (0: same as batch)
+    sr_crop: int = 0  # side of the SR stage's random training crops (0: whole windows)
     lr: float = 1e-3  # AdamW learning rate after warm-up
     warmup: int = 200  # linear warm-up steps
     steps: int = 100_000  # maximum base-stage steps
@@ -139,6 +140,12 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> Path:
         state = State(**blob["state"])
     policy = masking.MaskPolicy(cfg.policy)
     canvas = model.config.canvas
+    levels = len(model.config.sr.channels)
+    if cfg.sr_crop and not (0 < cfg.sr_crop <= canvas and cfg.sr_crop % 2 ** (levels - 1) == 0):
+        raise ValueError(
+            f"--sr-crop must be 0 (whole windows) or a multiple of {2 ** (levels - 1)} up to the "
+            f"canvas {canvas}, got {cfg.sr_crop}"
+        )
     rng = np.random.default_rng([cfg.seed, state.step])
     gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + state.step)
     pool = data.ScenePool(
@@ -168,8 +175,10 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> Path:
             keep = torch.rand(size, generator=gen) >= cfg.cond_drop
             tokens = text.drop_captions(tokens, keep, model.tokenizer)
             tokens = text.Tokenized(tokens.ids.to(device), tokens.pad.to(device), tokens.unknown)
-            loss_fn = model.base_loss if stage == "base" else model.sr_loss
-            loss = loss_fn(images, masks, tokens, gen, context)
+            if stage == "base":
+                loss = model.base_loss(images, masks, tokens, gen, context)
+            else:
+                loss = model.sr_loss(images, masks, tokens, gen, context, crop=cfg.sr_crop)
             opt.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -334,6 +343,8 @@ def write_card(path: Path, meta: dict[str, Any], model: cascade.Cascade, weights
     check = meta["sr_check"]
     batch = meta["train_config"]["batch"]
     sr_batch = meta["train_config"].get("sr_batch") or batch
+    sr_crop = meta["train_config"].get("sr_crop") or 0
+    sr_examples = f"SR {sr_batch}" + (f" crops of {sr_crop}×{sr_crop}" if sr_crop else "")
     sr_line = (
         "the SR stage is used"
         if meta["use_sr"]
@@ -360,7 +371,7 @@ def write_card(path: Path, meta: dict[str, Any], model: cascade.Cascade, weights
         f"- Training data: world seeds drawn below {data.HELDOUT_BASE} (held-out items use "
         f"{data.HELDOUT_BASE} + i and are never trained on)",
         f"- Command: `{meta['command']}`",
-        f"- Steps: {meta['steps']} base + {meta['sr_steps']} SR, batch {batch} (SR {sr_batch}), "
+        f"- Steps: {meta['steps']} base + {meta['sr_steps']} SR, batch {batch} ({sr_examples}), "
         f"wall time {meta['minutes']:.1f} min (training loop, "
         "this 2-core machine, 1 thread)",
         f"- Final running losses: base {meta['base_loss']:.4f}, SR {meta['sr_loss']:.4f}",
@@ -396,6 +407,9 @@ def parse_args(argv: list[str]) -> TrainConfig:
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--batch", type=int, default=defaults.batch)
     p.add_argument("--sr-batch", type=int, default=defaults.sr_batch)
+    p.add_argument(
+        "--sr-crop", type=int, default=defaults.sr_crop, help="SR training crop side (0: whole)"
+    )
     p.add_argument("--lr", type=float, default=defaults.lr)
     p.add_argument("--steps", type=int, default=defaults.steps)
     p.add_argument("--max-minutes", type=float, default=defaults.max_minutes)
@@ -419,6 +433,7 @@ def parse_args(argv: list[str]) -> TrainConfig:
         seed=a.seed,
         batch=a.batch,
         sr_batch=a.sr_batch,
+        sr_crop=a.sr_crop,
         lr=a.lr,
         steps=a.steps,
         max_minutes=a.max_minutes,

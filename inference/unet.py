@@ -288,14 +288,20 @@ class UNet(nn.Module):
         windows' global context, required when the config has ``context`` > 0.
         """
         r, c = self.cfg.resolution, self.cfg.canvas
-        if x_t.shape[1:] != (self.cfg.in_channels, r, r):
+        # A stage at the canvas resolution also takes training crops (any side < r that its
+        # levels can halve), with the condition and extra input cropped alike.
+        s = x_t.shape[-1]
+        if s != r and (c != r or s > r or s % 2 ** (len(self.cfg.channels) - 1)):
+            s = r
+        if x_t.shape[1:] != (self.cfg.in_channels, s, s):
             raise ValueError(f"x_t must be (B, {self.cfg.in_channels}, {r}, {r}), got {x_t.shape}")
-        if cond.shape[1:] != (4, c, c):
-            raise ValueError(f"cond must be (B, 4, {c}, {c}), got {tuple(cond.shape)}")
+        side = c if s == r else s
+        if cond.shape[1:] != (4, side, side):
+            raise ValueError(f"cond must be (B, 4, {side}, {side}), got {tuple(cond.shape)}")
         parts = [x_t, self.cond(cond)]
         if self.cfg.extra_channels:
-            if extra is None or extra.shape[1:] != (self.cfg.extra_channels, r, r):
-                raise ValueError(f"extra must be (B, {self.cfg.extra_channels}, {r}, {r})")
+            if extra is None or extra.shape[1:] != (self.cfg.extra_channels, s, s):
+                raise ValueError(f"extra must be (B, {self.cfg.extra_channels}, {s}, {s})")
             parts.insert(1, extra)
         emb = self.time(timestep_embedding(t, self.cfg.emb_dim)) + self.pooled(pooled)  # (B, E)
         if self.context is not None:

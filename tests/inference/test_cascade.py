@@ -110,3 +110,48 @@ def test_an_old_whole_image_checkpoint_is_refused_with_a_clear_message(tmp_path:
     torch.save({"format": "something-else"}, path)
     with pytest.raises(ValueError, match="not a cascade checkpoint"):
         cascade.load_checkpoint(path)
+
+
+def test_random_crops_cut_the_same_square_of_every_tensor_per_item() -> None:
+    gen = torch.Generator().manual_seed(3)
+    a = torch.arange(2 * 3 * 16 * 16, dtype=torch.float32).reshape(2, 3, 16, 16)
+    b = -a[:, :1]
+    ca, cb = cascade.random_crops((a, b), 8, gen)
+    assert ca.shape == (2, 3, 8, 8) and cb.shape == (2, 1, 8, 8)
+    for i in range(2):
+        y, x = divmod(int(ca[i, 0, 0, 0].item()) - i * 3 * 256, 16)  # where its corner was
+        assert torch.equal(ca[i], a[i, :, y : y + 8, x : x + 8])
+        assert torch.equal(cb[i], b[i, :, y : y + 8, x : x + 8])
+    with pytest.raises(ValueError, match="crop side"):
+        cascade.random_crops((a,), 17, gen)
+
+
+def test_the_sr_stage_trains_on_crops_and_the_base_stage_refuses_them(
+    net: cascade.Cascade,
+) -> None:
+    images, masks, ctx = _batch(net)
+    tokens = net.tokenizer.encode(["a red circle", "two hearts"])
+    whole = net.sr_loss(images, masks, tokens, torch.Generator().manual_seed(0), ctx)
+    same = net.sr_loss(images, masks, tokens, torch.Generator().manual_seed(0), ctx, crop=16)
+    assert torch.equal(whole, same)  # a crop of the whole canvas is no crop
+    net.zero_grad()
+    cropped = net.sr_loss(images, masks, tokens, torch.Generator().manual_seed(0), ctx, crop=8)
+    cropped.backward()  # type: ignore[no-untyped-call]
+    assert torch.isfinite(cropped) and not torch.equal(cropped, whole)
+    assert net.sr.stem.weight.grad is not None and net.sr.stem.weight.grad.abs().sum() > 0
+    states, pooled = net.text(tokens.ids, tokens.pad)
+    cond = cascade.conditioning(images, masks)
+    with pytest.raises(ValueError, match="x_t must be"):  # the base stage works at 8 only
+        net.base(
+            torch.zeros(2, 3, 4, 4), torch.zeros(2), cond, states, tokens.pad, pooled, None, ctx
+        )
+    with pytest.raises(ValueError, match="cond must be"):  # a crop needs its condition cropped
+        net.sr(
+            torch.zeros(2, 3, 8, 8), torch.zeros(2), cond, states, tokens.pad, pooled,
+            torch.zeros(2, 3, 8, 8), ctx,
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="x_t must be"):  # its two levels must halve it
+        net.sr(
+            torch.zeros(2, 3, 5, 5), torch.zeros(2), cond[..., :5, :5], states, tokens.pad,
+            pooled, torch.zeros(2, 3, 5, 5), ctx,
+        )  # fmt: skip

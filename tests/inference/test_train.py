@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from inference import cascade, train
@@ -101,3 +102,14 @@ def test_an_untrained_sr_stage_is_never_used(tmp_path: Path) -> None:
     cfg.sr_every = 1000  # no SR step in 4 base steps
     _, meta = cascade.load_checkpoint(train.train(cfg, progress=False))
     assert meta["sr_steps"] == 0 and meta["use_sr"] is False
+
+
+def test_sr_crops_are_trained_and_named_in_the_card(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, 2)
+    cfg.sr_only, cfg.sr_crop = True, 8
+    path = train.train(cfg, progress=False)
+    assert "SR 4 crops of 8×8" in path.with_suffix(".md").read_text()
+    bad = _config(tmp_path / "bad", 2)
+    bad.sr_crop = 7
+    with pytest.raises(ValueError, match="--sr-crop must be"):
+        train.train(bad, progress=False)
