@@ -124,8 +124,6 @@ def _running(old: float, new: float, rate: float = 0.02) -> float:
 
 def train(cfg: TrainConfig, *, progress: bool = True) -> Path:
     """Run (or resume) training; return the checkpoint path."""
-    if cfg.policy not in masking.POLICIES:
-        raise ValueError(f"policy must be one of {masking.POLICIES}, got {cfg.policy!r}")
     device = torch.device(cfg.device)
     model = build_model(cfg).to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
@@ -140,12 +138,7 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> Path:
         state = State(**blob["state"])
     policy = masking.MaskPolicy(cfg.policy)
     canvas = model.config.canvas
-    levels = len(model.config.sr.channels)
-    if cfg.sr_crop and not (0 < cfg.sr_crop <= canvas and cfg.sr_crop % 2 ** (levels - 1) == 0):
-        raise ValueError(
-            f"--sr-crop must be 0 (whole windows) or a multiple of {2 ** (levels - 1)} up to the "
-            f"canvas {canvas}, got {cfg.sr_crop}"
-        )
+    _check_config(cfg, canvas, len(model.config.sr.channels))
     rng = np.random.default_rng([cfg.seed, state.step])
     gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + state.step)
     pool = data.ScenePool(
@@ -208,6 +201,17 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> Path:
     state.seconds = spent
     _save_state(state_path, model, ema, opt, state, spent)
     return finish(cfg, ema.to("cpu"), state)
+
+
+def _check_config(cfg: TrainConfig, canvas: int, levels: int) -> None:
+    if cfg.policy not in masking.POLICIES:
+        raise ValueError(f"policy must be one of {masking.POLICIES}, got {cfg.policy!r}")
+    crop = cfg.sr_crop
+    if crop and not (0 < crop <= canvas and crop % 2 ** (levels - 1) == 0):
+        raise ValueError(
+            f"--sr-crop must be 0 (whole windows) or a multiple of {2 ** (levels - 1)} up to the "
+            f"canvas {canvas}, got {crop}"
+        )
 
 
 def _save_state(
