@@ -122,7 +122,7 @@ class Sampling:
     guidance: diffusion.GuidanceSchedule = field(
         default_factory=lambda: diffusion.GuidanceSchedule("oscillate")
     )  # base-stage classifier-free guidance
-    sr_steps: int = 8  # DDIM steps of the SR stage
+    sr_steps: int = 4  # DDIM steps of the SR stage (few: the last stage must stay cheap)
     sr_guidance: float = 1.0  # constant guidance weight of the SR stage (1 = conditional only)
     use_sr: bool = True  # False: bilinear upsampling instead of the SR stage
     threshold: float | None = 0.995  # dynamic-thresholding percentile (None: off)

@@ -29,7 +29,7 @@ from PIL import Image
 from inference import cascade, data, diffusion, text, window
 
 CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
-SR_STEPS = 8  # default DDIM steps of the SR stage
+SR_STEPS = cascade.Sampling.sr_steps  # default DDIM steps of the SR stage
 
 ImageLike = Image.Image | npt.NDArray[Any]
 MaskLike = Image.Image | npt.NDArray[Any]

@@ -58,6 +58,7 @@ class TrainConfig:
     sr_check: int = 64  # held-out items for the SR-vs-bilinear check
     micro: bool = False  # tiny 16×16 configuration (tests)
     render_size: int = data.RENDER_SIZE  # side of the rendered training scenes (micro: 64)
+    base_resolution: int = 0  # side of the base stage's image (0: the default, 32)
     base_channels: tuple[int, ...] = ()  # base U-Net widths per level (empty: the default)
     sr_channels: tuple[int, ...] = ()  # SR U-Net widths per level (empty: the default)
     sr_only: bool = False  # train the SR stage alone (recipe sweeps of the second stage)
@@ -91,6 +92,8 @@ def build_model(cfg: TrainConfig) -> cascade.Cascade:
     else:
         config = cascade.CascadeConfig()
         config.text.vocab_size = len(vocab)
+        if cfg.base_resolution:
+            config.base.resolution = cfg.base_resolution
         if cfg.base_channels:
             config.base.channels = tuple(cfg.base_channels)
         if cfg.sr_channels:
@@ -116,6 +119,10 @@ class State:
     seconds: float = 0.0  # training time spent so far (over all resumed runs)
     base_loss: float = math.nan  # running mean of the base loss
     sr_loss: float = math.nan  # running mean of the SR loss
+
+
+def _threads(n: int) -> str:
+    return "1 thread" if n == 1 else f"{n} threads"
 
 
 def _running(old: float, new: float, rate: float = 0.02) -> float:
@@ -377,7 +384,7 @@ def write_card(path: Path, meta: dict[str, Any], model: cascade.Cascade, weights
         f"- Command: `{meta['command']}`",
         f"- Steps: {meta['steps']} base + {meta['sr_steps']} SR, batch {batch} ({sr_examples}), "
         f"wall time {meta['minutes']:.1f} min (training loop, "
-        "this 2-core machine, 1 thread)",
+        f"this 2-core machine, {_threads(torch.get_num_threads())})",
         f"- Final running losses: base {meta['base_loss']:.4f}, SR {meta['sr_loss']:.4f}",
         f"- Parameters: {params / 1e6:.2f} M; weights file {weights.stat().st_size / 1e6:.1f} MB "
         "(EMA weights, float32)",
@@ -422,6 +429,9 @@ def parse_args(argv: list[str]) -> TrainConfig:
     p.add_argument("--sr-check", type=int, default=defaults.sr_check)
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--micro", action="store_true", help="tiny 16×16 configuration")
+    p.add_argument(
+        "--base-resolution", type=int, default=0, help="base stage side, e.g. 64 (0: 32)"
+    )
     p.add_argument("--base-channels", default="", help="base U-Net widths, e.g. 32,64,96")
     p.add_argument("--sr-channels", default="", help="SR U-Net widths, e.g. 16,32,64")
     p.add_argument("--sr-only", action="store_true", help="train the SR stage alone")
@@ -445,6 +455,7 @@ def parse_args(argv: list[str]) -> TrainConfig:
         save_minutes=a.save_minutes,
         sr_check=a.sr_check,
         micro=a.micro,
+        base_resolution=a.base_resolution,
         base_channels=tuple(int(c) for c in a.base_channels.split(",") if c),
         sr_channels=tuple(int(c) for c in a.sr_channels.split(",") if c),
         sr_only=a.sr_only,
