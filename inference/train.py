@@ -92,12 +92,16 @@ def build_model(cfg: TrainConfig) -> cascade.Cascade:
     else:
         config = cascade.CascadeConfig()
         config.text.vocab_size = len(vocab)
-        if cfg.base_resolution:
-            config.base.resolution = cfg.base_resolution
         if cfg.base_channels:
             config.base.channels = tuple(cfg.base_channels)
         if cfg.sr_channels:
             config.sr.channels = tuple(cfg.sr_channels)
+    if cfg.base_resolution < 0:
+        raise ValueError(
+            f"--base-resolution must be 0 (the default) or positive, got {cfg.base_resolution}"
+        )
+    if cfg.base_resolution:
+        config.base.resolution = cfg.base_resolution
     torch.manual_seed(cfg.seed)
     return cascade.Cascade(config, text.Tokenizer(vocab, config.text.max_len))
 
@@ -468,7 +472,10 @@ def parse_args(argv: list[str]) -> TrainConfig:
 
 
 def main(argv: list[str] | None = None) -> None:
-    path = train(parse_args(sys.argv[1:] if argv is None else argv))
+    try:
+        path = train(parse_args(sys.argv[1:] if argv is None else argv))
+    except ValueError as e:  # a configuration the stages cannot take: say so, no traceback
+        raise SystemExit(f"inference.train: {e}") from None
     print(f"wrote {path}")
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from inference import cascade, train
+from inference import cascade, pipeline, train
 
 
 def _config(tmp_path: Path, steps: int) -> train.TrainConfig:
@@ -113,3 +114,30 @@ def test_sr_crops_are_trained_and_named_in_the_card(tmp_path: Path) -> None:
     bad.sr_crop = 7
     with pytest.raises(ValueError, match="--sr-crop must be"):
         train.train(bad, progress=False)
+
+
+def test_the_base_stage_can_work_at_another_resolution(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, 2)
+    cfg.base_resolution = 4  # the micro canvas is 16: a base stage at a quarter of it
+    path = train.train(cfg, progress=False)
+    model, _ = cascade.load_checkpoint(path)
+    assert model.config.base.resolution == 4 and model.config.sr.resolution == 16
+    assert "base U-Net 4×4" in path.with_suffix(".md").read_text()
+    image = np.random.default_rng(0).integers(0, 256, (21, 27, 3), dtype=np.uint8)
+    mask = np.zeros((21, 27), dtype=bool)
+    mask[5:12, 8:17] = True
+    loaded = pipeline.load(path)
+    loaded.meta["use_sr"] = True  # both stages run, the SR stage from the 4×4 base
+    out = np.asarray(pipeline.inpaint(image, mask, "a red star", model=loaded, steps=2).image)
+    assert out.shape == image.shape and np.array_equal(out[~mask], image[~mask])
+
+
+def test_a_base_resolution_the_canvas_cannot_take_is_refused_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for bad, message in ((6, "power-of-two multiple of resolution 6"), (-2, "must be 0")):
+        with pytest.raises(SystemExit) as stop:
+            train.main(["--micro", "--base-resolution", str(bad), "--steps", "1",
+                        "--out", str(tmp_path), "--state-dir", str(tmp_path)])  # fmt: skip
+        assert message in str(stop.value.code)
+    assert not list(tmp_path.iterdir())  # nothing written
