@@ -102,7 +102,7 @@ def run_edits(
     batch: int,
     seed: int,
     *,
-    sr_steps: int = 8,
+    sr_steps: int = pipeline.SR_STEPS,
 ) -> tuple[list[ItemResult], float, list[np.ndarray[Any, Any]]]:
     """Edit every item with its Mask-Simple prompt; return verdicts, seconds per edit and the
     edits."""
