@@ -123,6 +123,8 @@ class State:
     seconds: float = 0.0  # training time spent so far (over all resumed runs)
     base_loss: float = math.nan  # running mean of the base loss
     sr_loss: float = math.nan  # running mean of the SR loss
+    best_base_loss: float = math.nan  # lowest running base loss once it has settled
+    best_sr_loss: float = math.nan  # lowest running SR loss once it has settled
 
 
 def _threads(n: int) -> str:
@@ -131,6 +133,34 @@ def _threads(n: int) -> str:
 
 def _running(old: float, new: float, rate: float = 0.02) -> float:
     return new if math.isnan(old) else (1 - rate) * old + rate * new
+
+
+DIVERGED = 2.0  # a running loss this many times its settled best means the run has diverged
+SETTLE_STEPS = 100  # steps after the warm-up before the best losses are tracked
+
+
+class TrainingDiverged(ValueError):
+    """The running loss of a stage blew up; nothing is saved from the diverged weights."""
+
+
+def check_divergence(cfg: TrainConfig, state: State) -> None:
+    """Track each stage's best running loss once settled; raise :class:`TrainingDiverged` when
+    one climbs past ``DIVERGED`` × its best (a checkpoint of a blown-up run is never written,
+    and the resumable state keeps its last save from before)."""
+    if state.step < cfg.warmup + SETTLE_STEPS:
+        return
+    for stage in ("base", "sr"):
+        loss, best = getattr(state, f"{stage}_loss"), getattr(state, f"best_{stage}_loss")
+        if math.isnan(loss):
+            continue
+        if not math.isnan(best) and loss > DIVERGED * best:
+            raise TrainingDiverged(
+                f"training diverged at step {state.step}: the running {stage} loss {loss:.4f} is "
+                f"over {DIVERGED:g}x its best {best:.4f}; no checkpoint was written, and the "
+                f"state in {cfg.state_dir} holds the last save before it: resume with a lower "
+                "--lr (e.g. half)"
+            )
+        setattr(state, f"best_{stage}_loss", loss if math.isnan(best) else min(best, loss))
 
 
 def train(cfg: TrainConfig, *, progress: bool = True) -> Path:
@@ -195,6 +225,7 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> Path:
         ema_update(ema, model, min(cfg.ema, (1 + state.step) / (10 + state.step)))
         pool.refresh(cfg.refresh)
         state.step += 1
+        check_divergence(cfg, state)
         spent = state.seconds + time.monotonic() - started
         bar.update(1)
         bar.set_postfix(

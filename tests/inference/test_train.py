@@ -141,3 +141,19 @@ def test_a_base_resolution_the_canvas_cannot_take_is_refused_with_a_message(
                         "--out", str(tmp_path), "--state-dir", str(tmp_path)])  # fmt: skip
         assert message in str(stop.value.code)
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_a_blown_up_running_loss_stops_training_with_a_message(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, 1000)
+    settled = cfg.warmup + train.SETTLE_STEPS
+    early = train.State(step=settled - 1, base_loss=5.0, best_base_loss=0.06)
+    train.check_divergence(cfg, early)  # before it settles, nothing is judged
+    state = train.State(step=settled, base_loss=0.08, sr_loss=0.12)
+    train.check_divergence(cfg, state)
+    assert (state.best_base_loss, state.best_sr_loss) == (0.08, 0.12)
+    state.base_loss, state.sr_loss = 0.06, 0.2  # SR 1.67x its best: noise, not a blow-up
+    train.check_divergence(cfg, state)
+    assert (state.best_base_loss, state.best_sr_loss) == (0.06, 0.12)
+    state.base_loss = 0.13
+    with pytest.raises(train.TrainingDiverged, match=r"running base loss 0\.1300 is over 2x"):
+        train.check_divergence(cfg, state)
