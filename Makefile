@@ -51,7 +51,8 @@ pytest: install
 
 ## Retrain the two shipped checkpoints: both at once, one core each, 85 minutes of training
 ## (see their model cards and the recipe sweep in bench/RESULTS.md).
-TRAIN_RECIPE := --seed 0 --lr 2e-3 --sr-every 2 --sr-batch 8 --max-minutes 85 --threads 1
+TRAIN_RECIPE := --seed 0 --lr 1.5e-3 --lr-decay cosine --base-resolution 64 --base-channels 16,32,64,96 \
+  --sr-every 4 --sr-batch 8 --sr-crop 64 --max-minutes 85 --threads 1
 train: install
 	$(PY) -m inference.train --name editor-im --policy object $(TRAIN_RECIPE) & \
 	$(PY) -m inference.train --name editor-rm --policy random $(TRAIN_RECIPE) & \

@@ -47,6 +47,8 @@ class TrainConfig:
     sr_crop: int = 0  # side of the SR stage's random training crops (0: whole windows)
     lr: float = 1e-3  # AdamW learning rate after warm-up
     warmup: int = 200  # linear warm-up steps
+    lr_decay: str = "none"  # "cosine": down to lr_floor × lr over the step or time budget
+    lr_floor: float = 0.1  # the cosine schedule's last learning rate, as a share of lr
     steps: int = 100_000  # maximum base-stage steps
     max_minutes: float = 40.0  # training-time budget (the SR check and saving come on top)
     sr_every: int = 4  # one SR step after every this many base steps
@@ -112,8 +114,20 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
         e.lerp_(p, 1.0 - decay)
 
 
-def _lr(cfg: TrainConfig, step: int) -> float:
-    return cfg.lr * min(1.0, (step + 1) / cfg.warmup)
+LR_DECAYS = ("none", "cosine")
+
+
+def _lr(cfg: TrainConfig, step: int, seconds: float = 0.0) -> float:
+    """Linear warm-up, then constant or a cosine decay over whichever budget runs out first.
+
+    The runs are time-limited, so the cosine's progress is the larger of the step share and
+    the share of the training minutes spent (both kept over resumed runs).
+    """
+    lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup)
+    if cfg.lr_decay == "none":
+        return lr
+    progress = min(1.0, max(step / cfg.steps, seconds / (cfg.max_minutes * 60)))
+    return lr * (cfg.lr_floor + (1 - cfg.lr_floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 @dataclass
@@ -195,7 +209,7 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> Path:
     model.train()
     while state.step < cfg.steps and spent < cfg.max_minutes * 60:
         for group in opt.param_groups:
-            group["lr"] = _lr(cfg, state.step)
+            group["lr"] = _lr(cfg, state.step, spent)
         if cfg.sr_only:
             stages = ["sr"]
         else:
@@ -248,6 +262,11 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> Path:
 def _check_config(cfg: TrainConfig, canvas: int, levels: int) -> None:
     if cfg.policy not in masking.POLICIES:
         raise ValueError(f"policy must be one of {masking.POLICIES}, got {cfg.policy!r}")
+    if cfg.lr_decay not in LR_DECAYS or not 0.0 <= cfg.lr_floor <= 1.0:
+        raise ValueError(
+            f"--lr-decay must be one of {LR_DECAYS} and --lr-floor within 0..1, "
+            f"got {cfg.lr_decay!r} and {cfg.lr_floor}"
+        )
     crop = cfg.sr_crop
     if crop and not (0 < crop <= canvas and crop % 2 ** (levels - 1) == 0):
         raise ValueError(
@@ -457,6 +476,8 @@ def parse_args(argv: list[str]) -> TrainConfig:
         "--sr-crop", type=int, default=defaults.sr_crop, help="SR training crop side (0: whole)"
     )
     p.add_argument("--lr", type=float, default=defaults.lr)
+    p.add_argument("--lr-decay", choices=LR_DECAYS, default=defaults.lr_decay)
+    p.add_argument("--lr-floor", type=float, default=defaults.lr_floor)
     p.add_argument("--steps", type=int, default=defaults.steps)
     p.add_argument("--max-minutes", type=float, default=defaults.max_minutes)
     p.add_argument("--sr-every", type=int, default=defaults.sr_every)
@@ -484,6 +505,8 @@ def parse_args(argv: list[str]) -> TrainConfig:
         sr_batch=a.sr_batch,
         sr_crop=a.sr_crop,
         lr=a.lr,
+        lr_decay=a.lr_decay,
+        lr_floor=a.lr_floor,
         steps=a.steps,
         max_minutes=a.max_minutes,
         sr_every=a.sr_every,

@@ -157,3 +157,24 @@ def test_a_blown_up_running_loss_stops_training_with_a_message(tmp_path: Path) -
     state.base_loss = 0.13
     with pytest.raises(train.TrainingDiverged, match=r"running base loss 0\.1300 is over 2x"):
         train.check_divergence(cfg, state)
+
+
+def test_the_cosine_schedule_warms_up_then_decays_over_whichever_budget_ends_first() -> None:
+    cfg = train.TrainConfig(lr=2e-3, warmup=10, steps=1000, max_minutes=10.0, lr_decay="cosine")
+    assert train._lr(cfg, 0) == pytest.approx(2e-4)  # warm-up: (0 + 1) / 10 of the peak
+    warm = 2e-3 * (0.1 + 0.9 * 0.5 * (1 + np.cos(0.009 * np.pi)))  # 9 of 1000 steps done
+    assert train._lr(cfg, 9) == pytest.approx(warm)
+    assert train._lr(cfg, 500) == pytest.approx(2e-3 * 0.55)  # half the steps: halfway down
+    assert train._lr(cfg, 10, seconds=300) == pytest.approx(2e-3 * 0.55)  # half the minutes
+    assert train._lr(cfg, 10, seconds=900) == pytest.approx(2e-4)  # past the budget: the floor
+    constant = train.TrainConfig(lr=2e-3, warmup=10, steps=1000, max_minutes=10.0)
+    assert train._lr(constant, 500, seconds=599) == 2e-3
+
+
+@pytest.mark.parametrize("flags", [["--lr-floor", "1.5"], ["--lr-floor", "-0.1"]])
+def test_a_learning_rate_floor_outside_0_to_1_is_refused(tmp_path: Path, flags: list[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        train.main(["--micro", "--lr-decay", "cosine", *flags, "--steps", "1",
+                    "--out", str(tmp_path), "--state-dir", str(tmp_path)])  # fmt: skip
+    assert "--lr-floor within 0..1" in str(stop.value.code)
+    assert not list(tmp_path.iterdir())
