@@ -1,4 +1,5 @@
-"""The two stages together: text encoder, base U-Net (32×32), super-resolution U-Net (→ 128×128).
+"""The two stages together: text encoder, base U-Net (32×32 by default, 64×64 in
+the shipped checkpoints), super-resolution U-Net (→ 128×128).
 
 Both stages work on the *edit window* (:mod:`inference.window`): the square of the input around
 the mask, brought to the canvas (128×128 by default), so the target object fills a useful share of
