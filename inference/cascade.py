@@ -54,6 +54,9 @@ class CascadeConfig:
     outside_weight: float = 0.25  # loss weight of pixels outside the mask (inside: 1)
     sr_noise: float = 0.08  # largest std of Gaussian noise added to the SR stage's low-res input
     sr_scale: float = 3.0  # the SR residual is diffused ×this, so that it is not lost in the noise
+    # Time shift of the base stage (diffusion.shift_time), in training and sampling alike;
+    # checkpoints from before it have none, which is 1 (no shift).
+    base_shift: float = 1.0
 
     def validate(self) -> None:
         for name, stage in (("base", self.base), ("sr", self.sr)):
@@ -67,6 +70,8 @@ class CascadeConfig:
             raise ValueError("the SR stage must work at the canvas size with 3 extra channels")
         if self.base.resolution >= self.canvas:
             raise ValueError(f"base resolution {self.base.resolution} must be below the canvas")
+        if not 0 < self.base_shift <= 100:
+            raise ValueError(f"base_shift must be in (0, 100], got {self.base_shift}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -153,7 +158,8 @@ class Cascade(nn.Module):
     ) -> torch.Tensor:
         """v-prediction loss of the base stage on a batch of windows at the canvas size."""
         x0, m = downsample(images, masks, self.config.base.resolution)  # (B, 3, r, r), (B, 1, r, r)
-        return self._loss(self.base, x0, m, images, masks, tokens, generator, None, context)
+        shift = self.config.base_shift
+        return self._loss(self.base, x0, m, images, masks, tokens, generator, None, context, shift)
 
     def sr_loss(
         self,
@@ -194,9 +200,10 @@ class Cascade(nn.Module):
         generator: torch.Generator,
         extra: torch.Tensor | None,
         context: Context,
+        shift: float = 1.0,
     ) -> torch.Tensor:
         b = x0.shape[0]
-        t = _draw(torch.rand, (b,), generator, x0.device)
+        t = diffusion.shift_time(_draw(torch.rand, (b,), generator, x0.device), shift)
         noise = _draw(torch.randn, x0.shape, generator, x0.device)
         states, pooled = self.text(tokens.ids, tokens.pad)
         x_t = diffusion.q_sample(x0, t, noise)
@@ -229,7 +236,12 @@ class Cascade(nn.Module):
         noise = _noise(generators, r, images.device)
         base = self._denoiser(self.base, cond, states, pad, pooled, None, context)
         low = diffusion.ddim_sample(
-            base, noise, sampling.steps, sampling.guidance, threshold=sampling.threshold
+            base,
+            noise,
+            sampling.steps,
+            sampling.guidance,
+            threshold=sampling.threshold,
+            shift=self.config.base_shift,
         )
         low = torch.where(m > 0, low.clamp(-1, 1), known)  # paste back at the base resolution
         if not sampling.use_sr:

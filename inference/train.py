@@ -62,6 +62,7 @@ class TrainConfig:
     render_size: int = data.RENDER_SIZE  # side of the rendered training scenes (micro: 64)
     base_resolution: int = 0  # side of the base stage's image (0: the default, 32)
     base_channels: tuple[int, ...] = ()  # base U-Net widths per level (empty: the default)
+    base_shift: float = 1.0  # the base stage's time shift (diffusion.shift_time; 1: none)
     sr_channels: tuple[int, ...] = ()  # SR U-Net widths per level (empty: the default)
     sr_only: bool = False  # train the SR stage alone (recipe sweeps of the second stage)
     device: str = "cpu"  # where training runs (the shipped checkpoints: this machine's CPU)
@@ -104,6 +105,9 @@ def build_model(cfg: TrainConfig) -> cascade.Cascade:
         )
     if cfg.base_resolution:
         config.base.resolution = cfg.base_resolution
+    if not 0 < cfg.base_shift <= 100:
+        raise ValueError(f"--base-shift must be in (0, 100] (1: no shift), got {cfg.base_shift}")
+    config.base_shift = cfg.base_shift
     torch.manual_seed(cfg.seed)
     return cascade.Cascade(config, text.Tokenizer(vocab, config.text.max_len))
 
@@ -421,7 +425,13 @@ def write_card(path: Path, meta: dict[str, Any], model: cascade.Cascade, weights
         "A two-stage text-guided inpainting cascade in the manner of Imagen Editor (base U-Net "
         f"{model.config.base.resolution}×{model.config.base.resolution}, SR U-Net to "
         f"{model.config.canvas}×{model.config.canvas}, v-prediction, DDIM, classifier-free "
-        "guidance), trained from scratch on scenes of `inference/world.py`. Both stages work on "
+        "guidance"
+        + (
+            f", base stage times shifted ×{model.config.base_shift:g} toward noise"
+            if model.config.base_shift != 1
+            else ""
+        )
+        + "), trained from scratch on scenes of `inference/world.py`. Both stages work on "
         f"the edit window (a square of {window.MARGIN}× the mask's bounding box, cut from the "
         "input at full resolution and brought to the canvas) with a global context input (the "
         f"whole image at {model.config.context}×{model.config.context} and the window's place "
@@ -489,6 +499,9 @@ def parse_args(argv: list[str]) -> TrainConfig:
         "--base-resolution", type=int, default=0, help="base stage side, e.g. 64 (0: 32)"
     )
     p.add_argument("--base-channels", default="", help="base U-Net widths, e.g. 32,64,96")
+    p.add_argument(
+        "--base-shift", type=float, default=1.0, help="base stage time shift toward noise (1: none)"
+    )
     p.add_argument("--sr-channels", default="", help="SR U-Net widths, e.g. 16,32,64")
     p.add_argument("--sr-only", action="store_true", help="train the SR stage alone")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
@@ -515,6 +528,7 @@ def parse_args(argv: list[str]) -> TrainConfig:
         micro=a.micro,
         base_resolution=a.base_resolution,
         base_channels=tuple(int(c) for c in a.base_channels.split(",") if c),
+        base_shift=a.base_shift,
         sr_channels=tuple(int(c) for c in a.sr_channels.split(",") if c),
         sr_only=a.sr_only,
         device=a.device,

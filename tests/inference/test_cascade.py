@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from inference import cascade, data, pipeline, text, train, window
+from inference import cascade, data, diffusion, pipeline, text, train, window
 from inference.unet import Context
 
 
@@ -110,6 +111,29 @@ def test_an_old_whole_image_checkpoint_is_refused_with_a_clear_message(tmp_path:
     torch.save({"format": "something-else"}, path)
     with pytest.raises(ValueError, match="not a cascade checkpoint"):
         cascade.load_checkpoint(path)
+
+
+def test_the_base_stage_trains_and_samples_at_its_shifted_times(net: cascade.Cascade) -> None:
+    shifted = copy.deepcopy(net)
+    shifted.config.base_shift = 3.0
+    seen: list[torch.Tensor] = []
+    shifted.base.register_forward_pre_hook(lambda _m, args: seen.append(args[1].clone()))
+    images, masks, ctx = _batch(net)
+    tokens = net.tokenizer.encode(["a red circle", "two hearts"])
+    shifted.base_loss(images, masks, tokens, torch.Generator().manual_seed(5), ctx)
+    drawn = torch.rand((2,), generator=torch.Generator().manual_seed(5))  # the loss's first draw
+    assert torch.allclose(seen[0], diffusion.shift_time(drawn, 3.0))
+    seen.clear()
+    sampling = cascade.Sampling(steps=2, use_sr=False)
+    gens = [torch.Generator().manual_seed(i) for i in range(2)]
+    shifted.sample(images, masks, tokens, gens, sampling, ctx)
+    # The two steps at t = 1 and at the middle t = 0.5 moved to 0.795 (cond and uncond batched).
+    assert [round(float(t[0]), 3) for t in seen] == [1.0, 0.795]
+    # A checkpoint's config from before the shift existed loads without one.
+    old = {k: v for k, v in net.config.to_dict().items() if k != "base_shift"}
+    assert cascade.CascadeConfig.from_dict(old).base_shift == 1.0
+    with pytest.raises(ValueError, match="base_shift"):
+        cascade.CascadeConfig.from_dict({**old, "base_shift": 0.0}).validate()
 
 
 def test_random_crops_cut_the_same_square_of_every_tensor_per_item() -> None:

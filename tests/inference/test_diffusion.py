@@ -80,6 +80,41 @@ def test_the_sampler_asks_for_the_scheduled_weight_at_each_step() -> None:
     assert seen == [30, 30, 1, 30, 1]
 
 
+def test_a_time_shift_divides_the_signal_to_noise_ratio_by_its_square() -> None:
+    t = torch.linspace(0.05, 0.95, 19)
+    assert torch.equal(diffusion.shift_time(t, 1.0), t)
+    for shift in (0.5, 3.0):
+        moved = diffusion.shift_time(t, shift)
+        snr = (diffusion.alpha_sigma(t)[0] / diffusion.alpha_sigma(t)[1]) ** 2
+        snr_moved = (diffusion.alpha_sigma(moved)[0] / diffusion.alpha_sigma(moved)[1]) ** 2
+        assert torch.allclose(snr_moved, snr / shift**2, rtol=1e-4)
+        assert bool((moved[1:] > moved[:-1]).all())  # still in order
+        assert (moved > t).all() if shift > 1 else (moved < t).all()
+    ends = diffusion.shift_time(torch.tensor([0.0, 1.0]), 3.0)
+    assert torch.equal(ends, torch.tensor([0.0, 1.0]))  # pure signal and pure noise stay put
+    with pytest.raises(ValueError, match="positive"):
+        diffusion.shift_time(t, 0.0)
+
+
+def test_the_sampler_walks_the_shifted_times_and_still_recovers_the_signal() -> None:
+    target = torch.rand(2, 3, 4, 4) * 2 - 1
+    seen: list[float] = []
+
+    def oracle(x: torch.Tensor, t: torch.Tensor, w: float) -> torch.Tensor:
+        seen.append(float(t[0]))
+        a, s = diffusion.alpha_sigma(t)
+        eps = (x - a[:, None, None, None] * target) / s[:, None, None, None].clamp_min(1e-6)
+        return diffusion.v_target(target, t, eps)
+
+    noise = torch.randn(2, 3, 4, 4, generator=torch.Generator().manual_seed(1))
+    schedule = GuidanceSchedule("constant", weight=1.0)
+    out = diffusion.ddim_sample(oracle, noise, 4, schedule, threshold=None, shift=3.0)
+    assert torch.allclose(out, target, atol=1e-4)
+    expected = diffusion.shift_time(torch.tensor([1.0, 0.75, 0.5, 0.25]), 3.0)
+    assert seen == pytest.approx(expected.tolist(), abs=1e-6)
+    assert seen[2] > 0.79  # the middle step is spent at high noise (t = 0.5 moves to 0.795)
+
+
 def test_the_loss_weights_pixels() -> None:
     v = torch.zeros(1, 3, 2, 2)
     truth = torch.ones(1, 3, 2, 2)

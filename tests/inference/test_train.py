@@ -143,6 +143,27 @@ def test_a_base_resolution_the_canvas_cannot_take_is_refused_with_a_message(
     assert not list(tmp_path.iterdir())  # nothing written
 
 
+def test_the_base_time_shift_is_trained_saved_and_named_in_the_card(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, 2)
+    cfg.base_shift = 3.0
+    path = train.train(cfg, progress=False)
+    model, _ = cascade.load_checkpoint(path)
+    assert model.config.base_shift == 3.0
+    assert "base stage times shifted ×3 toward noise" in path.with_suffix(".md").read_text()
+    plain, _ = cascade.load_checkpoint(train.train(_config(tmp_path / "plain", 2), progress=False))
+    assert plain.config.base_shift == 1.0
+    assert "shifted" not in (tmp_path / "plain" / "ck" / "micro.md").read_text()
+
+
+@pytest.mark.parametrize("shift", ["0", "-1", "101"])
+def test_a_time_shift_out_of_range_is_refused(tmp_path: Path, shift: str) -> None:
+    with pytest.raises(SystemExit) as stop:
+        train.main(["--micro", "--base-shift", shift, "--steps", "1",
+                    "--out", str(tmp_path), "--state-dir", str(tmp_path)])  # fmt: skip
+    assert "--base-shift must be in (0, 100]" in str(stop.value.code)
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_blown_up_running_loss_stops_training_with_a_message(tmp_path: Path) -> None:
     cfg = _config(tmp_path, 1000)
     settled = cfg.warmup + train.SETTLE_STEPS
