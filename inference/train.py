@@ -63,6 +63,7 @@ class TrainConfig:
     base_resolution: int = 0  # side of the base stage's image (0: the default, 32)
     base_channels: tuple[int, ...] = ()  # base U-Net widths per level (empty: the default)
     base_shift: float = 1.0  # the base stage's time shift (diffusion.shift_time; 1: none)
+    cross_attention: bool = False  # the base stage reads the caption in a softmax of its own
     sr_channels: tuple[int, ...] = ()  # SR U-Net widths per level (empty: the default)
     sr_only: bool = False  # train the SR stage alone (recipe sweeps of the second stage)
     device: str = "cpu"  # where training runs (the shipped checkpoints: this machine's CPU)
@@ -108,6 +109,7 @@ def build_model(cfg: TrainConfig) -> cascade.Cascade:
     if not 0 < cfg.base_shift <= 100:
         raise ValueError(f"--base-shift must be in (0, 100] (1: no shift), got {cfg.base_shift}")
     config.base_shift = cfg.base_shift
+    config.base.cross_attention = cfg.cross_attention
     torch.manual_seed(cfg.seed)
     return cascade.Cascade(config, text.Tokenizer(vocab, config.text.max_len))
 
@@ -504,6 +506,11 @@ def parse_args(argv: list[str]) -> TrainConfig:
     )
     p.add_argument("--sr-channels", default="", help="SR U-Net widths, e.g. 16,32,64")
     p.add_argument("--sr-only", action="store_true", help="train the SR stage alone")
+    p.add_argument(
+        "--cross-attention",
+        action="store_true",
+        help="base stage: caption tokens in a softmax of their own (default: one joint softmax)",
+    )
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--snapshots", default="", help="steps at which to also save EMA weights")
     p.add_argument("--out", default=defaults.out)
@@ -529,6 +536,7 @@ def parse_args(argv: list[str]) -> TrainConfig:
         base_resolution=a.base_resolution,
         base_channels=tuple(int(c) for c in a.base_channels.split(",") if c),
         base_shift=a.base_shift,
+        cross_attention=a.cross_attention,
         sr_channels=tuple(int(c) for c in a.sr_channels.split(",") if c),
         sr_only=a.sr_only,
         device=a.device,

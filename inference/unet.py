@@ -35,6 +35,10 @@ class UNetConfig:
     cond_channels: int = 16  # output channels of the strided convolution over image + mask
     channels: tuple[int, ...] = (32, 64, 96)  # width at each resolution, halving the side
     attention: tuple[int, ...] = (8,)  # resolutions (sides) that get an attention block
+    # How an attention block reads the caption: False, one softmax over [pixels; tokens] (the
+    # tokens start with a share of about L / (HW + L) of the attention); True, a softmax over
+    # the tokens alone beside the pixels' own, so the caption has full weight from the start.
+    cross_attention: bool = False
     heads: int = 4  # attention heads (every width in `channels` must divide by it)
     text_width: int = 96  # width of the text encoder's token states
     emb_dim: int = 128  # width of the time (+ pooled text) embedding
@@ -111,9 +115,12 @@ class ResBlock(nn.Module):
 
 
 class AttentionBlock(nn.Module):
-    """Multi-head attention of every pixel over [all pixels; caption tokens]."""
+    """Multi-head attention of every pixel over [all pixels; caption tokens] in one softmax, or
+    (``cross``) over the pixels and, in a softmax of its own, over the caption tokens."""
 
-    def __init__(self, channels: int, text_width: int, heads: int, groups: int) -> None:
+    def __init__(
+        self, channels: int, text_width: int, heads: int, groups: int, cross: bool = False
+    ) -> None:
         super().__init__()
         self.heads = heads
         self.norm = nn.GroupNorm(groups, channels)
@@ -122,6 +129,12 @@ class AttentionBlock(nn.Module):
         self.out = nn.Linear(channels, channels)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        self.cross_out: nn.Linear | None = None
+        if cross:
+            self.cross_q = nn.Linear(channels, channels)
+            self.cross_out = nn.Linear(channels, channels)
+            nn.init.zeros_(self.cross_out.weight)
+            nn.init.zeros_(self.cross_out.bias)
 
     def _split(self, z: torch.Tensor) -> torch.Tensor:
         b, n, c = z.shape  # (B, N, C) → (B, heads, N, C/heads)
@@ -132,12 +145,38 @@ class AttentionBlock(nn.Module):
         tokens = self.norm(x).flatten(2).transpose(1, 2)  # (B, HW, C)
         q, k, v = self.qkv(tokens).chunk(3, dim=2)
         tk, tv = self.text_kv(text).chunk(2, dim=2)  # (B, L, C) each
+        if self.cross_out is not None:
+            return self._separate(x, tokens, q, k, v, tk, tv, text_pad)
         k, v = torch.cat([k, tk], dim=1), torch.cat([v, tv], dim=1)  # (B, HW+L, C)
         keep = torch.cat([text_pad.new_ones(b, h * w), ~text_pad], dim=1)  # (B, HW+L)
         y = F.scaled_dot_product_attention(
             self._split(q), self._split(k), self._split(v), attn_mask=keep[:, None, None, :]
         )  # (B, heads, HW, C/heads)
         y = self.out(y.transpose(1, 2).reshape(b, h * w, c))
+        out: torch.Tensor = x + y.transpose(1, 2).reshape(b, c, h, w)
+        return out
+
+    def _separate(
+        self,
+        x: torch.Tensor,
+        tokens: torch.Tensor,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        tk: torch.Tensor,
+        tv: torch.Tensor,
+        text_pad: torch.Tensor,
+    ) -> torch.Tensor:
+        assert self.cross_out is not None
+        b, c, h, w = x.shape
+        split = self._split
+        pixels = F.scaled_dot_product_attention(split(q), split(k), split(v))
+        keep = (~text_pad)[:, None, None, :]  # (B, 1, 1, L): <cls> is never padding
+        words = F.scaled_dot_product_attention(
+            split(self.cross_q(tokens)), split(tk), split(tv), attn_mask=keep
+        )  # (B, heads, HW, C/heads)
+        y = self.out(pixels.transpose(1, 2).reshape(b, h * w, c))
+        y = y + self.cross_out(words.transpose(1, 2).reshape(b, h * w, c))
         out: torch.Tensor = x + y.transpose(1, 2).reshape(b, c, h, w)
         return out
 
@@ -219,7 +258,11 @@ class Level(nn.Module):
     def __init__(self, cin: int, cout: int, cfg: UNetConfig, attend: bool) -> None:
         super().__init__()
         self.res = ResBlock(cin, cout, cfg.emb_dim, cfg.groups, cfg.dropout)
-        self.attn = AttentionBlock(cout, cfg.text_width, cfg.heads, cfg.groups) if attend else None
+        self.attn = (
+            AttentionBlock(cout, cfg.text_width, cfg.heads, cfg.groups, cfg.cross_attention)
+            if attend
+            else None
+        )
 
     def forward(
         self, x: torch.Tensor, emb: torch.Tensor, text: torch.Tensor, text_pad: torch.Tensor

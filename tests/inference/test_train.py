@@ -155,6 +155,14 @@ def test_the_base_time_shift_is_trained_saved_and_named_in_the_card(tmp_path: Pa
     assert "shifted" not in (tmp_path / "plain" / "ck" / "micro.md").read_text()
 
 
+def test_the_cross_attention_option_reaches_the_saved_base_stage(tmp_path: Path) -> None:
+    path = tmp_path / "ck"
+    train.main(["--micro", "--cross-attention", "--steps", "2", "--sr-check", "4",
+                "--out", str(path), "--state-dir", str(tmp_path / "state")])  # fmt: skip
+    model, _ = cascade.load_checkpoint(path / "editor-im.pt")
+    assert model.config.base.cross_attention is True and model.config.sr.cross_attention is False
+
+
 @pytest.mark.parametrize("shift", ["0", "-1", "101"])
 def test_a_time_shift_out_of_range_is_refused(tmp_path: Path, shift: str) -> None:
     with pytest.raises(SystemExit) as stop:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from inference.unet import MaskConditioner, UNet, UNetConfig
+from inference.unet import AttentionBlock, MaskConditioner, UNet, UNetConfig
 
 
 def _micro(resolution: int, extra: int) -> UNetConfig:
@@ -72,3 +72,45 @@ def test_padding_tokens_do_not_change_the_output() -> None:
     changed = s.clone()
     changed[:, 2:] = 5.0
     assert torch.allclose(net(x, t, c, s, pad, q), net(x, t, c, changed, pad, q), atol=1e-5)
+
+
+def _block(cross: bool) -> AttentionBlock:
+    block = AttentionBlock(8, text_width=6, heads=2, groups=2, cross=cross)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in block.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.5)
+    return block
+
+
+def test_a_separate_cross_attention_reads_the_caption_apart_from_the_pixels() -> None:
+    x = torch.randn(1, 8, 4, 4, generator=torch.Generator().manual_seed(1))
+    text = torch.randn(1, 3, 6, generator=torch.Generator().manual_seed(2))
+    pad = torch.tensor([[False, False, True]])
+    for cross in (False, True):
+        block = _block(cross)
+        with torch.no_grad():
+            block.out.weight.zero_()
+            block.out.bias.zero_()  # only the caption's own part is left (joint: no part at all)
+            got = block(x, text, pad)
+        if not cross:
+            assert torch.equal(got, x)  # with its one projection zeroed, nothing is added
+            continue
+        # By hand: each pixel's query against the two unpadded tokens only, per head.
+        assert block.cross_out is not None
+        pixels = block.norm(x).flatten(2).transpose(1, 2)[0]  # (16, 8)
+        q = block.cross_q(pixels).reshape(16, 2, 4).transpose(0, 1)  # (heads, 16, 4)
+        k, v = block.text_kv(text[0, :2]).chunk(2, dim=1)
+        k, v = k.reshape(2, 2, 4).transpose(0, 1), v.reshape(2, 2, 4).transpose(0, 1)
+        weights = torch.softmax(q @ k.transpose(1, 2) / 2.0, dim=-1)  # (heads, 16, 2); √4 = 2
+        mixed = (weights @ v).transpose(0, 1).reshape(16, 8)
+        expected = x + block.cross_out(mixed).T.reshape(1, 8, 4, 4)
+        assert torch.allclose(got, expected, atol=1e-5)
+        other = text.clone()
+        other[0, 2] += 5.0  # the padded token
+        assert torch.allclose(block(x, other, pad), got, atol=1e-6)
+    # Off by default, so older checkpoints (whose configs lack the key) keep the joint softmax.
+    assert UNetConfig().cross_attention is False
+    net = UNet(UNetConfig(cross_attention=True))
+    blocks = [m for m in net.modules() if isinstance(m, AttentionBlock)]
+    assert blocks and all(b.cross_out is not None for b in blocks)
