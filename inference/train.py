@@ -77,7 +77,13 @@ class TrainConfig:
 def micro_config(vocab_size: int) -> cascade.CascadeConfig:
     """A configuration small enough to train for a few seconds in tests (16×16 window)."""
     tc = text.TextConfig(vocab_size=vocab_size, width=16, layers=1, heads=2)
-    small = {"cond_channels": 4, "heads": 2, "text_width": 16, "emb_dim": 16, "groups": 4}
+    small: dict[str, Any] = {
+        "cond_channels": 4,
+        "heads": 2,
+        "text_width": 16,
+        "emb_dim": 16,
+        "groups": 4,
+    }
     base = UNetConfig(
         resolution=8, canvas=16, channels=(8, 16), attention=(4,), context=8, context_width=8,
         **small,

@@ -35,10 +35,6 @@ class UNetConfig:
     cond_channels: int = 16  # output channels of the strided convolution over image + mask
     channels: tuple[int, ...] = (32, 64, 96)  # width at each resolution, halving the side
     attention: tuple[int, ...] = (8,)  # resolutions (sides) that get an attention block
-    # How an attention block reads the caption: False, one softmax over [pixels; tokens] (the
-    # tokens start with a share of about L / (HW + L) of the attention); True, a softmax over
-    # the tokens alone beside the pixels' own, so the caption has full weight from the start.
-    cross_attention: bool = False
     heads: int = 4  # attention heads (every width in `channels` must divide by it)
     text_width: int = 96  # width of the text encoder's token states
     emb_dim: int = 128  # width of the time (+ pooled text) embedding
@@ -47,6 +43,10 @@ class UNetConfig:
     context: int = 0  # side of the global context map (0: the stage takes no context)
     context_channels: int = 5  # channels of the context map (window.CONTEXT_CHANNELS)
     context_width: int = 32  # width of the context encoder's convolutions
+    # How an attention block reads the caption: False, one softmax over [pixels; tokens] (the
+    # tokens start with a share of about L / (HW + L) of the attention); True, a softmax over
+    # the tokens alone beside the pixels' own, so the caption has full weight from the start.
+    cross_attention: bool = False
 
     def validate(self) -> None:
         stride = self.canvas // self.resolution
