@@ -106,6 +106,10 @@ class TextConfig:
     layers: int = 2  # transformer layers
     heads: int = 4  # attention heads per layer (width must divide by it)
     dropout: float = 0.0  # dropout inside the transformer layers
+    # The pooled summary also carries the mean of the caption's raw word embeddings (<cls> and
+    # padding left out), so that every word, the noun included, reaches it linearly whatever the
+    # transformer attends to; off for checkpoints from before it.
+    bag: bool = False
 
 
 class TextEncoder(nn.Module):
@@ -135,9 +139,16 @@ class TextEncoder(nn.Module):
         """Token states (B, L, W) and a pooled summary (B, W) taken at <cls>."""
         if ids.dim() != 2 or ids.shape[1] > self.config.max_len:
             raise ValueError(f"ids must be (B, L<={self.config.max_len}), got {tuple(ids.shape)}")
-        x = self.token(ids) * math.sqrt(self.config.width) + self.position[: ids.shape[1]]
+        words = self.token(ids)  # (B, L, W)
+        x = words * math.sqrt(self.config.width) + self.position[: ids.shape[1]]
         x = self.norm(self.layers(x, src_key_padding_mask=pad))  # (B, L, W)
-        return x, x[:, 0]
+        pooled = x[:, 0]
+        if self.config.bag:
+            keep = (~pad).float()
+            keep[:, 0] = 0.0  # <cls> is there in every caption, the null one included
+            count = keep.sum(1, keepdim=True).clamp(min=1.0)
+            pooled = pooled + (words * keep[..., None]).sum(1) / count  # (B, W)
+        return x, pooled
 
 
 def null_like(tokens: Tokenized, tokenizer: Tokenizer) -> Tokenized:

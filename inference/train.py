@@ -64,6 +64,8 @@ class TrainConfig:
     base_channels: tuple[int, ...] = ()  # base U-Net widths per level (empty: the default)
     base_shift: float = 1.0  # the base stage's time shift (diffusion.shift_time; 1: none)
     cross_attention: bool = False  # the base stage reads the caption in a softmax of its own
+    text_bag: bool = False  # the pooled caption also carries its mean word embedding
+    bf16: bool = False  # run the stages' forward and backward passes under bfloat16 autocast
     sr_channels: tuple[int, ...] = ()  # SR U-Net widths per level (empty: the default)
     sr_only: bool = False  # train the SR stage alone (recipe sweeps of the second stage)
     device: str = "cpu"  # where training runs (the shipped checkpoints: this machine's CPU)
@@ -116,6 +118,7 @@ def build_model(cfg: TrainConfig) -> cascade.Cascade:
         raise ValueError(f"--base-shift must be in (0, 100] (1: no shift), got {cfg.base_shift}")
     config.base_shift = cfg.base_shift
     config.base.cross_attention = cfg.cross_attention
+    config.text.bag = cfg.text_bag
     torch.manual_seed(cfg.seed)
     return cascade.Cascade(config, text.Tokenizer(vocab, config.text.max_len))
 
@@ -227,18 +230,7 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> Path:
         else:
             stages = ["base"] + (["sr"] if (state.step + 1) % cfg.sr_every == 0 else [])
         for stage in stages:
-            size = cfg.sr_batch if stage == "sr" and cfg.sr_batch else cfg.batch
-            examples = pool.examples(size, policy)
-            images, masks, context = data.to_tensors(examples)
-            images, masks, context = images.to(device), masks.to(device), context.to(device)
-            tokens = model.tokenizer.encode(e.caption for e in examples)
-            keep = torch.rand(size, generator=gen) >= cfg.cond_drop
-            tokens = text.drop_captions(tokens, keep, model.tokenizer)
-            tokens = text.Tokenized(tokens.ids.to(device), tokens.pad.to(device), tokens.unknown)
-            if stage == "base":
-                loss = model.base_loss(images, masks, tokens, gen, context)
-            else:
-                loss = model.sr_loss(images, masks, tokens, gen, context, crop=cfg.sr_crop)
+            loss = _stage_loss(cfg, model, stage, pool.examples(_batch(cfg, stage), policy), gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -269,6 +261,33 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> Path:
     state.seconds = spent
     _save_state(state_path, model, ema, opt, state, spent)
     return finish(cfg, ema.to("cpu"), state)
+
+
+def _batch(cfg: TrainConfig, stage: str) -> int:
+    return cfg.sr_batch if stage == "sr" and cfg.sr_batch else cfg.batch
+
+
+def _stage_loss(
+    cfg: TrainConfig,
+    model: cascade.Cascade,
+    stage: str,
+    examples: list[data.Example],
+    gen: torch.Generator,
+) -> torch.Tensor:
+    """One stage's training loss on ``examples``, captions dropped for CFG at ``cond_drop``."""
+    device = torch.device(cfg.device)
+    images, masks, context = data.to_tensors(examples)
+    images, masks, context = images.to(device), masks.to(device), context.to(device)
+    tokens = model.tokenizer.encode(e.caption for e in examples)
+    keep = torch.rand(len(examples), generator=gen) >= cfg.cond_drop
+    tokens = text.drop_captions(tokens, keep, model.tokenizer)
+    tokens = text.Tokenized(tokens.ids.to(device), tokens.pad.to(device), tokens.unknown)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        if stage == "base":
+            loss = model.base_loss(images, masks, tokens, gen, context)
+        else:
+            loss = model.sr_loss(images, masks, tokens, gen, context, crop=cfg.sr_crop)
+    return loss.float()
 
 
 def _check_config(cfg: TrainConfig, canvas: int, levels: int) -> None:
@@ -517,6 +536,12 @@ def parse_args(argv: list[str]) -> TrainConfig:
         action="store_true",
         help="base stage: caption tokens in a softmax of their own (default: one joint softmax)",
     )
+    p.add_argument(
+        "--text-bag",
+        action="store_true",
+        help="the pooled caption also carries the mean of its word embeddings",
+    )
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast in training")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--snapshots", default="", help="steps at which to also save EMA weights")
     p.add_argument("--out", default=defaults.out)
@@ -543,6 +568,8 @@ def parse_args(argv: list[str]) -> TrainConfig:
         base_channels=tuple(int(c) for c in a.base_channels.split(",") if c),
         base_shift=a.base_shift,
         cross_attention=a.cross_attention,
+        text_bag=a.text_bag,
+        bf16=a.bf16,
         sr_channels=tuple(int(c) for c in a.sr_channels.split(",") if c),
         sr_only=a.sr_only,
         device=a.device,

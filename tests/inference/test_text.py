@@ -53,3 +53,22 @@ def test_the_encoder_gives_token_states_and_a_pooled_summary(tokenizer: text.Tok
     assert states.shape == (2, tokens.ids.shape[1], 16)
     assert pooled.shape == (2, 16)
     assert torch.isfinite(states).all()
+
+
+def test_the_bag_option_adds_the_mean_word_embedding_to_the_pooled_summary(
+    tokenizer: text.Tokenizer,
+) -> None:
+    torch.manual_seed(0)
+    plain = text.TextEncoder(text.TextConfig(vocab_size=len(tokenizer), width=16, heads=2))
+    bag = text.TextEncoder(text.TextConfig(vocab_size=len(tokenizer), width=16, heads=2, bag=True))
+    bag.load_state_dict(plain.state_dict())  # the option adds no weights
+    tokens = tokenizer.encode(["a red circle", "a red heart", ""])
+    states, pooled = plain(tokens.ids, tokens.pad)
+    bag_states, bag_pooled = bag(tokens.ids, tokens.pad)
+    assert torch.equal(states, bag_states)
+    words = plain.token(tokens.ids)
+    for row, n in ((0, 3), (1, 3)):  # "a", "red", the noun: <cls> and padding left out
+        mean = words[row, 1 : 1 + n].mean(0)
+        torch.testing.assert_close(bag_pooled[row], pooled[row] + mean)
+    torch.testing.assert_close(bag_pooled[2], pooled[2])  # the null caption: <cls> alone
+    assert text.TextConfig().bag is False

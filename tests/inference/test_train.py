@@ -207,3 +207,13 @@ def test_a_learning_rate_floor_outside_0_to_1_is_refused(tmp_path: Path, flags: 
                     "--out", str(tmp_path), "--state-dir", str(tmp_path)])  # fmt: skip
     assert "--lr-floor within 0..1" in str(stop.value.code)
     assert not list(tmp_path.iterdir())
+
+
+def test_the_text_bag_and_bf16_options_train_and_reach_the_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "ck"
+    train.main(["--micro", "--text-bag", "--bf16", "--steps", "3", "--sr-every", "1",
+                "--sr-check", "4", "--out", str(path),
+                "--state-dir", str(tmp_path / "state")])  # fmt: skip
+    model, _ = cascade.load_checkpoint(path / "editor-im.pt")
+    assert model.config.text.bag is True
+    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in model.parameters())
