@@ -57,6 +57,11 @@ class CascadeConfig:
     # Time shift of the base stage (diffusion.shift_time), in training and sampling alike;
     # checkpoints from before it have none, which is 1 (no shift).
     base_shift: float = 1.0
+    # Weight of the base stage's auxiliary silhouette loss (0: none, and for older checkpoints):
+    # a 1×1 head on the base U-Net's last features predicts which pixels of the clean window the
+    # captioned object covers (the world's own object masks stand in for a segmenter, as its
+    # boxes stand in for the paper's detector); sampling never uses it.
+    silhouette_weight: float = 0.0
 
     def validate(self) -> None:
         for name, stage in (("base", self.base), ("sr", self.sr)):
@@ -72,6 +77,8 @@ class CascadeConfig:
             raise ValueError(f"base resolution {self.base.resolution} must be below the canvas")
         if not 0 < self.base_shift <= 100:
             raise ValueError(f"base_shift must be in (0, 100], got {self.base_shift}")
+        if not 0 <= self.silhouette_weight <= 100:
+            raise ValueError(f"silhouette_weight must be in [0, 100], got {self.silhouette_weight}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,6 +152,9 @@ class Cascade(nn.Module):
         self.text = text.TextEncoder(config.text)
         self.base = UNet(config.base)
         self.sr = UNet(config.sr)
+        self.silhouette: nn.Conv2d | None = None
+        if config.silhouette_weight > 0:
+            self.silhouette = nn.Conv2d(config.base.channels[0], 1, 1)
 
     # --- training -----------------------------------------------------------------------------
 
@@ -155,11 +165,28 @@ class Cascade(nn.Module):
         tokens: text.Tokenized,
         generator: torch.Generator,
         context: Context,
+        silhouettes: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """v-prediction loss of the base stage on a batch of windows at the canvas size."""
-        x0, m = downsample(images, masks, self.config.base.resolution)  # (B, 3, r, r), (B, 1, r, r)
+        """v-prediction loss of the base stage on a batch of windows at the canvas size.
+
+        ``silhouettes``: (B, 1, C, C) share of each canvas pixel that the captioned object covers
+        and (B,) bool, which examples have one; with ``silhouette_weight`` > 0 the loss adds that
+        weight × the silhouette head's binary cross-entropy on those examples."""
+        r = self.config.base.resolution
+        x0, m = downsample(images, masks, r)  # (B, 3, r, r), (B, 1, r, r)
         shift = self.config.base_shift
-        return self._loss(self.base, x0, m, images, masks, tokens, generator, None, context, shift)
+        loss, h = self._loss(
+            self.base, x0, m, images, masks, tokens, generator, None, context, shift
+        )
+        if self.silhouette is None or silhouettes is None:
+            return loss
+        share, valid = silhouettes
+        target = F.avg_pool2d(share, share.shape[-1] // r)  # (B, 1, r, r)
+        bce = F.binary_cross_entropy_with_logits(
+            self.silhouette(h).float(), target, reduction="none"
+        ).mean(dim=(1, 2, 3))  # (B,)
+        aux = (bce * valid).sum() / valid.sum().clamp_min(1)
+        return loss + self.config.silhouette_weight * aux
 
     def sr_loss(
         self,
@@ -187,7 +214,9 @@ class Cascade(nn.Module):
             residual, masks, images, up = random_crops(
                 (residual, masks, images, up), crop, generator
             )
-        return self._loss(self.sr, residual, masks, images, masks, tokens, generator, up, context)
+        return self._loss(self.sr, residual, masks, images, masks, tokens, generator, up, context)[
+            0
+        ]
 
     def _loss(
         self,
@@ -201,16 +230,18 @@ class Cascade(nn.Module):
         extra: torch.Tensor | None,
         context: Context,
         shift: float = 1.0,
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The v loss and the stage's last features (for the silhouette head)."""
         b = x0.shape[0]
         t = diffusion.shift_time(_draw(torch.rand, (b,), generator, x0.device), shift)
         noise = _draw(torch.randn, x0.shape, generator, x0.device)
         states, pooled = self.text(tokens.ids, tokens.pad)
         x_t = diffusion.q_sample(x0, t, noise)
         cond = conditioning(images, masks)
-        v = net(x_t, t, cond, states, tokens.pad, pooled, extra, context)
+        h = net.features(x_t, t, cond, states, tokens.pad, pooled, extra, context)
+        v = net.head(h)
         weight = self.config.outside_weight + (1 - self.config.outside_weight) * m
-        return diffusion.v_loss(v, diffusion.v_target(x0, t, noise), weight)
+        return diffusion.v_loss(v, diffusion.v_target(x0, t, noise), weight), h
 
     # --- sampling -----------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import torch
+from PIL import Image
 
 from inference import masking, window, world
 from inference.unet import Context
@@ -55,15 +56,16 @@ def caption_for_mask(
     mask: BoolArray,
     obj: world.ObjectRender | None,
     rng: np.random.Generator,
-) -> str:
+) -> tuple[str, world.ObjectRender | None]:
+    """The caption of a training mask and the object it describes (None: the whole scene)."""
     if obj is None:
         shares = [(o.mask & mask).sum() / max(1, o.mask.sum()) for o in rendered.objects]
         best = int(np.argmax(shares))
         if shares[best] >= MOSTLY_INSIDE:
             obj = rendered.objects[best]
     if obj is None or rng.random() < FULL_CAPTION_SHARE:
-        return world.captions(spec).full_image
-    return object_caption(spec, obj.spec, rng)
+        return world.captions(spec).full_image, None
+    return object_caption(spec, obj.spec, rng), obj
 
 
 @dataclass
@@ -74,16 +76,31 @@ class Example:
     context_map: npt.NDArray[np.float32]  # G×G×5: window.context's map
     where: npt.NDArray[np.float32]  # (4,): the window's box as image fractions
     box: window.Box  # the window in the scene's pixels
+    # canvas×canvas: share of each pixel that the captioned object covers (training examples
+    # whose caption describes one object; None otherwise)
+    silhouette: npt.NDArray[np.float32] | None = None
 
 
 def window_example(
-    image: UInt8Array, mask: BoolArray, caption: str, *, canvas: int, context: int
+    image: UInt8Array,
+    mask: BoolArray,
+    caption: str,
+    *,
+    canvas: int,
+    context: int,
+    silhouette: BoolArray | None = None,
 ) -> Example:
-    """The example of one scene, mask and caption: its edit window at ``canvas`` and context."""
+    """The example of one scene, mask and caption: its edit window at ``canvas`` and context
+    (and, given the captioned object's pixels, their share of each window pixel)."""
     box = window.edit_window(mask)
     win, win_mask = window.cut(image, mask, box, canvas)
     context_map, where = window.context(image, mask, box, context)
-    return Example(win, win_mask, caption, context_map, where, box)
+    share = None
+    if silhouette is not None:
+        crop = silhouette[box.y0 : box.y1, box.x0 : box.x1].astype(np.float32)
+        resized = Image.fromarray(crop).resize((canvas, canvas), Image.Resampling.BOX)
+        share = np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+    return Example(win, win_mask, caption, context_map, where, box, share)
 
 
 class ScenePool:
@@ -121,10 +138,15 @@ class ScenePool:
         for _ in range(count):
             spec, rendered = self.scenes[int(self.rng.integers(len(self.scenes)))]
             mask, obj = masking.sample_mask(policy, rendered, self.rng)
-            caption = caption_for_mask(spec, rendered, mask, obj, self.rng)
+            caption, described = caption_for_mask(spec, rendered, mask, obj, self.rng)
             out.append(
                 window_example(
-                    rendered.image, mask, caption, canvas=self.canvas, context=self.context
+                    rendered.image,
+                    mask,
+                    caption,
+                    canvas=self.canvas,
+                    context=self.context,
+                    silhouette=None if described is None else described.mask,
                 )
             )
         return out
@@ -142,6 +164,16 @@ def to_tensors(examples: list[Example]) -> tuple[torch.Tensor, torch.Tensor, Con
         torch.from_numpy(masks)[:, None],
         Context(maps.contiguous(), where),
     )
+
+
+def silhouettes(examples: list[Example]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The examples' silhouette shares (B, 1, C, C), zero where there is none, and (B,) bool:
+    which examples have one."""
+    c = examples[0].image.shape[0]
+    blank = np.zeros((c, c), dtype=np.float32)
+    shares = np.stack([blank if e.silhouette is None else e.silhouette for e in examples])
+    valid = torch.tensor([e.silhouette is not None for e in examples])
+    return torch.from_numpy(shares)[:, None], valid
 
 
 # --- Held-out evaluation items ---------------------------------------------------------------

@@ -66,6 +66,7 @@ class TrainConfig:
     cross_attention: bool = False  # the base stage reads the caption in a softmax of its own
     text_bag: bool = False  # the pooled caption also carries its mean word embedding
     bf16: bool = False  # run the stages' forward and backward passes under bfloat16 autocast
+    silhouette_weight: float = 0.0  # the base stage's auxiliary silhouette loss (0: none)
     sr_channels: tuple[int, ...] = ()  # SR U-Net widths per level (empty: the default)
     sr_only: bool = False  # train the SR stage alone (recipe sweeps of the second stage)
     device: str = "cpu"  # where training runs (the shipped checkpoints: this machine's CPU)
@@ -119,6 +120,11 @@ def build_model(cfg: TrainConfig) -> cascade.Cascade:
     config.base_shift = cfg.base_shift
     config.base.cross_attention = cfg.cross_attention
     config.text.bag = cfg.text_bag
+    if not 0 <= cfg.silhouette_weight <= 100:
+        raise ValueError(
+            f"--silhouette-weight must be in [0, 100] (0: none), got {cfg.silhouette_weight}"
+        )
+    config.silhouette_weight = cfg.silhouette_weight
     torch.manual_seed(cfg.seed)
     return cascade.Cascade(config, text.Tokenizer(vocab, config.text.max_len))
 
@@ -282,9 +288,11 @@ def _stage_loss(
     keep = torch.rand(len(examples), generator=gen) >= cfg.cond_drop
     tokens = text.drop_captions(tokens, keep, model.tokenizer)
     tokens = text.Tokenized(tokens.ids.to(device), tokens.pad.to(device), tokens.unknown)
+    shares, valid = data.silhouettes(examples)
+    silhouettes = (shares.to(device), (valid & keep).to(device))  # a dropped caption names none
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
         if stage == "base":
-            loss = model.base_loss(images, masks, tokens, gen, context)
+            loss = model.base_loss(images, masks, tokens, gen, context, silhouettes)
         else:
             loss = model.sr_loss(images, masks, tokens, gen, context, crop=cfg.sr_crop)
     return loss.float()
@@ -501,6 +509,15 @@ def write_card(path: Path, meta: dict[str, Any], model: cascade.Cascade, weights
     )
 
 
+_FLAGS = {  # TrainConfig's on/off switches and their help
+    "micro": "tiny 16×16 configuration",
+    "sr_only": "train the SR stage alone",
+    "cross_attention": "base stage: caption tokens in a softmax of their own (default: joint)",
+    "text_bag": "the pooled caption also carries the mean of its word embeddings",
+    "bf16": "bfloat16 autocast in training",
+}
+
+
 def parse_args(argv: list[str]) -> TrainConfig:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     defaults = TrainConfig()
@@ -521,7 +538,6 @@ def parse_args(argv: list[str]) -> TrainConfig:
     p.add_argument("--save-minutes", type=float, default=defaults.save_minutes)
     p.add_argument("--sr-check", type=int, default=defaults.sr_check)
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    p.add_argument("--micro", action="store_true", help="tiny 16×16 configuration")
     p.add_argument(
         "--base-resolution", type=int, default=0, help="base stage side, e.g. 64 (0: 32)"
     )
@@ -530,54 +546,23 @@ def parse_args(argv: list[str]) -> TrainConfig:
         "--base-shift", type=float, default=1.0, help="base stage time shift toward noise (1: none)"
     )
     p.add_argument("--sr-channels", default="", help="SR U-Net widths, e.g. 16,32,64")
-    p.add_argument("--sr-only", action="store_true", help="train the SR stage alone")
+    for dest, help_ in _FLAGS.items():
+        p.add_argument("--" + dest.replace("_", "-"), action="store_true", help=help_)
     p.add_argument(
-        "--cross-attention",
-        action="store_true",
-        help="base stage: caption tokens in a softmax of their own (default: one joint softmax)",
+        "--silhouette-weight",
+        type=float,
+        default=0.0,
+        help="base stage: weight of an auxiliary loss on the captioned object's silhouette",
     )
-    p.add_argument(
-        "--text-bag",
-        action="store_true",
-        help="the pooled caption also carries the mean of its word embeddings",
-    )
-    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast in training")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--snapshots", default="", help="steps at which to also save EMA weights")
     p.add_argument("--out", default=defaults.out)
     p.add_argument("--state-dir", default=defaults.state_dir)
-    a = p.parse_args(argv)
-    torch.set_num_threads(a.threads)
-    return TrainConfig(
-        name=a.name,
-        policy=a.policy,
-        seed=a.seed,
-        batch=a.batch,
-        sr_batch=a.sr_batch,
-        sr_crop=a.sr_crop,
-        lr=a.lr,
-        lr_decay=a.lr_decay,
-        lr_floor=a.lr_floor,
-        steps=a.steps,
-        max_minutes=a.max_minutes,
-        sr_every=a.sr_every,
-        save_minutes=a.save_minutes,
-        sr_check=a.sr_check,
-        micro=a.micro,
-        base_resolution=a.base_resolution,
-        base_channels=tuple(int(c) for c in a.base_channels.split(",") if c),
-        base_shift=a.base_shift,
-        cross_attention=a.cross_attention,
-        text_bag=a.text_bag,
-        bf16=a.bf16,
-        sr_channels=tuple(int(c) for c in a.sr_channels.split(",") if c),
-        sr_only=a.sr_only,
-        device=a.device,
-        snapshots=tuple(int(c) for c in a.snapshots.split(",") if c),
-        out=a.out,
-        state_dir=a.state_dir,
-        command="python -m inference.train " + shlex.join(argv),
-    )
+    a = vars(p.parse_args(argv))
+    torch.set_num_threads(a.pop("threads"))
+    for key in ("base_channels", "sr_channels", "snapshots"):  # comma-separated integers
+        a[key] = tuple(int(c) for c in a[key].split(",") if c)
+    return TrainConfig(**a, command="python -m inference.train " + shlex.join(argv))
 
 
 def main(argv: list[str] | None = None) -> None:

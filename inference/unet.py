@@ -323,7 +323,24 @@ class UNet(nn.Module):
         extra: torch.Tensor | None = None,
         context: Context | None = None,
     ) -> torch.Tensor:
-        """v prediction (B, in_channels, R, R).
+        """v prediction (B, in_channels, R, R): the head over :meth:`features`."""
+        out: torch.Tensor = self.head(
+            self.features(x_t, t, cond, text, text_pad, pooled, extra, context)
+        )
+        return out
+
+    def features(
+        self,
+        x_t: torch.Tensor,
+        t: torch.Tensor,
+        cond: torch.Tensor,
+        text: torch.Tensor,
+        text_pad: torch.Tensor,
+        pooled: torch.Tensor,
+        extra: torch.Tensor | None = None,
+        context: Context | None = None,
+    ) -> torch.Tensor:
+        """The last level's feature map (B, channels[0], R, R), before the v head.
 
         x_t: (B, in_channels, R, R); t: (B,) in [0, 1]; cond: (B, 4, canvas, canvas);
         text: (B, L, text_width); text_pad: (B, L) True at padding; pooled: (B, text_width);
@@ -361,5 +378,5 @@ class UNet(nn.Module):
         for level, unpool in zip(self.up, self.unpool, strict=True):
             h = level(torch.cat([h, skips.pop()], dim=1), emb, text, text_pad)
             h = unpool(h)
-        out: torch.Tensor = self.head(h)
-        return out
+        feats: torch.Tensor = h
+        return feats

@@ -179,3 +179,53 @@ def test_the_sr_stage_trains_on_crops_and_the_base_stage_refuses_them(
             torch.zeros(2, 3, 5, 5), torch.zeros(2), cond[..., :5, :5], states, tokens.pad,
             pooled, torch.zeros(2, 3, 5, 5), ctx,
         )  # fmt: skip
+
+
+def test_the_silhouette_loss_counts_only_examples_that_have_one() -> None:
+    vocab = text.world_vocabulary(50)
+    config = train.micro_config(len(vocab))
+    plain = cascade.Cascade(config, text.Tokenizer(vocab, config.text.max_len))
+    assert plain.silhouette is None  # off by default: no head, and older checkpoints load
+    config = copy.deepcopy(config)
+    config.silhouette_weight = 2.0
+    model = cascade.Cascade(config, text.Tokenizer(vocab, config.text.max_len))
+    assert model.silhouette is not None
+    images, masks, ctx = _batch(model)
+    tokens = model.tokenizer.encode(["a red circle", "two hearts"])
+    share = torch.zeros(2, 1, 16, 16)
+    share[0, :, 4:12, 4:12] = 1.0
+
+    def loss(valid: list[bool], s: torch.Tensor | None = share) -> float:
+        gen = torch.Generator().manual_seed(3)
+        sil = None if s is None else (s, torch.tensor(valid))
+        return float(model.base_loss(images, masks, tokens, gen, ctx, sil).detach())
+
+    v_only = loss([False, False])
+    assert v_only == loss([True], None)
+    # The head's logit 0 everywhere (zero weights): BCE log 2 per pixel, whatever the target.
+    with torch.no_grad():
+        model.silhouette.weight.zero_()
+        model.silhouette.bias.zero_()
+    assert loss([True, False]) == pytest.approx(v_only + 2.0 * np.log(2), rel=1e-5)
+    with torch.no_grad():
+        model.silhouette.bias.fill_(3.0)  # logit 3: BCE is log(1 + e^-3) at 1, log(1 + e^3) at 0
+    inside = (8 * 8) / (16 * 16)  # the square's share of the window, at any resolution
+    expected = inside * np.log1p(np.exp(-3.0)) + (1 - inside) * np.log1p(np.exp(3.0))
+    assert loss([True, False]) == pytest.approx(v_only + 2.0 * expected, rel=1e-5)
+
+
+def test_a_window_example_carries_the_share_of_each_pixel_the_object_covers() -> None:
+    item = data.heldout_item(0, canvas=64)
+    target = item.mask.copy()  # some pixels inside the window, a few thousand
+    target[: target.shape[0] // 2] = False
+    ex = data.window_example(item.image, item.mask, "x", canvas=16, context=8, silhouette=target)
+    assert ex.silhouette is not None and ex.silhouette.shape == (16, 16)
+    assert ex.silhouette.min() >= 0.0 and ex.silhouette.max() <= 1.0
+    box = ex.box  # the covered area is preserved, in canvas pixels
+    covered = target[box.y0 : box.y1, box.x0 : box.x1].sum() * (16 / box.width) * (16 / box.height)
+    assert ex.silhouette.sum() == pytest.approx(covered, rel=0.02)
+    plain = data.window_example(item.image, item.mask, "x", canvas=16, context=8)
+    assert plain.silhouette is None
+    shares, valid = data.silhouettes([ex, plain])
+    assert shares.shape == (2, 1, 16, 16) and valid.tolist() == [True, False]
+    assert shares[1].abs().sum() == 0

@@ -217,3 +217,18 @@ def test_the_text_bag_and_bf16_options_train_and_reach_the_checkpoint(tmp_path: 
     model, _ = cascade.load_checkpoint(path / "editor-im.pt")
     assert model.config.text.bag is True
     assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_the_silhouette_weight_builds_the_head_and_trains(tmp_path: Path) -> None:
+    path = tmp_path / "ck"
+    train.main(["--micro", "--silhouette-weight", "0.5", "--steps", "3", "--sr-check", "4",
+                "--out", str(path), "--state-dir", str(tmp_path / "state")])  # fmt: skip
+    model, _ = cascade.load_checkpoint(path / "editor-im.pt")
+    assert model.config.silhouette_weight == 0.5 and model.silhouette is not None
+
+
+def test_a_negative_silhouette_weight_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as stop:
+        train.main(["--micro", "--silhouette-weight", "-1", "--steps", "1",
+                    "--out", str(tmp_path), "--state-dir", str(tmp_path)])  # fmt: skip
+    assert "--silhouette-weight must be in [0, 100]" in str(stop.value)
