@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -117,7 +118,13 @@ def test_the_base_stage_trains_and_samples_at_its_shifted_times(net: cascade.Cas
     shifted = copy.deepcopy(net)
     shifted.config.base_shift = 3.0
     seen: list[torch.Tensor] = []
-    shifted.base.register_forward_pre_hook(lambda _m, args: seen.append(args[1].clone()))
+    features = shifted.base.features  # what training and sampling both call, with t second
+
+    def spy(*args: Any, **kwargs: Any) -> torch.Tensor:
+        seen.append(args[1].clone())
+        return features(*args, **kwargs)
+
+    shifted.base.features = spy  # type: ignore[method-assign]
     images, masks, ctx = _batch(net)
     tokens = net.tokenizer.encode(["a red circle", "two hearts"])
     shifted.base_loss(images, masks, tokens, torch.Generator().manual_seed(5), ctx)
