@@ -484,7 +484,13 @@ def write_card(path: Path, meta: dict[str, Any], model: cascade.Cascade, weights
         f"- Steps: {meta['steps']} base + {meta['sr_steps']} SR, batch {batch} ({sr_examples}), "
         f"wall time {meta['minutes']:.1f} min (training loop, "
         f"this 2-core machine, {_threads(torch.get_num_threads())})",
-        f"- Final running losses: base {meta['base_loss']:.4f}, SR {meta['sr_loss']:.4f}",
+        f"- Final running losses: base {meta['base_loss']:.4f}"
+        + (
+            f" (denoising + {model.config.silhouette_weight:g} × silhouette BCE)"
+            if model.config.silhouette_weight
+            else ""
+        )
+        + f", SR {meta['sr_loss']:.4f}",
         f"- Parameters: {params / 1e6:.2f} M; weights file {weights.stat().st_size / 1e6:.1f} MB "
         "(EMA weights, float32)",
         f"- SR vs bilinear on {int(check['items'])} validation items, from the ground truth's "

@@ -26,6 +26,7 @@ def test_a_micro_run_writes_weights_and_a_card(tmp_path: Path) -> None:
     assert model.config.canvas == 16
     card = path.with_suffix(".md").read_text()
     assert "Steps: 6 base + 3 SR" in card and train.EVAL_MARKER in card
+    assert "silhouette" not in card  # no auxiliary loss unless asked for
 
 
 def test_training_is_seeded(tmp_path: Path) -> None:
@@ -225,6 +226,8 @@ def test_the_silhouette_weight_builds_the_head_and_trains(tmp_path: Path) -> Non
                 "--out", str(path), "--state-dir", str(tmp_path / "state")])  # fmt: skip
     model, _ = cascade.load_checkpoint(path / "editor-im.pt")
     assert model.config.silhouette_weight == 0.5 and model.silhouette is not None
+    card = (path / "editor-im.md").read_text()
+    assert "(denoising + 0.5 × silhouette BCE)" in card  # the card says what its base loss adds
 
 
 def test_a_negative_silhouette_weight_is_refused(tmp_path: Path) -> None:
