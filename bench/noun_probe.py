@@ -12,6 +12,11 @@ time and guidance weight it prints
   the mask, beside the same spread of the 10 truths (what a model using the noun would show at
   t = 1, where the prediction is the mean given the caption).
 
+For a checkpoint trained with ``--silhouette-weight`` it also probes the base stage's silhouette
+head (its caption-conditioned prediction of which pixels the object covers) the same way: how
+often its map for noun i lies closest (squared error over the window) to the true silhouette of
+noun i, and its IoU with that silhouette at a 0.5 threshold.
+
 Usage: ``PYTHONPATH=. python -m bench.noun_probe inference/checkpoints/editor-im.pt --items 40``
 """
 
@@ -25,6 +30,7 @@ from collections import defaultdict
 import torch
 
 from inference import cascade, data, diffusion, world
+from inference.unet import Context
 
 SHAPES = [n for kind in ("common", "rare") for n in world.NOUNS[kind]]
 KIND = {n: kind for kind in ("common", "rare") for n in world.NOUNS[kind]}
@@ -53,20 +59,23 @@ def _probe_item(
         data.window_example(item.image, item.mask, c, canvas=canvas, context=side) for c in captions
     ]
     images, masks, context = data.to_tensors(inputs)
+    renders = [world.render(s, canvas=item.image.shape[0]) for s in specs]
     truths = [
         data.window_example(
-            world.render(s, canvas=item.image.shape[0]).image, item.mask, "", canvas=canvas,
-            context=side,
+            rendered.image, item.mask, "", canvas=canvas, context=side,
+            silhouette=rendered.target_mask,
         )
-        for s in specs
+        for rendered in renders
     ]  # fmt: skip
     truth, m = cascade.downsample(data.to_tensors(truths)[0], masks[:1], r)  # (n, 3, r, r)
+    shares = data.silhouettes(truths)[0]
+    shape = torch.nn.functional.avg_pool2d(shares, shares.shape[-1] // r)  # (n, 1, r, r)
     n = len(SHAPES)
     noise = torch.randn((1, 3, r, r), generator=torch.Generator().manual_seed(seed)).expand(
         n, -1, -1, -1
     )
     neutral = truth.mean(0, keepdim=True).expand(n, -1, -1, -1)
-    out: dict[tuple[float, float], tuple[float, float]] = {}
+    out: dict[tuple[float, float], tuple[float, ...]] = {}
     with torch.no_grad():
         cond, states, pad, pooled = net._context(images, masks, net.tokenizer.encode(captions))
         denoise = net._denoiser(net.base, cond, states, pad, pooled, None, context)
@@ -79,7 +88,32 @@ def _probe_item(
                 dist = ((x0[:, None] - truth[None]).pow(2).mean(2) * m[:, 0]).sum((-1, -2))
                 right = (dist.argmin(1) == torch.arange(n)).float().mean()
                 out[(t, w)] = (float(right), _masked_spread(x0, m))
+            if net.silhouette is not None:
+                out[(t, 0.0)] = _probe_head(net, x_t, tt, cond, states, pad, pooled, context, shape)
     return out, _masked_spread(truth, m)
+
+
+def _probe_head(
+    net: cascade.Cascade,
+    x_t: torch.Tensor,
+    t: torch.Tensor,
+    cond: torch.Tensor,
+    states: torch.Tensor,
+    pad: torch.Tensor,
+    pooled: torch.Tensor,
+    context: Context,
+    shape: torch.Tensor,
+) -> tuple[float, float]:
+    """Nearest-truth accuracy and mean IoU (at 0.5) of the silhouette head's maps (cond rows)."""
+    assert net.silhouette is not None
+    n = x_t.shape[0]
+    h = net.base.features(x_t, t, cond, states[:n], pad[:n], pooled[:n], None, context)
+    guess = torch.sigmoid(net.silhouette(h))  # (n, 1, r, r)
+    dist = (guess[:, None] - shape[None]).pow(2).flatten(2).sum(-1)  # (n, n)
+    right = (dist.argmin(1) == torch.arange(n)).float().mean()
+    a, b = guess > 0.5, shape > 0.5
+    iou = (a & b).flatten(1).sum(1) / (a | b).flatten(1).sum(1).clamp_min(1)
+    return float(right), float(iou.mean())
 
 
 def main(argv: list[str]) -> None:
@@ -91,7 +125,7 @@ def main(argv: list[str]) -> None:
     torch.set_num_threads(a.threads)
     net, _ = cascade.load_checkpoint(a.checkpoint)
     net.eval()
-    results: dict[tuple[float, float], list[tuple[float, float]]] = defaultdict(list)
+    results: dict[tuple[float, float], list[tuple[float, ...]]] = defaultdict(list)
     truth_spreads: list[float] = []
     index = 0
     while len(truth_spreads) < a.items:
@@ -107,10 +141,21 @@ def main(argv: list[str]) -> None:
     print(f"spread of the truths across nouns: {sum(truth_spreads) / len(truth_spreads):.4f}")
     print("| t | guidance | nearest-truth accuracy (chance 0.100) | spread across nouns |")
     print("|---|---|---|---|")
-    for (t, w), values in sorted(results.items(), key=lambda kv: (-kv[0][0], kv[0][1])):
-        acc = sum(v[0] for v in values) / len(values)
-        spread = sum(v[1] for v in values) / len(values)
-        print(f"| {t:.2f} | {w:g} | {acc:.3f} | {spread:.4f} |")
+    rows = sorted(results.items(), key=lambda kv: (-kv[0][0], kv[0][1]))
+    for (t, w), values in rows:
+        if w:
+            acc = sum(v[0] for v in values) / len(values)
+            spread = sum(v[1] for v in values) / len(values)
+            print(f"| {t:.2f} | {w:g} | {acc:.3f} | {spread:.4f} |")
+    if net.silhouette is None:
+        return
+    print("\nthe silhouette head (caption rows; squared error over the window for nearest-truth)")
+    print("| t | nearest-truth silhouette (chance 0.100) | IoU with the true silhouette |")
+    print("|---|---|---|")
+    for (t, w), values in rows:
+        if not w:
+            acc, iou = (sum(v[i] for v in values) / len(values) for i in (0, 1))
+            print(f"| {t:.2f} | {acc:.3f} | {iou:.3f} |")
 
 
 if __name__ == "__main__":
