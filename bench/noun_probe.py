@@ -78,7 +78,8 @@ def _probe_item(
     out: dict[tuple[float, float], tuple[float, ...]] = {}
     with torch.no_grad():
         cond, states, pad, pooled = net._context(images, masks, net.tokenizer.encode(captions))
-        denoise = net._denoiser(net.base, cond, states, pad, pooled, None, context)
+        none = net.layout_input(torch.zeros(n, 1, r, r), torch.zeros(n, dtype=torch.bool))
+        denoise = net._denoiser(net.base, cond, states, pad, pooled, none, context)  # no layout
         for t in TIMES:
             tt = torch.full((n,), t)
             a, s = (v[:, None, None, None] for v in diffusion.alpha_sigma(tt))
@@ -107,7 +108,8 @@ def _probe_head(
     """Nearest-truth accuracy and mean IoU (at 0.5) of the silhouette head's maps (cond rows)."""
     assert net.silhouette is not None
     n = x_t.shape[0]
-    h = net.base.features(x_t, t, cond, states[:n], pad[:n], pooled[:n], None, context)
+    none = net.layout_input(torch.zeros_like(shape), torch.zeros(n, dtype=torch.bool))
+    h = net.base.features(x_t, t, cond, states[:n], pad[:n], pooled[:n], none, context)
     guess = torch.sigmoid(net.silhouette(h))  # (n, 1, r, r)
     dist = (guess[:, None] - shape[None]).pow(2).flatten(2).sum(-1)  # (n, n)
     right = (dist.argmin(1) == torch.arange(n)).float().mean()

@@ -25,6 +25,9 @@ from torch import nn
 from inference import diffusion, text
 from inference.unet import Context, UNet, UNetConfig
 
+LAYOUT_CHANNELS = 2  # the base stage's layout input: silhouette share, and a given plane
+LAYOUT_THRESHOLD = 0.5  # a sampled layout is the silhouette head's probability above this
+LAYOUT_GIVEN = 0.5  # in training, share of the examples with a silhouette that get it as input
 CHECKPOINT_FORMAT = "editbench-cascade/2"  # /2: edit windows and global context
 RETIRED_FORMATS = ("editbench-cascade/1",)  # whole-image 64×64 cascades, no longer loadable
 
@@ -60,8 +63,13 @@ class CascadeConfig:
     # Weight of the base stage's auxiliary silhouette loss (0: none, and for older checkpoints):
     # a 1×1 head on the base U-Net's last features predicts which pixels of the clean window the
     # captioned object covers (the world's own object masks stand in for a segmenter, as its
-    # boxes stand in for the paper's detector); sampling never uses it.
+    # boxes stand in for the paper's detector); sampling uses it only with ``layout``.
     silhouette_weight: float = 0.0
+    # The base stage also takes a silhouette of the object as input (2 extra channels: its share
+    # of each pixel, and a plane saying one is given; training gives the true one to some of the
+    # examples that have one). Sampling draws it first, from the silhouette head at t = 1 with
+    # none given, thresholded at LAYOUT_THRESHOLD: a layout step before the painting.
+    layout: bool = False
 
     def validate(self) -> None:
         for name, stage in (("base", self.base), ("sr", self.sr)):
@@ -79,6 +87,13 @@ class CascadeConfig:
             raise ValueError(f"base_shift must be in (0, 100], got {self.base_shift}")
         if not 0 <= self.silhouette_weight <= 100:
             raise ValueError(f"silhouette_weight must be in [0, 100], got {self.silhouette_weight}")
+        if self.layout and not self.silhouette_weight:
+            raise ValueError("layout needs the silhouette head (silhouette_weight > 0)")
+        if self.base.extra_channels != (LAYOUT_CHANNELS if self.layout else 0):
+            raise ValueError(
+                f"the base stage takes {LAYOUT_CHANNELS if self.layout else 0} extra channels "
+                f"({'with' if self.layout else 'without'} layout), not {self.base.extra_channels}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,6 +109,18 @@ class CascadeConfig:
         return cls(
             text=text.TextConfig(**d["text"]), base=unet(d["base"]), sr=unet(d["sr"]), **rest
         )
+
+
+def layout_note(config: CascadeConfig) -> str:
+    """A sentence for the model card on the layout step (empty without one)."""
+    if not config.layout:
+        return ""
+    return (
+        " The base stage draws a layout first: its silhouette head, at t = 1 with no silhouette "
+        f"given, marks the pixels the object covers (probability > {LAYOUT_THRESHOLD:g}); "
+        "the painting steps take that silhouette as input (trained on the true one for "
+        f"{LAYOUT_GIVEN:.0%} of the examples that have one)."
+    )
 
 
 def conditioning(images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -166,22 +193,30 @@ class Cascade(nn.Module):
         generator: torch.Generator,
         context: Context,
         silhouettes: tuple[torch.Tensor, torch.Tensor] | None = None,
+        given: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """v-prediction loss of the base stage on a batch of windows at the canvas size.
 
         ``silhouettes``: (B, 1, C, C) share of each canvas pixel that the captioned object covers
         and (B,) bool, which examples have one; with ``silhouette_weight`` > 0 the loss adds that
-        weight × the silhouette head's binary cross-entropy on those examples."""
+        weight × the silhouette head's binary cross-entropy on those examples. With ``layout``,
+        ``given`` (B,) bool says which examples get their silhouette as input (the head is not
+        trained on those: it would copy it)."""
         r = self.config.base.resolution
         x0, m = downsample(images, masks, r)  # (B, 3, r, r), (B, 1, r, r)
+        b = images.shape[0]
+        target = torch.zeros(b, 1, r, r, device=images.device)
+        if silhouettes is not None:
+            target = F.avg_pool2d(silhouettes[0], silhouettes[0].shape[-1] // r)  # (B, 1, r, r)
+        shown = torch.zeros(b, dtype=torch.bool) if given is None else given.cpu()
+        extra = self.layout_input(target, shown.to(images.device))
         shift = self.config.base_shift
         loss, h = self._loss(
-            self.base, x0, m, images, masks, tokens, generator, None, context, shift
+            self.base, x0, m, images, masks, tokens, generator, extra, context, shift
         )
         if self.silhouette is None or silhouettes is None:
             return loss
-        share, valid = silhouettes
-        target = F.avg_pool2d(share, share.shape[-1] // r)  # (B, 1, r, r)
+        valid = silhouettes[1] & ~shown.to(silhouettes[1].device)
         bce = F.binary_cross_entropy_with_logits(
             self.silhouette(h).float(), target, reduction="none"
         ).mean(dim=(1, 2, 3))  # (B,)
@@ -243,7 +278,38 @@ class Cascade(nn.Module):
         weight = self.config.outside_weight + (1 - self.config.outside_weight) * m
         return diffusion.v_loss(v, diffusion.v_target(x0, t, noise), weight), h
 
+    def layout_input(self, share: torch.Tensor, given: torch.Tensor) -> torch.Tensor | None:
+        """The base stage's layout channels (B, 2, r, r) from silhouette shares (B, 1, r, r)
+        and (B,) bool, which rows give theirs (None when the stage takes no layout)."""
+        if not self.config.layout:
+            return None
+        plane = given.to(share.dtype)[:, None, None, None].expand_as(share)
+        return torch.cat([share * plane, plane], dim=1)
+
     # --- sampling -----------------------------------------------------------------------------
+
+    def draw_layout(
+        self,
+        noise: torch.Tensor,
+        cond: torch.Tensor,
+        states: torch.Tensor,
+        pad: torch.Tensor,
+        pooled: torch.Tensor,
+        context: Context,
+        inside: torch.Tensor,
+    ) -> torch.Tensor | None:
+        """The layout step: the silhouette head at t = 1 (x_t = the sampling noise, caption
+        rows, no silhouette given), thresholded and kept inside the base-resolution mask
+        ``inside`` (B, 1, r, r); None when the stage takes no layout."""
+        if not self.config.layout or self.silhouette is None:
+            return None
+        b, r = noise.shape[0], noise.shape[-1]
+        none = self.layout_input(noise.new_zeros(b, 1, r, r), torch.zeros(b, dtype=torch.bool))
+        t = noise.new_ones(b)
+        h = self.base.features(noise, t, cond, states[:b], pad[:b], pooled[:b], none, context)
+        share = (torch.sigmoid(self.silhouette(h)) > LAYOUT_THRESHOLD).to(noise.dtype) * inside
+        # An empty layout is no layout: training never shows a given silhouette without an object.
+        return self.layout_input(share, share.flatten(1).sum(1).cpu() > 0)
 
     @torch.no_grad()
     def sample(
@@ -265,7 +331,8 @@ class Cascade(nn.Module):
         cond, states, pad, pooled = self._context(images, masks, tokens)
         known, m = downsample(images, masks, r)
         noise = _noise(generators, r, images.device)
-        base = self._denoiser(self.base, cond, states, pad, pooled, None, context)
+        layout = self.draw_layout(noise, cond, states, pad, pooled, context, m)
+        base = self._denoiser(self.base, cond, states, pad, pooled, layout, context)
         low = diffusion.ddim_sample(
             base,
             noise,

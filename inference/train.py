@@ -67,6 +67,7 @@ class TrainConfig:
     text_bag: bool = False  # the pooled caption also carries its mean word embedding
     bf16: bool = False  # run the stages' forward and backward passes under bfloat16 autocast
     silhouette_weight: float = 0.0  # the base stage's auxiliary silhouette loss (0: none)
+    layout: bool = False  # the base stage takes a silhouette input (cascade.CascadeConfig.layout)
     sr_channels: tuple[int, ...] = ()  # SR U-Net widths per level (empty: the default)
     sr_only: bool = False  # train the SR stage alone (recipe sweeps of the second stage)
     device: str = "cpu"  # where training runs (the shipped checkpoints: this machine's CPU)
@@ -125,6 +126,8 @@ def build_model(cfg: TrainConfig) -> cascade.Cascade:
             f"--silhouette-weight must be in [0, 100] (0: none), got {cfg.silhouette_weight}"
         )
     config.silhouette_weight = cfg.silhouette_weight
+    config.layout = cfg.layout
+    config.base.extra_channels = cascade.LAYOUT_CHANNELS if cfg.layout else 0
     torch.manual_seed(cfg.seed)
     return cascade.Cascade(config, text.Tokenizer(vocab, config.text.max_len))
 
@@ -290,9 +293,12 @@ def _stage_loss(
     tokens = text.Tokenized(tokens.ids.to(device), tokens.pad.to(device), tokens.unknown)
     shares, valid = data.silhouettes(examples)
     silhouettes = (shares.to(device), (valid & keep).to(device))  # a dropped caption names none
+    given = None  # with a layout input: which examples get their true silhouette as input
+    if model.config.layout:
+        given = valid & (torch.rand(len(examples), generator=gen) < cascade.LAYOUT_GIVEN)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
         if stage == "base":
-            loss = model.base_loss(images, masks, tokens, gen, context, silhouettes)
+            loss = model.base_loss(images, masks, tokens, gen, context, silhouettes, given)
         else:
             loss = model.sr_loss(images, masks, tokens, gen, context, crop=cfg.sr_crop)
     return loss.float()
@@ -470,7 +476,8 @@ def write_card(path: Path, meta: dict[str, Any], model: cascade.Cascade, weights
         f"the edit window (a square of {window.MARGIN}× the mask's bounding box, cut from the "
         "input at full resolution and brought to the canvas) with a global context input (the "
         f"whole image at {model.config.context}×{model.config.context} and the window's place "
-        "in it); the result is pasted back through the mask at the input's resolution.",
+        "in it); the result is pasted back through the mask at the input's resolution."
+        + cascade.layout_note(model.config),
         "",
         f"- Mask policy: `{meta['policy']}` "
         + (
@@ -521,6 +528,7 @@ _FLAGS = {  # TrainConfig's on/off switches and their help
     "cross_attention": "base stage: caption tokens in a softmax of their own (default: joint)",
     "text_bag": "the pooled caption also carries the mean of its word embeddings",
     "bf16": "bfloat16 autocast in training",
+    "layout": "base stage: a silhouette input, drawn first by the silhouette head when sampling",
 }
 
 

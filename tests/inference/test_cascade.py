@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from inference import cascade, data, diffusion, pipeline, text, train, window
 from inference.unet import Context
@@ -236,3 +237,88 @@ def test_a_window_example_carries_the_share_of_each_pixel_the_object_covers() ->
     shares, valid = data.silhouettes([ex, plain])
     assert shares.shape == (2, 1, 16, 16) and valid.tolist() == [True, False]
     assert shares[1].abs().sum() == 0
+
+
+def _layout_model(bias: float) -> cascade.Cascade:
+    """A micro cascade with a layout input whose silhouette head says ``bias`` everywhere."""
+    vocab = text.world_vocabulary(50)
+    config = train.micro_config(len(vocab))
+    config.silhouette_weight, config.layout = 1.0, True
+    config.base.extra_channels = cascade.LAYOUT_CHANNELS
+    model = cascade.Cascade(config, text.Tokenizer(vocab, config.text.max_len))
+    assert model.silhouette is not None
+    with torch.no_grad():
+        model.silhouette.weight.zero_()
+        model.silhouette.bias.fill_(bias)
+    return model.eval()
+
+
+def test_a_layout_input_needs_the_silhouette_head_and_its_two_channels() -> None:
+    config = train.micro_config(40)
+    config.layout = True
+    with pytest.raises(ValueError, match="layout needs the silhouette head"):
+        config.validate()
+    config.silhouette_weight = 1.0
+    with pytest.raises(ValueError, match="takes 2 extra channels"):
+        config.validate()
+    config.base.extra_channels = cascade.LAYOUT_CHANNELS
+    config.validate()
+    assert cascade.layout_note(config) and not cascade.layout_note(train.micro_config(40))
+
+
+def test_training_gives_the_true_silhouette_to_the_chosen_rows_and_spares_their_head() -> None:
+    model = _layout_model(3.0)
+    images, masks, ctx = _batch(model)
+    tokens = model.tokenizer.encode(["a red circle", "two hearts"])
+    share = torch.zeros(2, 1, 16, 16)
+    share[0, :, 4:12, 4:12] = 1.0
+    share[1, :, 4:8, 4:8] = 1.0  # another silhouette: another BCE under the constant head
+    seen: list[torch.Tensor] = []
+    features = model.base.features
+
+    def spy(*args: Any, **kwargs: Any) -> torch.Tensor:
+        seen.append(args[6].clone())  # the extra (layout) input
+        return features(*args, **kwargs)
+
+    model.base.features = spy  # type: ignore[method-assign]
+
+    def loss(valid: list[bool], given: list[bool]) -> float:
+        gen = torch.Generator().manual_seed(3)
+        sil = (share, torch.tensor(valid))
+        out = model.base_loss(images, masks, tokens, gen, ctx, sil, torch.tensor(given))
+        return float(out.detach())
+
+    shown = loss([True, True], [True, False])
+    layout = seen[-1]  # (2, 2, 8, 8): row 0 shows the square at the base resolution, row 1 nothing
+    assert layout.shape == (2, 2, 8, 8)
+    assert torch.equal(layout[0, 0], F.avg_pool2d(share[0], 2)[0]) and layout[0, 1].eq(1).all()
+    assert layout[1].eq(0).all()
+    # The head is trained on row 1 alone: the same as when row 0 had no silhouette at all, and
+    # not the same as when it is trained on both (the v loss of the fresh model is the same).
+    assert shown == pytest.approx(loss([False, True], [True, False]), rel=1e-6)
+    assert shown != pytest.approx(loss([True, True], [False, False]), rel=1e-6)
+
+
+@pytest.mark.parametrize("bias", [8.0, -8.0])
+def test_sampling_draws_the_layout_first_and_an_empty_one_gives_none(bias: float) -> None:
+    model = _layout_model(bias)
+    seen: list[torch.Tensor] = []
+    features = model.base.features
+
+    def spy(*args: Any, **kwargs: Any) -> torch.Tensor:
+        seen.append(args[6].clone())
+        return features(*args, **kwargs)
+
+    model.base.features = spy  # type: ignore[method-assign]
+    images, masks, ctx = _batch(model)
+    tokens = model.tokenizer.encode(["a red circle", "two hearts"])
+    gens = [torch.Generator().manual_seed(i) for i in range(2)]
+    out = model.sample(images, masks, tokens, gens, cascade.Sampling(steps=2, use_sr=False), ctx)
+    assert torch.equal(out[masks.expand_as(out) == 0], images[masks.expand_as(images) == 0])
+    layout_step, painting = seen[0], seen[1]  # the head's pass sees no layout; then the steps do
+    assert layout_step.eq(0).all()
+    inside = F.max_pool2d(masks, 2)  # (2, 1, 8, 8): the mask at the base resolution
+    if bias > 0:  # every pixel above the threshold: the layout is the whole mask, given
+        assert torch.equal(painting[:2, :1], inside) and painting[:2, 1].eq(1).all()
+    else:  # nothing above it: no layout given, as in training without a silhouette
+        assert painting.eq(0).all()

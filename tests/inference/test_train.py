@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from inference import cascade, pipeline, train
+from inference import cascade, data, pipeline, train
 
 
 def _config(tmp_path: Path, steps: int) -> train.TrainConfig:
@@ -228,6 +228,22 @@ def test_the_silhouette_weight_builds_the_head_and_trains(tmp_path: Path) -> Non
     assert model.config.silhouette_weight == 0.5 and model.silhouette is not None
     card = (path / "editor-im.md").read_text()
     assert "(denoising + 0.5 × silhouette BCE)" in card  # the card says what its base loss adds
+
+
+def test_the_layout_option_trains_saves_and_samples_through_the_pipeline(tmp_path: Path) -> None:
+    path = tmp_path / "ck"
+    train.main(["--micro", "--silhouette-weight", "0.5", "--layout", "--steps", "3", "--sr-check",
+                "4", "--out", str(path), "--state-dir", str(tmp_path / "state")])  # fmt: skip
+    model = pipeline.load(path / "editor-im.pt")
+    assert model.cascade.config.layout and model.cascade.config.base.extra_channels == 2
+    assert "draws a layout first" in (path / "editor-im.md").read_text()
+    item = data.heldout_item(0, canvas=48)
+    args = {"model": model, "steps": 2, "sr_steps": 2, "seed": 0}
+    out = np.asarray(pipeline.inpaint(item.image, item.mask, "a red circle", **args).image)
+    assert np.array_equal(out[~item.mask], item.image[~item.mask])
+    with pytest.raises(SystemExit, match="layout needs the silhouette head"):  # no head, no layout
+        train.main(["--micro", "--layout", "--steps", "1", "--out", str(tmp_path / "x"),
+                    "--state-dir", str(tmp_path / "x")])  # fmt: skip
 
 
 def test_a_negative_silhouette_weight_is_refused(tmp_path: Path) -> None:
