@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inference import diffusion, text
+from inference import diffusion, layout_decoder, text
 from inference.unet import Context, UNet, UNetConfig
 
 LAYOUT_CHANNELS = 2  # the base stage's layout input: silhouette share, and a given plane
@@ -70,6 +70,9 @@ class CascadeConfig:
     # examples that have one). Sampling draws it first, from the silhouette head at t = 1 with
     # none given, thresholded at LAYOUT_THRESHOLD: a layout step before the painting.
     layout: bool = False
+    # With ``layout``: the layout comes from a decoder of its own (inference.layout_decoder),
+    # trained by the silhouette loss in the head's place, not from the head on the base U-Net.
+    layout_decoder: bool = False
 
     def validate(self) -> None:
         for name, stage in (("base", self.base), ("sr", self.sr)):
@@ -89,6 +92,8 @@ class CascadeConfig:
             raise ValueError(f"silhouette_weight must be in [0, 100], got {self.silhouette_weight}")
         if self.layout and not self.silhouette_weight:
             raise ValueError("layout needs the silhouette head (silhouette_weight > 0)")
+        if self.layout_decoder and not self.layout:
+            raise ValueError("layout_decoder needs layout")
         if self.base.extra_channels != (LAYOUT_CHANNELS if self.layout else 0):
             raise ValueError(
                 f"the base stage takes {LAYOUT_CHANNELS if self.layout else 0} extra channels "
@@ -115,9 +120,14 @@ def layout_note(config: CascadeConfig) -> str:
     """A sentence for the model card on the layout step (empty without one)."""
     if not config.layout:
         return ""
+    source = (
+        "a layout decoder of its own (`inference/layout_decoder.py`: caption tokens and mask)"
+        if config.layout_decoder
+        else "its silhouette head, at t = 1 with no silhouette given,"
+    )
     return (
-        " The base stage draws a layout first: its silhouette head, at t = 1 with no silhouette "
-        f"given, marks the pixels the object covers (probability > {LAYOUT_THRESHOLD:g}); "
+        f" The base stage draws a layout first: {source} "
+        f"marks the pixels the object covers (probability > {LAYOUT_THRESHOLD:g}); "
         "the painting steps take that silhouette as input (trained on the true one for "
         f"{LAYOUT_GIVEN:.0%} of the examples that have one)."
     )
@@ -180,7 +190,10 @@ class Cascade(nn.Module):
         self.base = UNet(config.base)
         self.sr = UNet(config.sr)
         self.silhouette: nn.Conv2d | None = None
-        if config.silhouette_weight > 0:
+        self.decoder: layout_decoder.LayoutDecoder | None = None
+        if config.layout_decoder:
+            self.decoder = layout_decoder.LayoutDecoder(config.text.width, config.base.resolution)
+        elif config.silhouette_weight > 0:
             self.silhouette = nn.Conv2d(config.base.channels[0], 1, 1)
 
     # --- training -----------------------------------------------------------------------------
@@ -214,12 +227,18 @@ class Cascade(nn.Module):
         loss, h = self._loss(
             self.base, x0, m, images, masks, tokens, generator, extra, context, shift
         )
-        if self.silhouette is None or silhouettes is None:
+        if silhouettes is None or (self.silhouette is None and self.decoder is None):
             return loss
-        valid = silhouettes[1] & ~shown.to(silhouettes[1].device)
-        bce = F.binary_cross_entropy_with_logits(
-            self.silhouette(h).float(), target, reduction="none"
-        ).mean(dim=(1, 2, 3))  # (B,)
+        valid = silhouettes[1]
+        if self.decoder is not None:  # it never sees the given silhouette: every row teaches it
+            logits = self.decoder(*self.text(tokens.ids, tokens.pad)[:1], tokens.pad, masks)
+        else:
+            assert self.silhouette is not None
+            logits = self.silhouette(h)
+            valid = valid & ~shown.to(valid.device)
+        bce = F.binary_cross_entropy_with_logits(logits.float(), target, reduction="none").mean(
+            dim=(1, 2, 3)
+        )  # (B,)
         aux = (bce * valid).sum() / valid.sum().clamp_min(1)
         return loss + self.config.silhouette_weight * aux
 
@@ -301,13 +320,18 @@ class Cascade(nn.Module):
         """The layout step: the silhouette head at t = 1 (x_t = the sampling noise, caption
         rows, no silhouette given), thresholded and kept inside the base-resolution mask
         ``inside`` (B, 1, r, r); None when the stage takes no layout."""
-        if not self.config.layout or self.silhouette is None:
+        if not self.config.layout:
             return None
         b, r = noise.shape[0], noise.shape[-1]
-        none = self.layout_input(noise.new_zeros(b, 1, r, r), torch.zeros(b, dtype=torch.bool))
-        t = noise.new_ones(b)
-        h = self.base.features(noise, t, cond, states[:b], pad[:b], pooled[:b], none, context)
-        share = (torch.sigmoid(self.silhouette(h)) > LAYOUT_THRESHOLD).to(noise.dtype) * inside
+        if self.decoder is not None:
+            logits = self.decoder(states[:b], pad[:b], inside)
+        else:
+            assert self.silhouette is not None
+            none = self.layout_input(noise.new_zeros(b, 1, r, r), torch.zeros(b, dtype=torch.bool))
+            t = noise.new_ones(b)
+            h = self.base.features(noise, t, cond, states[:b], pad[:b], pooled[:b], none, context)
+            logits = self.silhouette(h)
+        share = (torch.sigmoid(logits) > LAYOUT_THRESHOLD).to(noise.dtype) * inside
         # An empty layout is no layout: training never shows a given silhouette without an object.
         return self.layout_input(share, share.flatten(1).sum(1).cpu() > 0)
 
@@ -331,8 +355,8 @@ class Cascade(nn.Module):
         cond, states, pad, pooled = self._context(images, masks, tokens)
         known, m = downsample(images, masks, r)
         noise = _noise(generators, r, images.device)
-        layout = self.draw_layout(noise, cond, states, pad, pooled, context, m)
-        base = self._denoiser(self.base, cond, states, pad, pooled, layout, context)
+        drawn = self.draw_layout(noise, cond, states, pad, pooled, context, m)
+        base = self._denoiser(self.base, cond, states, pad, pooled, drawn, context)
         low = diffusion.ddim_sample(
             base,
             noise,

@@ -68,6 +68,7 @@ class TrainConfig:
     bf16: bool = False  # run the stages' forward and backward passes under bfloat16 autocast
     silhouette_weight: float = 0.0  # the base stage's auxiliary silhouette loss (0: none)
     layout: bool = False  # the base stage takes a silhouette input (cascade.CascadeConfig.layout)
+    layout_decoder: bool = False  # that layout from a decoder of its own (inference.layout_decoder)
     sr_channels: tuple[int, ...] = ()  # SR U-Net widths per level (empty: the default)
     sr_only: bool = False  # train the SR stage alone (recipe sweeps of the second stage)
     device: str = "cpu"  # where training runs (the shipped checkpoints: this machine's CPU)
@@ -126,7 +127,7 @@ def build_model(cfg: TrainConfig) -> cascade.Cascade:
             f"--silhouette-weight must be in [0, 100] (0: none), got {cfg.silhouette_weight}"
         )
     config.silhouette_weight = cfg.silhouette_weight
-    config.layout = cfg.layout
+    config.layout, config.layout_decoder = cfg.layout, cfg.layout_decoder
     config.base.extra_channels = cascade.LAYOUT_CHANNELS if cfg.layout else 0
     torch.manual_seed(cfg.seed)
     return cascade.Cascade(config, text.Tokenizer(vocab, config.text.max_len))
@@ -529,6 +530,7 @@ _FLAGS = {  # TrainConfig's on/off switches and their help
     "text_bag": "the pooled caption also carries the mean of its word embeddings",
     "bf16": "bfloat16 autocast in training",
     "layout": "base stage: a silhouette input, drawn first by the silhouette head when sampling",
+    "layout_decoder": "with --layout: draw it with a layout decoder instead of the head",
 }
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from inference import cascade, data, diffusion, pipeline, text, train, window
+from inference import cascade, data, diffusion, layout_decoder, pipeline, text, train, window
 from inference.unet import Context
 
 
@@ -239,17 +239,19 @@ def test_a_window_example_carries_the_share_of_each_pixel_the_object_covers() ->
     assert shares[1].abs().sum() == 0
 
 
-def _layout_model(bias: float) -> cascade.Cascade:
-    """A micro cascade with a layout input whose silhouette head says ``bias`` everywhere."""
+def _layout_model(bias: float, decoder: bool = False) -> cascade.Cascade:
+    """A micro cascade with a layout input whose silhouette head (or layout decoder) says
+    ``bias`` everywhere."""
     vocab = text.world_vocabulary(50)
     config = train.micro_config(len(vocab))
-    config.silhouette_weight, config.layout = 1.0, True
+    config.silhouette_weight, config.layout, config.layout_decoder = 1.0, True, decoder
     config.base.extra_channels = cascade.LAYOUT_CHANNELS
     model = cascade.Cascade(config, text.Tokenizer(vocab, config.text.max_len))
-    assert model.silhouette is not None
+    last = model.decoder.convs[-1] if model.decoder is not None else model.silhouette
+    assert isinstance(last, torch.nn.Conv2d) and (model.silhouette is None) == decoder
     with torch.no_grad():
-        model.silhouette.weight.zero_()
-        model.silhouette.bias.fill_(bias)
+        last.weight.zero_()
+        last.bias.fill_(bias)  # type: ignore[union-attr]
     return model.eval()
 
 
@@ -299,9 +301,12 @@ def test_training_gives_the_true_silhouette_to_the_chosen_rows_and_spares_their_
     assert shown != pytest.approx(loss([True, True], [False, False]), rel=1e-6)
 
 
+@pytest.mark.parametrize("decoder", [False, True])
 @pytest.mark.parametrize("bias", [8.0, -8.0])
-def test_sampling_draws_the_layout_first_and_an_empty_one_gives_none(bias: float) -> None:
-    model = _layout_model(bias)
+def test_sampling_draws_the_layout_first_and_an_empty_one_gives_none(
+    bias: float, decoder: bool
+) -> None:
+    model = _layout_model(bias, decoder)
     seen: list[torch.Tensor] = []
     features = model.base.features
 
@@ -315,10 +320,39 @@ def test_sampling_draws_the_layout_first_and_an_empty_one_gives_none(bias: float
     gens = [torch.Generator().manual_seed(i) for i in range(2)]
     out = model.sample(images, masks, tokens, gens, cascade.Sampling(steps=2, use_sr=False), ctx)
     assert torch.equal(out[masks.expand_as(out) == 0], images[masks.expand_as(images) == 0])
-    layout_step, painting = seen[0], seen[1]  # the head's pass sees no layout; then the steps do
-    assert layout_step.eq(0).all()
+    if not decoder:  # the head's pass through the U-Net sees no layout; then the steps do
+        assert seen.pop(0).eq(0).all()
+    painting = seen[0]
     inside = F.max_pool2d(masks, 2)  # (2, 1, 8, 8): the mask at the base resolution
     if bias > 0:  # every pixel above the threshold: the layout is the whole mask, given
         assert torch.equal(painting[:2, :1], inside) and painting[:2, 1].eq(1).all()
     else:  # nothing above it: no layout given, as in training without a silhouette
         assert painting.eq(0).all()
+
+
+def test_the_layout_decoder_reads_the_noun_and_learns_from_every_row_with_a_silhouette() -> None:
+    model = _layout_model(0.0, decoder=True)
+    assert model.decoder is not None
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in model.decoder.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+    images, masks, ctx = _batch(model)
+    tokens = model.tokenizer.encode(["a red circle", "a red star"])
+    states, _ = model.text(tokens.ids, tokens.pad)
+    with torch.no_grad():
+        logits = model.decoder(states, tokens.pad, masks)
+    assert logits.shape == (2, 1, 8, 8) and not torch.allclose(logits[0], logits[1])
+    share = torch.zeros(2, 1, 16, 16)
+    share[:, :, 4:12, 4:12] = 1.0
+
+    def loss(valid: list[bool], given: list[bool]) -> float:
+        sil = (share, torch.tensor(valid))
+        gen = torch.Generator().manual_seed(3)
+        out = model.base_loss(images, masks, tokens, gen, ctx, sil, torch.tensor(given))
+        return float(out.detach())
+
+    # Unlike the head, the decoder never sees the given silhouette: it learns from row 0 too.
+    assert loss([True, True], [True, False]) != pytest.approx(loss([False, True], [True, False]))
+    with pytest.raises(ValueError, match="multiple of 8"):
+        layout_decoder.LayoutDecoder(16, 12)

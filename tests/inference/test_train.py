@@ -241,6 +241,16 @@ def test_the_layout_option_trains_saves_and_samples_through_the_pipeline(tmp_pat
     args = {"model": model, "steps": 2, "sr_steps": 2, "seed": 0}
     out = np.asarray(pipeline.inpaint(item.image, item.mask, "a red circle", **args).image)
     assert np.array_equal(out[~item.mask], item.image[~item.mask])
+    train.main(["--micro", "--silhouette-weight", "0.5", "--layout", "--layout-decoder", "--steps",
+                "2", "--sr-check", "4", "--out", str(path / "dec"), "--state-dir",
+                str(tmp_path / "dec")])  # fmt: skip
+    decoded = pipeline.load(path / "dec" / "editor-im.pt")
+    assert decoded.cascade.decoder is not None and decoded.cascade.silhouette is None
+    assert "a layout decoder of its own" in (path / "dec" / "editor-im.md").read_text()
+    out = np.asarray(
+        pipeline.inpaint(item.image, item.mask, "a red circle", **{**args, "model": decoded}).image
+    )
+    assert np.array_equal(out[~item.mask], item.image[~item.mask])
     with pytest.raises(SystemExit, match="layout needs the silhouette head"):  # no head, no layout
         train.main(["--micro", "--layout", "--steps", "1", "--out", str(tmp_path / "x"),
                     "--state-dir", str(tmp_path / "x")])  # fmt: skip
