@@ -13,9 +13,9 @@ time and guidance weight it prints
   t = 1, where the prediction is the mean given the caption).
 
 For a checkpoint trained with ``--silhouette-weight`` it also probes the base stage's silhouette
-head (its caption-conditioned prediction of which pixels the object covers) the same way: how
-often its map for noun i lies closest (squared error over the window) to the true silhouette of
-noun i, and its IoU with that silhouette at a 0.5 threshold.
+head, or its ``--layout-decoder`` (the caption-conditioned prediction of which pixels the object
+covers), the same way: how often its map for noun i lies closest (squared error over the window)
+to the true silhouette of noun i, and its IoU with that silhouette at a 0.5 threshold.
 
 Usage: ``PYTHONPATH=. python -m bench.noun_probe inference/checkpoints/editor-im.pt --items 40``
 """
@@ -89,7 +89,7 @@ def _probe_item(
                 dist = ((x0[:, None] - truth[None]).pow(2).mean(2) * m[:, 0]).sum((-1, -2))
                 right = (dist.argmin(1) == torch.arange(n)).float().mean()
                 out[(t, w)] = (float(right), _masked_spread(x0, m))
-            if net.silhouette is not None:
+            if net.silhouette is not None or net.decoder is not None:
                 out[(t, 0.0)] = _probe_head(net, x_t, tt, cond, states, pad, pooled, context, shape)
     return out, _masked_spread(truth, m)
 
@@ -105,12 +105,17 @@ def _probe_head(
     context: Context,
     shape: torch.Tensor,
 ) -> tuple[float, float]:
-    """Nearest-truth accuracy and mean IoU (at 0.5) of the silhouette head's maps (cond rows)."""
-    assert net.silhouette is not None
+    """Nearest-truth accuracy and mean IoU (at 0.5) of the silhouette head's maps (cond rows),
+    or of the layout decoder's (which sees no x_t: the same at every t)."""
     n = x_t.shape[0]
-    none = net.layout_input(torch.zeros_like(shape), torch.zeros(n, dtype=torch.bool))
-    h = net.base.features(x_t, t, cond, states[:n], pad[:n], pooled[:n], none, context)
-    guess = torch.sigmoid(net.silhouette(h))  # (n, 1, r, r)
+    if net.decoder is not None:
+        masks = cond[:, 3:]  # the condition's mask channel, at the canvas
+        guess = torch.sigmoid(net.decoder(states[:n], pad[:n], masks))  # (n, 1, r, r)
+    else:
+        assert net.silhouette is not None
+        none = net.layout_input(torch.zeros_like(shape), torch.zeros(n, dtype=torch.bool))
+        h = net.base.features(x_t, t, cond, states[:n], pad[:n], pooled[:n], none, context)
+        guess = torch.sigmoid(net.silhouette(h))  # (n, 1, r, r)
     dist = (guess[:, None] - shape[None]).pow(2).flatten(2).sum(-1)  # (n, n)
     right = (dist.argmin(1) == torch.arange(n)).float().mean()
     a, b = guess > 0.5, shape > 0.5
@@ -149,9 +154,10 @@ def main(argv: list[str]) -> None:
             acc = sum(v[0] for v in values) / len(values)
             spread = sum(v[1] for v in values) / len(values)
             print(f"| {t:.2f} | {w:g} | {acc:.3f} | {spread:.4f} |")
-    if net.silhouette is None:
+    if net.silhouette is None and net.decoder is None:
         return
-    print("\nthe silhouette head (caption rows; squared error over the window for nearest-truth)")
+    source = "silhouette head" if net.decoder is None else "layout decoder"
+    print(f"\nthe {source} (caption rows; squared error over the window for nearest-truth)")
     print("| t | nearest-truth silhouette (chance 0.100) | IoU with the true silhouette |")
     print("|---|---|---|")
     for (t, w), values in rows:
