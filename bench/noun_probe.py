@@ -46,7 +46,7 @@ def _masked_spread(x: torch.Tensor, m: torch.Tensor) -> float:
 
 def _probe_item(
     net: cascade.Cascade, item: data.HeldOutItem, seed: int
-) -> tuple[dict[tuple[float, float], tuple[float, float]], float]:
+) -> tuple[dict[tuple[float, float], tuple[float, ...]], float]:
     specs = [
         dataclasses.replace(
             item.spec, target=dataclasses.replace(item.spec.target, noun=n, object_type=KIND[n])
