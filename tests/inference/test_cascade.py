@@ -115,17 +115,23 @@ def test_an_old_whole_image_checkpoint_is_refused_with_a_clear_message(tmp_path:
         cascade.load_checkpoint(path)
 
 
+def _spy_on_features(model: cascade.Cascade, arg: int) -> list[torch.Tensor]:
+    """Record argument ``arg`` of every call of the base stage's ``features``."""
+    seen: list[torch.Tensor] = []
+    features = model.base.features
+
+    def spy(*args: Any, **kwargs: Any) -> torch.Tensor:
+        seen.append(args[arg].clone())
+        return features(*args, **kwargs)
+
+    model.base.features = spy  # type: ignore[method-assign]
+    return seen
+
+
 def test_the_base_stage_trains_and_samples_at_its_shifted_times(net: cascade.Cascade) -> None:
     shifted = copy.deepcopy(net)
     shifted.config.base_shift = 3.0
-    seen: list[torch.Tensor] = []
-    features = shifted.base.features  # what training and sampling both call, with t second
-
-    def spy(*args: Any, **kwargs: Any) -> torch.Tensor:
-        seen.append(args[1].clone())
-        return features(*args, **kwargs)
-
-    shifted.base.features = spy  # type: ignore[method-assign]
+    seen = _spy_on_features(shifted, 1)  # what training and sampling both call, with t second
     images, masks, ctx = _batch(net)
     tokens = net.tokenizer.encode(["a red circle", "two hearts"])
     shifted.base_loss(images, masks, tokens, torch.Generator().manual_seed(5), ctx)
@@ -275,14 +281,7 @@ def test_training_gives_the_true_silhouette_to_the_chosen_rows_and_spares_their_
     share = torch.zeros(2, 1, 16, 16)
     share[0, :, 4:12, 4:12] = 1.0
     share[1, :, 4:8, 4:8] = 1.0  # another silhouette: another BCE under the constant head
-    seen: list[torch.Tensor] = []
-    features = model.base.features
-
-    def spy(*args: Any, **kwargs: Any) -> torch.Tensor:
-        seen.append(args[6].clone())  # the extra (layout) input
-        return features(*args, **kwargs)
-
-    model.base.features = spy  # type: ignore[method-assign]
+    seen = _spy_on_features(model, 6)  # the extra (layout) input
 
     def loss(valid: list[bool], given: list[bool]) -> float:
         gen = torch.Generator().manual_seed(3)
@@ -307,14 +306,7 @@ def test_sampling_draws_the_layout_first_and_an_empty_one_gives_none(
     bias: float, decoder: bool
 ) -> None:
     model = _layout_model(bias, decoder)
-    seen: list[torch.Tensor] = []
-    features = model.base.features
-
-    def spy(*args: Any, **kwargs: Any) -> torch.Tensor:
-        seen.append(args[6].clone())
-        return features(*args, **kwargs)
-
-    model.base.features = spy  # type: ignore[method-assign]
+    seen = _spy_on_features(model, 6)
     images, masks, ctx = _batch(model)
     tokens = model.tokenizer.encode(["a red circle", "two hearts"])
     gens = [torch.Generator().manual_seed(i) for i in range(2)]
